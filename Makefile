@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: MIT
+#
+# hakmem: a userspace slab allocator in the style of the Linux kernel's SLUB.
+#
+# Kbuild style: each directory's Kbuild file lists its objects
+# (obj-y += file.o); this Makefile collects them.
+#
+#   make                 libhakmem.so and libhakmem.a
+#   make check           build and run every test (unit, stress, programs, VM)
+#   make bench           the benchmark comparison (QUICK=1 for a short run)
+#   make install PREFIX=/usr/local
+#   make V=1             print the commands
+#   make O=dir           build out of tree
+#   make ARCH=aarch64    cross-build with aarch64-linux-gnu-gcc
+#
+# Build-time options (Documentation/tuning.rst):
+#   CONFIG_DEBUG=y       -O0, extra assertions
+#   CONFIG_SANITIZE=...  address,undefined or thread: instrumented build
+
+VERSION		:= 0.1.0
+HOSTARCH	:= $(shell uname -m)
+ARCH		?= $(HOSTARCH)
+ifneq ($(ARCH),$(HOSTARCH))
+CROSS_COMPILE	?= $(ARCH)-linux-gnu-
+endif
+CC		:= $(CROSS_COMPILE)gcc
+AR		:= $(CROSS_COMPILE)ar
+PREFIX		?= /usr/local
+
+srctree		:= $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+O		?= $(srctree)
+objtree		:= $(abspath $(O))
+
+ifeq ($(V),1)
+Q		:=
+quiet		:= @true
+else
+Q		:= @
+quiet		:= @printf '  %-7s %s\n'
+endif
+
+CONFIG_DEBUG	?= n
+CONFIG_SANITIZE	?=
+
+OPTFLAGS	:= -O2
+ifeq ($(CONFIG_DEBUG),y)
+OPTFLAGS	:= -O0 -DHAK_DEBUG
+endif
+SANFLAGS	:= $(if $(CONFIG_SANITIZE),-fsanitize=$(CONFIG_SANITIZE) -fno-omit-frame-pointer)
+
+CFLAGS		?=
+KBUILD_CFLAGS	:= -std=gnu11 $(OPTFLAGS) -g -fPIC -fno-plt -pthread \
+		   -Wall -Wextra -Werror -fvisibility=hidden \
+		   -D_GNU_SOURCE -I$(srctree)/include $(SANFLAGS) $(CFLAGS)
+KBUILD_LDFLAGS	:= -pthread $(SANFLAGS) $(LDFLAGS)
+
+# ---- collect the objects listed by each directory's Kbuild ----------------
+
+define collect-dir
+obj-y :=
+obj-so-y :=
+include $(srctree)/$(1)/Kbuild
+lib-objs += $$(addprefix $(objtree)/$(1)/,$$(obj-y))
+so-objs += $$(addprefix $(objtree)/$(1)/,$$(obj-so-y))
+endef
+
+lib-objs	:=
+so-objs		:=
+$(foreach d,core numa arch,$(eval $(call collect-dir,$(d))))
+
+LIB_SO		:= $(objtree)/libhakmem.so
+LIB_A		:= $(objtree)/libhakmem.a
+
+.PHONY: all check bench install clean
+all: $(LIB_SO) $(LIB_A)
+
+$(objtree)/%.o: $(srctree)/%.c
+	@mkdir -p $(dir $@)
+	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
+	$(Q)$(CC) $(KBUILD_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB_SO): $(lib-objs) $(so-objs)
+	$(quiet) LD $(notdir $@)
+	$(Q)$(CC) -shared -Wl,-soname,libhakmem.so -Wl,-z,now -o $@ $^ $(KBUILD_LDFLAGS)
+
+$(LIB_A): $(lib-objs)
+	$(quiet) AR $(notdir $@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+-include $(lib-objs:.o=.d) $(so-objs:.o=.d)
+
+# ---- tests and benchmarks --------------------------------------------------
+
+include $(srctree)/selftests/selftests.mk
+include $(srctree)/bench/bench.mk
+
+# ---- install ---------------------------------------------------------------
+
+install: all
+	$(Q)install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/hakmem \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig
+	$(Q)install -m 0755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	$(Q)install -m 0644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	$(Q)install -m 0644 $(srctree)/include/hakmem/hakmem.h \
+		$(DESTDIR)$(PREFIX)/include/hakmem/
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+		$(srctree)/scripts/hakmem.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/hakmem.pc
+	$(quiet) INSTALL $(DESTDIR)$(PREFIX)
+
+clean:
+	$(Q)rm -rf $(LIB_SO) $(LIB_A) $(addprefix $(objtree)/,core numa arch) \
+		$(objtree)/selftests/build $(objtree)/bench/build

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * aarch64: cache-line size, prefetch, spin hint and cycle counter.
+ */
+#ifndef HAK_ARCH_AARCH64_H
+#define HAK_ARCH_AARCH64_H
+
+#include <stdint.h>
+
+#define HAK_CACHELINE	64
+
+static inline void hak_prefetch(const void *p)
+{
+	__asm__ volatile("prfm pldl1keep, %a0" : : "p"(p));
+}
+
+static inline void hak_prefetchw(const void *p)
+{
+	__asm__ volatile("prfm pstl1keep, %a0" : : "p"(p));
+}
+
+static inline void hak_cpu_relax(void)
+{
+	__asm__ volatile("yield" ::: "memory");
+}
+
+static inline uint64_t hak_cycles(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
+	return v;
+}
+
+#endif /* HAK_ARCH_AARCH64_H */

@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The central pool of a cache: refill hands a batch of objects to a
+ * fast-path cache, drain takes a batch back. Whole batches first go through
+ * the transfer array (a producer thread's frees feed a consumer thread's
+ * allocations without touching any slab); the rest come from and go to the
+ * spans on the partial list, carved lazily with a bump index.
+ */
+#include <string.h>
+
+#include "cache.h"
+#include "fmt.h"
+#include "freelist.h"
+#include "options.h"
+#include "report.h"
+#include "hakmem/hakmem.h"
+
+struct hak_cache *hak_caches[HAK_MAX_CACHES];
+struct hak_cache hak_kmalloc[HAK_NR_CLASSES];
+uintptr_t hak_tag_secret;
+uintptr_t hak_link_secret;
+
+static uint64_t recip_of(uint32_t stride)
+{
+	return ((1ULL << HAK_RECIP_SHIFT) + stride - 1) / stride;
+}
+
+/*
+ * SLUB's calculate_alignment(): a hardware-aligned cache of small objects
+ * packs several objects per line rather than one.
+ */
+static size_t hwcache_align(size_t size, size_t align)
+{
+	size_t ralign = HAK_CACHELINE;
+
+	while (size <= ralign / 2)
+		ralign /= 2;
+	return align > ralign ? align : ralign;
+}
+
+static unsigned int batch_for(uint32_t stride)
+{
+	long refill = hak_option(OPT_REFILL);
+	unsigned long b = (32UL << 10) / stride;
+
+	if (b > (unsigned long)refill)
+		b = (unsigned long)refill;
+	return b ? (unsigned int)b : 1;
+}
+
+/**
+ * cache_setup() - compute the layout of a cache
+ * @c: zeroed cache to fill (id and central storage are the caller's)
+ * @name: name for statistics
+ * @size: object size, 1 to HAK_MAX_CLASS_SIZE
+ * @align: 0 or a power of two up to 4096
+ * @flags: HAK_SLAB_* flags
+ * @ctor: constructor or NULL
+ *
+ * A cache with a constructor keeps its free link after the object (as SLUB
+ * does), so a free object stays constructed.
+ *
+ * Return: 0, or -1 if the parameters are invalid.
+ */
+int cache_setup(struct hak_cache *c, const char *name, size_t size,
+		size_t align, unsigned long flags, void (*ctor)(void *))
+{
+	size_t stride;
+
+	if (!size || size > HAK_MAX_CLASS_SIZE || (align && !is_pow2(align)) ||
+	    align > 4096)
+		return -1;
+	if (align < 8)
+		align = 8;
+	if (flags & HAK_SLAB_HWCACHE_ALIGN)
+		align = hwcache_align(size, align);
+	size = round_up(size, 8);
+	c->free_off = ctor ? (uint32_t)size : 0;
+	stride = round_up(ctor ? size + sizeof(void *) : size, align);
+	c->size = (uint32_t)size;
+	c->stride = (uint32_t)stride;
+	c->recip = recip_of(c->stride);
+	c->span_slabs = (uint16_t)size_class_span_slabs(stride);
+	c->objs_per_span = (uint32_t)(((size_t)c->span_slabs <<
+				       HAK_SLAB_SHIFT) / stride);
+	c->batch = (uint16_t)batch_for(c->stride);
+	c->fc_cap = (uint16_t)(2 * c->batch);
+	c->flags = flags;
+	c->ctor = ctor;
+	strncpy(c->name, name, sizeof(c->name) - 1);
+	c->name[sizeof(c->name) - 1] = '\0';
+	hak_lock_init(&c->central.lock);
+	return 0;
+}
+
+/**
+ * caches_init() - set up the kmalloc caches, one per size class
+ *
+ * Their transfer arrays are static: this runs before anything can be
+ * mapped for metadata.
+ */
+void caches_init(void)
+{
+	static void *xfer[HAK_NR_CLASSES][4 * 2 * 32];
+	char name[32];
+
+	for (unsigned int cl = 0; cl < HAK_NR_CLASSES; cl++) {
+		struct hak_cache *c = &hak_kmalloc[cl];
+
+		hak_fmt(name, sizeof(name), "kmalloc-%u", hak_class_size[cl]);
+		cache_setup(c, name, hak_class_size[cl], 0, 0, NULL);
+		c->id = HAK_KMALLOC_FIRST + cl;
+		c->central.xfer = xfer[cl];
+		c->central.xfer_cap = ARRAY_SIZE(xfer[cl]);
+		if (c->central.xfer_cap > 4U * c->fc_cap)
+			c->central.xfer_cap = 4U * c->fc_cap;
+		hak_caches[c->id] = c;
+	}
+}
+
+static void partial_add(struct central *ct, struct slab_rw *rw)
+{
+	rw->prev = NULL;
+	rw->next = ct->partial;
+	if (ct->partial)
+		ct->partial->prev = rw;
+	ct->partial = rw;
+	rw->on_partial = 1;
+	ct->nr_partial++;
+}
+
+static void partial_del(struct central *ct, struct slab_rw *rw)
+{
+	if (rw->prev)
+		rw->prev->next = rw->next;
+	else
+		ct->partial = rw->next;
+	if (rw->next)
+		rw->next->prev = rw->prev;
+	rw->next = rw->prev = NULL;
+	rw->on_partial = 0;
+	ct->nr_partial--;
+}
+
+static void map_clear(_Atomic uint64_t *map, uint32_t i)
+{
+	uint64_t w = atomic_load_explicit(&map[i >> 6], memory_order_relaxed);
+
+	atomic_store_explicit(&map[i >> 6], w & ~(1ULL << (i & 63)),
+			      memory_order_relaxed);
+}
+
+/* Returns the previous state of the bit. */
+static int map_set(_Atomic uint64_t *map, uint32_t i)
+{
+	uint64_t w = atomic_load_explicit(&map[i >> 6], memory_order_relaxed);
+	uint64_t bit = 1ULL << (i & 63);
+
+	atomic_store_explicit(&map[i >> 6], w | bit, memory_order_relaxed);
+	return (w & bit) != 0;
+}
+
+/* Index of @p in its span, or -1 if it is not an object start. */
+static long obj_index(const struct slab_ro *ro, uintptr_t p)
+{
+	uintptr_t off = p - ro->base;
+	uint64_t i = (off * ro->recip) >> HAK_RECIP_SHIFT;
+
+	if (p < ro->base || i >= ro->capacity || i * ro->stride != off)
+		return -1;
+	return (long)i;
+}
+
+static unsigned int span_take_freelist(struct hak_cache *c,
+				       struct slab_rw *rw, void **out,
+				       unsigned int want)
+{
+	struct superslab *ss = ss_of_rw(rw);
+	unsigned int head = rw_idx(rw), n = 0;
+	const struct slab_ro *ro = &ss->ro[head];
+
+	while (n < want && rw->freelist) {
+		void *obj = rw->freelist;
+		void *next = freelist_get(obj, c->free_off);
+		long i = obj_index(ro, (uintptr_t)obj);
+
+		if (unlikely(next && obj_index(ro, (uintptr_t)next) < 0)) {
+			hak_report("malloc", obj, c,
+				   "free list link corrupted (write after free?); the rest of this slab's free list is dropped");
+			next = NULL;
+		}
+		map_clear(ss->free_map[head], (uint32_t)i);
+		rw->freelist = next;
+		out[n++] = obj;
+	}
+	return n;
+}
+
+static unsigned int span_carve(struct hak_cache *c, struct slab_rw *rw,
+			       void **out, unsigned int want)
+{
+	struct superslab *ss = ss_of_rw(rw);
+	unsigned int head = rw_idx(rw), n = 0;
+	const struct slab_ro *ro = &ss->ro[head];
+
+	while (n < want && rw->carved < ro->capacity) {
+		map_clear(ss->free_map[head], rw->carved);
+		out[n++] = (void *)(ro->base + (uintptr_t)rw->carved * c->stride);
+		rw->carved++;
+	}
+	return n;
+}
+
+static int span_exhausted(const struct slab_rw *rw)
+{
+	const struct superslab *ss = ss_of_rw(rw);
+
+	return !rw->freelist && rw->carved == ss->ro[rw_idx(rw)].capacity;
+}
+
+static void run_ctor(struct hak_cache *c, void **objs, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		c->ctor(objs[i]);
+}
+
+/*
+ * Takes objects from the partial spans (taking new spans as needed).
+ * Objects carved fresh are moved to the front of @out and counted in
+ * *@fresh, so their constructor can run after the lock is dropped.
+ */
+static unsigned int refill_from_spans(struct hak_cache *c, void **out,
+				      unsigned int want, unsigned int *fresh)
+{
+	struct central *ct = &c->central;
+	unsigned int n = 0;
+
+	while (n < want) {
+		struct slab_rw *rw = ct->partial;
+		unsigned int got, carved;
+
+		if (!rw) {
+			rw = superslab_refill(c);
+			if (!rw)
+				break;
+			ct->nr_spans++;
+			ct->ss_refills++;
+			partial_add(ct, rw);
+		}
+		got = span_take_freelist(c, rw, out + n, want - n);
+		carved = span_carve(c, rw, out + n + got, want - n - got);
+		for (unsigned int i = 0; i < carved; i++) {
+			void *tmp = out[*fresh];
+
+			out[*fresh] = out[n + got + i];
+			out[n + got + i] = tmp;
+			(*fresh)++;
+		}
+		got += carved;
+		rw->inuse += got;
+		ct->inuse += got;
+		n += got;
+		if (span_exhausted(rw))
+			partial_del(ct, rw);
+	}
+	return n;
+}
+
+/**
+ * cache_refill() - take up to @want objects from the central pool
+ * @c: the cache
+ * @out: where to store them
+ * @want: how many, at most HAK_MAX_BATCH
+ *
+ * Objects come back in their cached state: tagged free, constructed.
+ *
+ * Return: the number stored; 0 only when no memory could be mapped.
+ */
+unsigned int cache_refill(struct hak_cache *c, void **out, unsigned int want)
+{
+	struct central *ct = &c->central;
+	unsigned int n, take, fresh = 0;
+
+	hak_lock(&ct->lock);
+	ct->refills++;
+	take = want < ct->xfer_count ? want : ct->xfer_count;
+	ct->xfer_count -= take;
+	memcpy(out, ct->xfer + ct->xfer_count, take * sizeof(void *));
+	n = take;
+	if (n < want)
+		n += refill_from_spans(c, out + n, want - n, &fresh);
+	hak_unlock(&ct->lock);
+
+	if (c->ctor)
+		run_ctor(c, out + take, fresh);
+	for (unsigned int i = take; i < n; i++) {
+		uintptr_t a = (uintptr_t)out[i];
+
+		*(uintptr_t *)(a + c->free_off) = free_tag(a);
+	}
+	return n;
+}
+
+static void span_release(struct hak_cache *c, struct slab_rw *rw)
+{
+	struct central *ct = &c->central;
+
+	partial_del(ct, rw);
+	ct->nr_spans--;
+	superslab_release_span(ss_of_rw(rw), rw_idx(rw));
+}
+
+/* Puts one object back on its span's free list. */
+static void span_put(struct hak_cache *c, void *obj)
+{
+	struct central *ct = &c->central;
+	struct superslab *ss = ss_of(obj);
+	const struct slab_ro *ro = &ss->ro[slab_idx_of(obj)];
+	struct slab_rw *rw = &ss->rw[ro->head];
+	long i = obj_index(ro, (uintptr_t)obj);
+
+	if (unlikely(i < 0 || ro->cache_id != c->id)) {
+		hak_report("free", obj, c, "object does not belong to this cache");
+		return;
+	}
+	if (unlikely(map_set(ss->free_map[ro->head], (uint32_t)i))) {
+		hak_report("free", obj, c, "double free (object already on its slab's free list)");
+		return;
+	}
+	freelist_set(obj, c->free_off, rw->freelist);
+	rw->freelist = obj;
+	rw->inuse--;
+	ct->inuse--;
+	if (!rw->on_partial)
+		partial_add(ct, rw);
+	if (!rw->inuse && ct->nr_partial > (uint32_t)hak_option(OPT_MIN_PARTIAL))
+		span_release(c, rw);
+}
+
+/**
+ * cache_drain() - return objects to the central pool
+ * @c: the cache they belong to
+ * @objs: the objects, in their cached state
+ * @n: how many
+ */
+void cache_drain(struct hak_cache *c, void **objs, unsigned int n)
+{
+	struct central *ct = &c->central;
+
+	hak_lock(&ct->lock);
+	ct->drains++;
+	if (ct->xfer_count + n <= ct->xfer_cap) {
+		memcpy(ct->xfer + ct->xfer_count, objs, n * sizeof(void *));
+		ct->xfer_count += n;
+	} else {
+		for (unsigned int i = 0; i < n; i++)
+			span_put(c, objs[i]);
+	}
+	hak_unlock(&ct->lock);
+}
+
+/**
+ * cache_release_empty() - flush the transfer array and release empty spans
+ * @c: the cache
+ *
+ * Return: the number of spans released.
+ */
+unsigned int cache_release_empty(struct hak_cache *c)
+{
+	struct central *ct = &c->central;
+	struct slab_rw *rw, *next;
+	unsigned int released = 0;
+
+	hak_lock(&ct->lock);
+	while (ct->xfer_count)
+		span_put(c, ct->xfer[--ct->xfer_count]);
+	for (rw = ct->partial; rw; rw = next) {
+		next = rw->next;
+		if (!rw->inuse) {
+			span_release(c, rw);
+			released++;
+		}
+	}
+	hak_unlock(&ct->lock);
+	return released;
+}
+
+static int cache_live(unsigned int id)
+{
+	return hak_caches[id] != NULL;
+}
+
+/**
+ * caches_lock_all() - take every central lock (before fork)
+ */
+void caches_lock_all(void)
+{
+	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++)
+		if (cache_live(id))
+			hak_lock(&hak_caches[id]->central.lock);
+}
+
+/**
+ * caches_unlock_all() - release every central lock (after fork, parent)
+ */
+void caches_unlock_all(void)
+{
+	for (unsigned int id = HAK_MAX_CACHES - 1; id > 0; id--)
+		if (cache_live(id))
+			hak_unlock(&hak_caches[id]->central.lock);
+}
+
+/**
+ * caches_reinit_locks() - reset every central lock (after fork, child)
+ */
+void caches_reinit_locks(void)
+{
+	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++)
+		if (cache_live(id))
+			hak_lock_init(&hak_caches[id]->central.lock);
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Caches: every object in hakmem belongs to one. The kmalloc size classes
+ * are caches like any other (ids 1..HAK_NR_CLASSES), and
+ * hak_cache_create() adds more. A cache has a central pool: a transfer
+ * array of whole batches and a list of partial spans, under one lock per
+ * cache (per node when NUMA is on), so two caches never contend.
+ */
+#ifndef HAK_CACHE_H
+#define HAK_CACHE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "../arch/arch.h"
+#include "compiler.h"
+#include "lock.h"
+#include "size_class.h"
+#include "superslab.h"
+
+#define HAK_MAX_CACHES		256	/* id 0 is never used */
+#define HAK_KMALLOC_FIRST	1
+#define HAK_MAX_BATCH		256
+
+struct central {
+	struct hak_lock lock;
+	uint32_t xfer_count;		/* objects in xfer[] */
+	uint32_t xfer_cap;
+	void **xfer;			/* whole batches moving between threads */
+	struct slab_rw *partial;	/* spans with free or uncarved objects */
+	uint32_t nr_partial;
+	uint32_t pad;
+	uint64_t nr_spans;		/* spans held */
+	uint64_t inuse;			/* objects out of spans (xfer included) */
+	uint64_t refills;
+	uint64_t drains;
+	uint64_t ss_refills;
+} __aligned(HAK_CACHELINE);
+
+struct hak_cache {
+	/* Read-mostly. */
+	uint32_t id;
+	uint32_t size;			/* usable bytes of an object */
+	uint32_t stride;		/* distance between objects */
+	uint32_t free_off;		/* offset of the free tag and link */
+	uint32_t objs_per_span;
+	uint16_t span_slabs;
+	uint16_t batch;			/* objects per refill and drain */
+	uint16_t fc_cap;		/* objects a fast-path cache holds */
+	uint16_t dead;
+	uint64_t recip;
+	unsigned long flags;
+	void (*ctor)(void *);
+	char name[32];
+	struct central central;
+};
+
+/* Per-process secrets; see freelist.h. */
+extern uintptr_t hak_tag_secret;
+extern uintptr_t hak_link_secret;
+
+extern struct hak_cache *hak_caches[HAK_MAX_CACHES];
+extern struct hak_cache hak_kmalloc[HAK_NR_CLASSES];
+
+static inline struct hak_cache *kmalloc_cache(unsigned int cl)
+{
+	return &hak_kmalloc[cl];
+}
+
+/* The tag written into an object while it sits in a cache. */
+static inline uintptr_t free_tag(uintptr_t a)
+{
+	return a ^ hak_tag_secret;
+}
+
+int cache_setup(struct hak_cache *c, const char *name, size_t size,
+		size_t align, unsigned long flags, void (*ctor)(void *));
+void caches_init(void);
+unsigned int cache_refill(struct hak_cache *c, void **out, unsigned int want);
+void cache_drain(struct hak_cache *c, void **objs, unsigned int n);
+unsigned int cache_release_empty(struct hak_cache *c);
+void caches_lock_all(void);
+void caches_unlock_all(void);
+void caches_reinit_locks(void);
+
+/*
+ * Classification of an address, used by every slow path that must say
+ * exactly what is wrong with a pointer.
+ */
+enum obj_kind {
+	OBJ_NOT_OURS,		/* no SuperSlab or huge mapping there */
+	OBJ_METADATA,		/* inside a SuperSlab header */
+	OBJ_FREE_SLAB,		/* inside a slab no cache holds */
+	OBJ_INTERIOR,		/* inside an object, not at its start */
+	OBJ_NOT_ALLOCATED,	/* an object start never handed out or free */
+	OBJ_VALID,		/* an object handed out */
+	OBJ_HUGE,		/* a live huge allocation */
+	OBJ_HUGE_INTERIOR,	/* inside a huge mapping, not its start */
+};
+
+struct obj_info {
+	enum obj_kind kind;
+	struct hak_cache *cache;
+	struct superslab *ss;
+	const struct slab_ro *ro;
+	uint32_t index;
+};
+
+void obj_classify(const void *p, struct obj_info *oi);
+const char *obj_kind_str(enum obj_kind k);
+
+#endif /* HAK_CACHE_H */

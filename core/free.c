@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The free slow path: NULL, huge allocations, full bins, and every invalid
+ * pointer, reported with what was wrong.
+ */
+#include "free.h"
+#include "huge.h"
+#include "report.h"
+
+static int is_cached(const struct obj_info *oi, const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	return *(const uintptr_t *)(a + oi->ro->free_off) == free_tag(a);
+}
+
+/**
+ * free_slow() - free what the fast path would not
+ * @p: the pointer
+ * @expect: the cache @p must belong to, or NULL for any
+ * @op: the name of the call, for reports
+ */
+void free_slow(void *p, struct hak_cache *expect, const char *op)
+{
+	struct obj_info oi;
+	struct huge_hdr *h;
+	int interior;
+
+	if (!p)
+		return;
+	if (!expect) {
+		h = huge_lookup(p, &interior);
+		if (h) {
+			huge_free(h);
+			return;
+		}
+	}
+	obj_classify(p, &oi);
+	if (oi.kind != OBJ_VALID) {
+		hak_report(op, p, oi.cache, obj_kind_str(oi.kind));
+		return;
+	}
+	if (expect && oi.cache != expect) {
+		hak_report(op, p, oi.cache, "object belongs to another cache");
+		return;
+	}
+	if (is_cached(&oi, p)) {
+		hak_report(op, p, oi.cache, "double free (object already free in a cache)");
+		return;
+	}
+	cache_free_slow(oi.cache, p);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The free fast path, shared by hak_free() and hak_cache_free().
+ */
+#ifndef HAK_FREE_H
+#define HAK_FREE_H
+
+#include "cache.h"
+#include "fastcache.h"
+#include "registry.h"
+
+void free_slow(void *p, struct hak_cache *expect, const char *op);
+
+/**
+ * free_fast() - free an object through the calling thread's bin
+ * @p: the object (any value: everything unusual goes to free_slow())
+ * @expect: 0 for any cache, or the id the object must belong to
+ *
+ * Written to stay in registers: one registry bit, the slab's read-only
+ * half line, one free-map word, the object's tag word and the bin. The
+ * checks catch foreign and interior pointers, a second free of an object
+ * that sits in a cache (its tag) or on its slab's free list (its free-map
+ * bit), and pointers never handed out (free-map bit of uncarved objects).
+ * NULL fails the registry test and is handled in free_slow().
+ */
+static __always_inline void free_fast(void *p, unsigned int expect)
+{
+	uintptr_t a = (uintptr_t)p;
+	const struct superslab *ss = ss_of(p);
+	const struct slab_ro *ro;
+	uintptr_t off, *tag;
+	uint64_t i, bits;
+
+	if (unlikely(!registry_test(a)))
+		goto slow;
+	ro = &ss->ro[slab_idx_of(p)];
+	off = a - ro->base;
+	i = (off * ro->recip) >> HAK_RECIP_SHIFT;
+	if (unlikely(i * ro->stride != off || i >= ro->capacity))
+		goto slow;
+	if (expect && unlikely(ro->cache_id != expect))
+		goto slow;
+	bits = atomic_load_explicit(&ss->free_map[ro->head][i >> 6],
+				    memory_order_relaxed);
+	tag = (uintptr_t *)(a + ro->free_off);
+	if (unlikely(((bits >> (i & 63)) & 1) || *tag == free_tag(a)))
+		goto slow;
+	if (likely(fc_push(ro->cache_id, p))) {
+		*tag = free_tag(a);
+		return;
+	}
+slow:
+	free_slow(p, expect ? hak_caches[expect] : NULL,
+		  expect ? "hak_cache_free" : "free");
+}
+
+#endif /* HAK_FREE_H */

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Start-up, fork handling and the exit-time statistics.
+ */
+#include <pthread.h>
+#include <sys/auxv.h>
+#include <string.h>
+
+#include "../arch/arch.h"
+#include "cache.h"
+#include "fastcache.h"
+#include "init.h"
+#include "meta.h"
+#include "options.h"
+#include "size_class.h"
+#include "superslab.h"
+#include "hakmem/hakmem.h"
+
+_Atomic int hak_init_state;
+static __thread int init_owner __attribute__((tls_model("initial-exec")));
+static struct hak_lock cache_list_lock = HAK_LOCK_INIT;
+
+static uintptr_t mix64(uintptr_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+/*
+ * The kernel's AT_RANDOM bytes (16 random bytes given to every process),
+ * mixed with the cycle counter and an address: no system call, usable
+ * before libc is fully up.
+ */
+static void secrets_init(void)
+{
+	const uintptr_t *rnd = (const uintptr_t *)getauxval(AT_RANDOM);
+	uintptr_t a = rnd ? rnd[0] : 0, b = rnd ? rnd[1] : 0;
+	uintptr_t local = (uintptr_t)&a;
+
+	hak_tag_secret = mix64(a ^ hak_cycles()) | 1;
+	hak_link_secret = mix64(b ^ local ^ (hak_cycles() << 17));
+	if (hak_link_secret == hak_tag_secret)
+		hak_link_secret = ~hak_tag_secret;
+}
+
+static void fork_prepare(void)
+{
+	hak_lock(&cache_list_lock);
+	tcache_lock();
+	caches_lock_all();
+	superslab_pool_lock_all();
+	meta_lock();
+}
+
+static void fork_parent(void)
+{
+	meta_unlock();
+	superslab_pool_unlock_all();
+	caches_unlock_all();
+	tcache_unlock();
+	hak_unlock(&cache_list_lock);
+}
+
+static void fork_child(void)
+{
+	meta_reinit();
+	superslab_pool_reinit();
+	caches_reinit_locks();
+	tcache_reinit();
+	hak_lock_init(&cache_list_lock);
+}
+
+/**
+ * hak_init_slow() - set the allocator up, once
+ *
+ * The first caller does the work; a recursive call from inside it (a libc
+ * function it calls allocating) returns at once and is served directly
+ * from the central pools; other threads wait.
+ */
+void hak_init_slow(void)
+{
+	int expected = INIT_NONE;
+
+	if (init_owner)
+		return;
+	if (!atomic_compare_exchange_strong(&hak_init_state, &expected,
+					    INIT_RUNNING)) {
+		while (atomic_load(&hak_init_state) < INIT_BASIC)
+			hak_cpu_relax();
+		return;
+	}
+	init_owner = 1;
+	secrets_init();
+	hak_options_read();
+	caches_init();
+	atomic_store_explicit(&hak_init_state, INIT_BASIC, memory_order_release);
+	tcache_init();
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	atomic_store_explicit(&hak_init_state, INIT_READY, memory_order_release);
+	init_owner = 0;
+}
+
+/**
+ * hak_cache_list_lock() - serialise creation and destruction of caches
+ */
+void hak_cache_list_lock(void)
+{
+	hak_lock(&cache_list_lock);
+}
+
+/**
+ * hak_cache_list_unlock() - release the cache list lock
+ */
+void hak_cache_list_unlock(void)
+{
+	hak_unlock(&cache_list_lock);
+}
+
+__attribute__((constructor)) static void hak_constructor(void)
+{
+	hak_init();
+	if (!hak_options_were_read())
+		hak_options_read();
+}
+
+__attribute__((destructor)) static void hak_destructor(void)
+{
+	if (hak_option(OPT_STATS))
+		hak_stats_print(2);
+}

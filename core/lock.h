@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A small futex mutex (three states, after Drepper's "Futexes Are Tricky").
+ * It never allocates, so the allocator can use it from its first call, and
+ * it sleeps instead of spinning when a thread holding it is preempted: with
+ * more threads than CPUs a spinlock would burn whole time slices.
+ */
+#ifndef HAK_LOCK_H
+#define HAK_LOCK_H
+
+#include <stdatomic.h>
+
+#include "compiler.h"
+
+struct hak_lock {
+	_Atomic int state;	/* 0 free, 1 locked, 2 locked with waiters */
+};
+
+#define HAK_LOCK_INIT	{ 0 }
+
+void hak_lock_slow(struct hak_lock *l);
+void hak_unlock_wake(struct hak_lock *l);
+
+static inline void hak_lock_init(struct hak_lock *l)
+{
+	atomic_store_explicit(&l->state, 0, memory_order_relaxed);
+}
+
+static inline void hak_lock(struct hak_lock *l)
+{
+	int expected = 0;
+
+	if (likely(atomic_compare_exchange_strong_explicit(&l->state, &expected,
+				1, memory_order_acquire, memory_order_relaxed)))
+		return;
+	hak_lock_slow(l);
+}
+
+static inline void hak_unlock(struct hak_lock *l)
+{
+	if (unlikely(atomic_exchange_explicit(&l->state, 0,
+					      memory_order_release) == 2))
+		hak_unlock_wake(l);
+}
+
+#endif /* HAK_LOCK_H */

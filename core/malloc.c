@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The malloc family on the kmalloc size classes, with glibc's semantics.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "cache.h"
+#include "fastcache.h"
+#include "free.h"
+#include "huge.h"
+#include "init.h"
+#include "os.h"
+#include "report.h"
+#include "hakmem/hakmem.h"
+
+static __noinline void *malloc_slow(unsigned int cl)
+{
+	hak_init();
+	return cache_alloc_slow(kmalloc_cache(cl));
+}
+
+/*
+ * The malloc fast path: class lookup, a pop from the thread's bin, and
+ * clearing the free tag (so a later free is not taken for a double free).
+ */
+static __always_inline void *malloc_class(unsigned int cl)
+{
+	void *p = fc_pop(HAK_KMALLOC_FIRST + cl);
+
+	if (unlikely(!p))
+		return malloc_slow(cl);
+	*(uintptr_t *)p = 0;
+	return p;
+}
+
+HAK_EXPORT void *hak_malloc(size_t size)
+{
+	if (likely(size <= HAK_MAX_CLASS_SIZE))
+		return malloc_class(size_to_class(size));
+	hak_init();
+	return huge_alloc(size, 0);
+}
+
+HAK_EXPORT void hak_free(void *ptr)
+{
+	free_fast(ptr, 0);
+}
+
+HAK_EXPORT void *hak_calloc(size_t nmemb, size_t size)
+{
+	size_t total;
+	void *p;
+
+	if (unlikely(__builtin_mul_overflow(nmemb, size, &total))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (total > HAK_MAX_CLASS_SIZE) {
+		hak_init();
+		return huge_alloc(total, 0);	/* fresh pages: already zero */
+	}
+	p = malloc_class(size_to_class(total));
+	if (p)
+		memset(p, 0, total);
+	return p;
+}
+
+static size_t usable_size(const void *p, const char *op)
+{
+	struct obj_info oi;
+	struct huge_hdr *h;
+	int interior;
+
+	h = huge_lookup(p, &interior);
+	if (h)
+		return h->usable;
+	obj_classify(p, &oi);
+	if (oi.kind != OBJ_VALID) {
+		hak_report(op, p, oi.cache, obj_kind_str(oi.kind));
+		return 0;
+	}
+	return oi.cache->size;
+}
+
+/* Whether a block of @usable bytes should keep serving @size bytes. */
+static int fits_in_place(size_t usable, size_t size)
+{
+	if (size > usable)
+		return 0;
+	if (usable <= HAK_MAX_CLASS_SIZE)
+		return size_to_class(size) == size_to_class(usable);
+	return size > usable / 2;
+}
+
+HAK_EXPORT void *hak_realloc(void *ptr, size_t size)
+{
+	size_t old;
+	void *p;
+
+	if (!ptr)
+		return hak_malloc(size);
+	if (!size) {
+		hak_free(ptr);
+		return NULL;
+	}
+	old = usable_size(ptr, "realloc");
+	if (!old)
+		return NULL;	/* reported; errno as POSIX asks */
+	if (fits_in_place(old, size))
+		return ptr;
+	p = hak_malloc(size);
+	if (!p)
+		return NULL;
+	memcpy(p, ptr, old < size ? old : size);
+	hak_free(ptr);
+	return p;
+}
+
+HAK_EXPORT void *hak_reallocarray(void *ptr, size_t nmemb, size_t size)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(nmemb, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return hak_realloc(ptr, total);
+}
+
+/*
+ * Objects of a class are aligned to the largest power of two dividing the
+ * class size (spans start on 64 KiB boundaries), so an aligned request is
+ * the first class at least as large whose size is a multiple of @align.
+ */
+static void *alloc_aligned(size_t align, size_t size)
+{
+	if (align <= 8)
+		return hak_malloc(size);
+	if (size <= HAK_MAX_CLASS_SIZE && align <= HAK_SLAB_SIZE) {
+		unsigned int cl = size_to_class(size ? size : 1);
+
+		while (cl < HAK_NR_CLASSES && hak_class_size[cl] % align)
+			cl++;
+		if (cl < HAK_NR_CLASSES)
+			return malloc_class(cl);
+	}
+	hak_init();
+	return huge_alloc(size, align);
+}
+
+HAK_EXPORT void *hak_aligned_alloc(size_t alignment, size_t size)
+{
+	if (!is_pow2(alignment)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return alloc_aligned(alignment, size);
+}
+
+HAK_EXPORT int hak_posix_memalign(void **memptr, size_t alignment, size_t size)
+{
+	int saved = errno;
+	void *p;
+
+	if (!is_pow2(alignment) || alignment % sizeof(void *))
+		return EINVAL;
+	p = alloc_aligned(alignment, size);
+	if (!p) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*memptr = p;
+	return 0;
+}
+
+HAK_EXPORT void *hak_memalign(size_t alignment, size_t size)
+{
+	size_t a = 1;
+
+	/* glibc rounds an alignment that is not a power of two up. */
+	if (alignment > SIZE_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (a < alignment)
+		a <<= 1;
+	return alloc_aligned(a, size);
+}
+
+HAK_EXPORT void *hak_valloc(size_t size)
+{
+	return alloc_aligned(HAK_PAGE_SIZE, size);
+}
+
+HAK_EXPORT void *hak_pvalloc(size_t size)
+{
+	if (size > SIZE_MAX - HAK_PAGE_SIZE) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return alloc_aligned(HAK_PAGE_SIZE,
+			     size ? round_up(size, HAK_PAGE_SIZE) : HAK_PAGE_SIZE);
+}
+
+HAK_EXPORT size_t hak_malloc_usable_size(const void *ptr)
+{
+	if (!ptr)
+		return 0;
+	return usable_size(ptr, "malloc_usable_size");
+}
+
+HAK_EXPORT int hak_trim(void)
+{
+	int did = 0;
+
+	hak_init();
+	tcache_flush_current();
+	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++)
+		if (hak_caches[id] && cache_release_empty(hak_caches[id]))
+			did = 1;
+	return superslab_purge(1) || did;
+}

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The object-cache API: hak_cache_create() and friends, SLUB style.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "cache.h"
+#include "fastcache.h"
+#include "fmt.h"
+#include "free.h"
+#include "init.h"
+#include "meta.h"
+#include "report.h"
+#include "hakmem/hakmem.h"
+
+#define USER_FIRST	(HAK_KMALLOC_FIRST + HAK_NR_CLASSES)
+
+/* Descriptors of destroyed caches, kept for the next cache of that id. */
+static struct hak_cache *spare[HAK_MAX_CACHES];
+
+static struct hak_cache *descriptor_get(unsigned int id, uint32_t xfer_cap)
+{
+	struct hak_cache *c = spare[id];
+
+	if (c && c->central.xfer_cap >= xfer_cap) {
+		spare[id] = NULL;
+		return c;
+	}
+	c = meta_alloc(sizeof(*c) + xfer_cap * sizeof(void *));
+	if (c)
+		c->central.xfer_cap = xfer_cap;
+	return c;
+}
+
+static int cache_install(struct hak_cache *tmp)
+{
+	uint32_t xfer_cap = 4U * tmp->fc_cap;
+	struct hak_cache *c;
+	unsigned int id;
+
+	for (id = USER_FIRST; id < HAK_MAX_CACHES; id++)
+		if (!hak_caches[id])
+			break;
+	if (id == HAK_MAX_CACHES)
+		return -1;
+	c = descriptor_get(id, xfer_cap);
+	if (!c)
+		return -1;
+	xfer_cap = c->central.xfer_cap;
+	*c = *tmp;
+	c->id = id;
+	c->central.xfer = (void **)(c + 1);
+	c->central.xfer_cap = xfer_cap;
+	hak_caches[id] = c;
+	return (int)id;
+}
+
+HAK_EXPORT struct hak_cache *hak_cache_create(const char *name, size_t size,
+					      size_t align, unsigned long flags,
+					      void (*ctor)(void *))
+{
+	struct hak_cache tmp;
+	int id;
+
+	hak_init();
+	memset(&tmp, 0, sizeof(tmp));
+	if (!name || cache_setup(&tmp, name, size, align, flags, ctor)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	hak_cache_list_lock();
+	id = cache_install(&tmp);
+	hak_cache_list_unlock();
+	if (id < 0) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	return hak_caches[id];
+fail:
+	if (flags & HAK_SLAB_PANIC)
+		hak_fatal("hak_cache_create: cannot create cache");
+	return NULL;
+}
+
+HAK_EXPORT void *hak_cache_alloc(struct hak_cache *cache)
+{
+	void *p = fc_pop(cache->id);
+
+	if (unlikely(!p))
+		return cache_alloc_slow(cache);
+	*(uintptr_t *)((char *)p + cache->free_off) = 0;
+	return p;
+}
+
+HAK_EXPORT void hak_cache_free(struct hak_cache *cache, void *obj)
+{
+	free_fast(obj, cache->id);
+}
+
+HAK_EXPORT int hak_cache_shrink(struct hak_cache *cache)
+{
+	tcache_flush_current();
+	return (int)cache_release_empty(cache);
+}
+
+HAK_EXPORT void hak_cache_destroy(struct hak_cache *cache)
+{
+	uint64_t live, cached;
+
+	if (!cache)
+		return;
+	tcache_flush_current();
+	cache_release_empty(cache);
+	hak_cache_list_lock();
+	hak_lock(&cache->central.lock);
+	live = cache->central.inuse;
+	hak_unlock(&cache->central.lock);
+	cached = tcache_count_cached(cache->id);
+	if (live > cached) {
+		hak_dprintf(2, "hakmem: hak_cache_destroy(%s): %llu objects still allocated; the cache is kept\n",
+			    cache->name, (unsigned long long)(live - cached));
+	} else if (cached) {
+		cache->dead = 1;	/* other threads still cache objects */
+	} else {
+		hak_caches[cache->id] = NULL;
+		spare[cache->id] = cache;
+	}
+	hak_cache_list_unlock();
+}

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The HAKMEM_* option table: name, default, range and meaning of each knob.
+ * Documentation/tuning.rst describes the same rows.
+ */
+#include <string.h>
+
+#include "options.h"
+
+extern char **environ;
+
+struct option_desc {
+	const char *name;
+	long def;
+	long min;
+	long max;
+	const char *const *words;	/* symbolic values, index = value */
+};
+
+static const char *const on_error_words[] = { "abort", "warn", NULL };
+
+static const struct option_desc option_table[OPT_COUNT] = {
+	[OPT_REFILL]	   = { "HAKMEM_REFILL", 32, 1, 256, NULL },
+	[OPT_STATS]	   = { "HAKMEM_STATS", 0, 0, 1, NULL },
+	[OPT_ON_ERROR]	   = { "HAKMEM_ON_ERROR", 0, 0, 1, on_error_words },
+	[OPT_MIN_PARTIAL]  = { "HAKMEM_MIN_PARTIAL", 2, 0, 64, NULL },
+	[OPT_SPARE_SS]	   = { "HAKMEM_SPARE_SUPERSLABS", 1, 0, 64, NULL },
+	[OPT_DIRTY_MAX_KB] = { "HAKMEM_DIRTY_MAX_KB", 8192, 0, 1L << 30, NULL },
+	[OPT_FAIL_MMAP]	   = { "HAKMEM_FAIL_MMAP", 0, 0, 1L << 30, NULL },
+};
+
+long hak_opt[OPT_COUNT] = {
+	[OPT_REFILL] = 32, [OPT_MIN_PARTIAL] = 2, [OPT_SPARE_SS] = 1,
+	[OPT_DIRTY_MAX_KB] = 8192,
+};
+
+static int options_read;
+
+static const char *env_lookup(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!environ)
+		return NULL;
+	for (char **e = environ; *e; e++)
+		if (!strncmp(*e, name, n) && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+static int parse_long(const char *s, long *out)
+{
+	long v = 0;
+	int neg = *s == '-';
+
+	s += neg;
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (1L << 40))
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	*out = neg ? -v : v;
+	return 0;
+}
+
+static void option_parse(const struct option_desc *d, long *slot)
+{
+	const char *s = env_lookup(d->name);
+	long v;
+
+	if (!s)
+		return;
+	for (int i = 0; d->words && d->words[i]; i++) {
+		if (!strcmp(s, d->words[i])) {
+			*slot = i;
+			return;
+		}
+	}
+	if (parse_long(s, &v) || v < d->min || v > d->max)
+		return;	/* an invalid value keeps the default */
+	*slot = v;
+}
+
+/**
+ * hak_options_read() - read every HAKMEM_* variable from the environment
+ *
+ * Walks environ directly (getenv is fine too, but this keeps the allocator
+ * free of any libc call that might allocate). When environ is not set up
+ * yet (a call from the dynamic loader before libc is initialised) the
+ * defaults stay and the read is retried from the library constructor.
+ */
+void hak_options_read(void)
+{
+	if (!environ)
+		return;
+	for (int i = 0; i < OPT_COUNT; i++) {
+		hak_opt[i] = option_table[i].def;
+		option_parse(&option_table[i], &hak_opt[i]);
+	}
+	options_read = 1;
+}
+
+/**
+ * hak_options_were_read() - whether the environment has been read
+ *
+ * Return: 1 once hak_options_read() found an environment.
+ */
+int hak_options_were_read(void)
+{
+	return options_read;
+}
+
+/**
+ * hak_option_name() - the environment name of an option
+ * @o: the option
+ *
+ * Return: the HAKMEM_* name.
+ */
+const char *hak_option_name(enum hak_option o)
+{
+	return option_table[o].name;
+}

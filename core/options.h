@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Run-time HAKMEM_* options, read once at start-up without calling malloc.
+ * Every option is one row of the table in options.c.
+ */
+#ifndef HAK_OPTIONS_H
+#define HAK_OPTIONS_H
+
+enum hak_option {
+	OPT_REFILL,		/* HAKMEM_REFILL: objects per refill batch */
+	OPT_STATS,		/* HAKMEM_STATS: print statistics at exit */
+	OPT_ON_ERROR,		/* HAKMEM_ON_ERROR: 0 abort, 1 warn */
+	OPT_MIN_PARTIAL,	/* HAKMEM_MIN_PARTIAL: empty spans kept per cache */
+	OPT_SPARE_SS,		/* HAKMEM_SPARE_SUPERSLABS: empty SuperSlabs kept */
+	OPT_DIRTY_MAX_KB,	/* HAKMEM_DIRTY_MAX_KB: free dirty KiB before purge */
+	OPT_FAIL_MMAP,		/* HAKMEM_FAIL_MMAP: fail every Nth mapping */
+	OPT_COUNT
+};
+
+extern long hak_opt[OPT_COUNT];
+
+void hak_options_read(void);
+int hak_options_were_read(void);
+const char *hak_option_name(enum hak_option o);
+
+static inline long hak_option(enum hak_option o)
+{
+	return hak_opt[o];
+}
+
+#endif /* HAK_OPTIONS_H */

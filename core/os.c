@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Thin wrappers over mmap/munmap/madvise with the allocator's accounting and
+ * the HAKMEM_FAIL_MMAP fault injection.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+
+#include "compiler.h"
+#include "options.h"
+#include "os.h"
+
+static _Atomic uint64_t mapped_bytes;
+static _Atomic uint64_t map_calls;
+
+static int inject_failure(void)
+{
+	long every = hak_option(OPT_FAIL_MMAP);
+
+	if (likely(!every))
+		return 0;
+	return atomic_fetch_add_explicit(&map_calls, 1,
+					 memory_order_relaxed) % every ==
+	       (uint64_t)every - 1;
+}
+
+/**
+ * os_map() - map anonymous read-write memory
+ * @len: length, a multiple of the page size
+ *
+ * Return: the mapping, or NULL with errno ENOMEM.
+ */
+void *os_map(size_t len)
+{
+	void *p;
+
+	if (unlikely(inject_failure()))
+		goto fail;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (unlikely(p == MAP_FAILED))
+		goto fail;
+	atomic_fetch_add_explicit(&mapped_bytes, len, memory_order_relaxed);
+	return p;
+fail:
+	errno = ENOMEM;
+	return NULL;
+}
+
+/**
+ * os_map_aligned() - map anonymous memory aligned to @align
+ * @len: length, a multiple of the page size
+ * @align: a power of two, at least the page size
+ *
+ * Maps @len + @align and trims both ends, so the kernel never sees more
+ * than one extra mapping call and no address is probed.
+ *
+ * Return: the aligned mapping, or NULL with errno ENOMEM.
+ */
+void *os_map_aligned(size_t len, size_t align)
+{
+	size_t span = len + align - HAK_PAGE_SIZE;
+	uintptr_t base, start;
+	char *raw;
+
+	if (unlikely(span < len)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	raw = os_map(span);
+	if (!raw)
+		return NULL;
+	base = (uintptr_t)raw;
+	start = (base + align - 1) & ~(uintptr_t)(align - 1);
+	if (start > base)
+		os_unmap(raw, start - base);
+	if (base + span > start + len)
+		os_unmap((void *)(start + len), base + span - (start + len));
+	return (void *)start;
+}
+
+/**
+ * os_unmap() - return a mapping (or part of one) to the system
+ * @p: page-aligned start
+ * @len: length
+ */
+void os_unmap(void *p, size_t len)
+{
+	if (munmap(p, len) == 0)
+		atomic_fetch_sub_explicit(&mapped_bytes, len,
+					  memory_order_relaxed);
+}
+
+/**
+ * os_purge() - tell the kernel the pages are free; they read back as zero
+ * @p: page-aligned start
+ * @len: length
+ */
+void os_purge(void *p, size_t len)
+{
+	madvise(p, len, MADV_DONTNEED);
+}
+
+/**
+ * os_mapped_bytes() - bytes currently mapped by the allocator
+ *
+ * Return: the total.
+ */
+uint64_t os_mapped_bytes(void)
+{
+	return atomic_load_explicit(&mapped_bytes, memory_order_relaxed);
+}

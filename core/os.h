@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The only file that maps, unmaps and advises memory. Policy code calls
+ * these wrappers, never mmap() itself.
+ */
+#ifndef HAK_OS_H
+#define HAK_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HAK_PAGE_SIZE	4096UL
+
+void *os_map(size_t len);
+void *os_map_aligned(size_t len, size_t align);
+void os_unmap(void *p, size_t len);
+void os_purge(void *p, size_t len);
+uint64_t os_mapped_bytes(void);
+
+#endif /* HAK_OS_H */

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Introspection: the slabinfo table and allocator-wide counters, readable
+ * through the API and printed (without stdio) by hak_stats_print().
+ */
+#include <string.h>
+
+#include "cache.h"
+#include "fmt.h"
+#include "huge.h"
+#include "init.h"
+#include "os.h"
+#include "superslab.h"
+#include "hakmem/hakmem.h"
+
+static void slabinfo_fill(struct hak_slabinfo *row, struct hak_cache *c)
+{
+	struct central *ct = &c->central;
+
+	memset(row, 0, sizeof(*row));
+	memcpy(row->name, c->name, sizeof(row->name));
+	row->object_size = c->size;
+	row->stride = c->stride;
+	row->objs_per_slab = c->objs_per_span;
+	row->slabs_per_span = c->span_slabs;
+	hak_lock(&ct->lock);
+	row->active_objs = ct->inuse - ct->xfer_count;
+	row->num_objs = ct->nr_spans * c->objs_per_span;
+	row->slabs = ct->nr_spans;
+	row->refills = ct->refills;
+	row->drains = ct->drains;
+	row->superslab_refills = ct->ss_refills;
+	hak_unlock(&ct->lock);
+}
+
+HAK_EXPORT int hak_slabinfo(struct hak_slabinfo *rows, int max)
+{
+	int n = 0;
+
+	hak_init();
+	hak_cache_list_lock();
+	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++) {
+		if (!hak_caches[id])
+			continue;
+		if (n < max)
+			slabinfo_fill(&rows[n], hak_caches[id]);
+		n++;
+	}
+	hak_cache_list_unlock();
+	return n;
+}
+
+HAK_EXPORT void hak_global_stats(struct hak_global_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	hak_lock(&hak_pool.lock);
+	st->superslabs = hak_pool.nr_superslabs;
+	st->superslabs_mapped = hak_pool.mapped_total;
+	st->superslabs_unmapped = hak_pool.unmapped_total;
+	hak_unlock(&hak_pool.lock);
+	huge_stats(&st->huge_allocs, &st->huge_bytes);
+	st->mapped_bytes = os_mapped_bytes();
+	st->mode = "per-thread";
+	st->mode_reason = "per-CPU rseq caches are not built in";
+}
+
+static void print_row(int fd, const struct hak_slabinfo *r)
+{
+	hak_dprintf(fd, "%-20s %8zu %8zu %6u %4u %10llu %10llu %6llu %9llu %9llu %9llu\n",
+		    r->name, r->object_size, r->stride, r->objs_per_slab,
+		    r->slabs_per_span, (unsigned long long)r->active_objs,
+		    (unsigned long long)r->num_objs,
+		    (unsigned long long)r->slabs,
+		    (unsigned long long)r->refills,
+		    (unsigned long long)r->drains,
+		    (unsigned long long)r->superslab_refills);
+}
+
+static void print_global(int fd)
+{
+	struct hak_global_stats st;
+
+	hak_global_stats(&st);
+	hak_dprintf(fd, "# fast path: %s (%s)\n", st.mode, st.mode_reason);
+	hak_dprintf(fd, "# superslabs: %llu now, %llu mapped, %llu unmapped since start\n",
+		    (unsigned long long)st.superslabs,
+		    (unsigned long long)st.superslabs_mapped,
+		    (unsigned long long)st.superslabs_unmapped);
+	hak_dprintf(fd, "# huge: %llu allocations, %llu bytes; mapped in all: %llu bytes\n",
+		    (unsigned long long)st.huge_allocs,
+		    (unsigned long long)st.huge_bytes,
+		    (unsigned long long)st.mapped_bytes);
+}
+
+HAK_EXPORT void hak_stats_print(int fd)
+{
+	struct hak_slabinfo row;
+
+	hak_init();
+	hak_dprintf(fd, "hakmem slabinfo\n");
+	print_global(fd);
+	hak_dprintf(fd, "# %-18s %8s %8s %6s %4s %10s %10s %6s %9s %9s %9s\n",
+		    "name", "objsize", "stride", "objs", "slbs", "active",
+		    "total", "spans", "refills", "drains", "ss_refill");
+	hak_cache_list_lock();
+	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++) {
+		struct hak_cache *c = hak_caches[id];
+
+		if (!c)
+			continue;
+		slabinfo_fill(&row, c);
+		if (row.refills || row.slabs || id >= HAK_KMALLOC_FIRST +
+						     HAK_NR_CLASSES)
+			print_row(fd, &row);
+	}
+	hak_cache_list_unlock();
+}

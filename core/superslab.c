@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: MIT
+/*
+ * SuperSlabs and their free-slab bitmaps. superslab_refill() hands a cache
+ * a span of adjacent free slabs: finding one is a few shifts and a count of
+ * trailing zeros over the 32-bit bitmap, never a walk over memory. Released
+ * spans go back to the bitmap; their pages are purged (MADV_DONTNEED) once
+ * the free-but-dirty bytes pass HAKMEM_DIRTY_MAX_KB, and SuperSlabs with
+ * every slab free are unmapped beyond HAKMEM_SPARE_SUPERSLABS.
+ */
+#include <string.h>
+
+#include "cache.h"
+#include "options.h"
+#include "os.h"
+#include "registry.h"
+#include "superslab.h"
+
+#define SS_MAGIC	0x48414b4d454d5353ULL	/* "HAKMEMSS" */
+
+struct ss_pool hak_pool = { .lock = HAK_LOCK_INIT };
+
+static void avail_add(struct ss_pool *pool, struct superslab *ss)
+{
+	ss->prev = NULL;
+	ss->next = pool->avail;
+	if (pool->avail)
+		pool->avail->prev = ss;
+	pool->avail = ss;
+}
+
+static void avail_del(struct ss_pool *pool, struct superslab *ss)
+{
+	if (ss->prev)
+		ss->prev->next = ss->next;
+	else
+		pool->avail = ss->next;
+	if (ss->next)
+		ss->next->prev = ss->prev;
+	ss->next = ss->prev = NULL;
+}
+
+static struct superslab *superslab_new(struct ss_pool *pool)
+{
+	struct superslab *ss = os_map_aligned(HAK_SS_SIZE, HAK_SS_SIZE);
+
+	if (!ss)
+		return NULL;
+	ss->magic = SS_MAGIC;
+	ss->kind = SS_KIND_SLABS;
+	ss->free_bitmap = SS_ALL_FREE;
+	registry_add(ss);
+	pool->nr_superslabs++;
+	pool->mapped_total++;
+	pool->nr_empty++;
+	avail_add(pool, ss);
+	return ss;
+}
+
+static void superslab_destroy(struct ss_pool *pool, struct superslab *ss)
+{
+	avail_del(pool, ss);
+	pool->dirty_bytes -= (uint64_t)__builtin_popcount(ss->dirty_bitmap) *
+			     HAK_SLAB_SIZE;
+	pool->nr_empty--;
+	pool->nr_superslabs--;
+	pool->unmapped_total++;
+	registry_del(ss);
+	os_unmap(ss, HAK_SS_SIZE);
+}
+
+/* First index of @n adjacent set bits in @bits, or -1. */
+static int span_find(uint32_t bits, unsigned int n)
+{
+	uint32_t m = bits;
+
+	for (unsigned int i = 1; i < n; i++)
+		m &= bits >> i;
+	return m ? __builtin_ctz(m) : -1;
+}
+
+static void span_init(struct hak_cache *c, struct superslab *ss,
+		      unsigned int head)
+{
+	struct slab_ro ro = {
+		.base = (uintptr_t)ss + ((uintptr_t)head << HAK_SLAB_SHIFT),
+		.recip = c->recip,
+		.stride = c->stride,
+		.free_off = c->free_off,
+		.capacity = (uint16_t)c->objs_per_span,
+		.cache_id = (uint16_t)c->id,
+		.head = (uint8_t)head,
+		.nslabs = (uint8_t)c->span_slabs,
+	};
+	_Atomic uint64_t *map = ss->free_map[head];
+	uint32_t words = (c->objs_per_span + 63) / 64;
+
+	memset(&ss->rw[head], 0, sizeof(ss->rw[head]));
+	for (uint32_t w = 0; w < words; w++) {
+		uint32_t left = c->objs_per_span - w * 64;
+
+		atomic_store_explicit(&map[w], left >= 64 ? ~0ULL :
+				      (1ULL << left) - 1, memory_order_relaxed);
+	}
+	for (unsigned int i = 0; i < c->span_slabs; i++)
+		ss->ro[head + i] = ro;
+}
+
+/* Takes @n slabs at @idx; returns whether their pages were dirty. */
+static void span_take(struct ss_pool *pool, struct superslab *ss,
+		      unsigned int idx, unsigned int n)
+{
+	uint32_t mask = ((n < 32 ? 1U << n : 0U) - 1) << idx;
+
+	if (ss->free_bitmap == SS_ALL_FREE)
+		pool->nr_empty--;
+	ss->free_bitmap &= ~mask;
+	pool->dirty_bytes -= (uint64_t)__builtin_popcount(ss->dirty_bitmap &
+							  mask) * HAK_SLAB_SIZE;
+	ss->dirty_bitmap &= ~mask;
+	if (!ss->free_bitmap)
+		avail_del(pool, ss);
+}
+
+/**
+ * superslab_refill() - take a free span for a cache
+ * @c: the cache; its span_slabs says how many slabs
+ *
+ * Looks through the SuperSlabs with free slabs, and maps a new SuperSlab
+ * only when none has a free run long enough. Called with the cache's
+ * central lock held (lock order: central, then pool).
+ *
+ * Return: the span's head metadata, or NULL with errno ENOMEM.
+ */
+struct slab_rw *superslab_refill(struct hak_cache *c)
+{
+	struct ss_pool *pool = &hak_pool;
+	struct superslab *ss;
+	int idx = -1;
+
+	hak_lock(&pool->lock);
+	for (ss = pool->avail; ss; ss = ss->next) {
+		idx = span_find(ss->free_bitmap, c->span_slabs);
+		if (idx >= 0)
+			break;
+	}
+	if (!ss) {
+		ss = superslab_new(pool);
+		if (!ss) {
+			hak_unlock(&pool->lock);
+			return NULL;
+		}
+		idx = span_find(ss->free_bitmap, c->span_slabs);
+	}
+	span_take(pool, ss, (unsigned int)idx, c->span_slabs);
+	hak_unlock(&pool->lock);
+	span_init(c, ss, (unsigned int)idx);
+	return &ss->rw[idx];
+}
+
+static void purge_locked(struct ss_pool *pool)
+{
+	for (struct superslab *ss = pool->avail; ss; ss = ss->next) {
+		uint32_t d = ss->dirty_bitmap;
+
+		while (d) {
+			unsigned int i = (unsigned int)__builtin_ctz(d);
+			unsigned int n = (unsigned int)__builtin_ctz(~(d >> i));
+
+			os_purge((char *)ss + ((size_t)i << HAK_SLAB_SHIFT),
+				 (size_t)n << HAK_SLAB_SHIFT);
+			d &= ~(((n < 32 ? 1U << n : 0U) - 1) << i);
+		}
+		ss->dirty_bitmap = 0;
+	}
+	pool->dirty_bytes = 0;
+}
+
+static void unmap_empty_locked(struct ss_pool *pool, uint32_t keep)
+{
+	struct superslab *ss, *next;
+
+	for (ss = pool->avail; ss && pool->nr_empty > keep; ss = next) {
+		next = ss->next;
+		if (ss->free_bitmap == SS_ALL_FREE)
+			superslab_destroy(pool, ss);
+	}
+}
+
+/**
+ * superslab_release_span() - give a span back to its SuperSlab
+ * @ss: the SuperSlab
+ * @head: index of the span's first slab
+ *
+ * Called with the owning cache's central lock held.
+ */
+void superslab_release_span(struct superslab *ss, unsigned int head)
+{
+	struct ss_pool *pool = &hak_pool;
+	unsigned int n = ss->ro[head].nslabs;
+	uint32_t mask = ((n < 32 ? 1U << n : 0U) - 1) << head;
+
+	for (unsigned int i = 0; i < n; i++)
+		memset(&ss->ro[head + i], 0, sizeof(ss->ro[head + i]));
+	hak_lock(&pool->lock);
+	if (!ss->free_bitmap)
+		avail_add(pool, ss);
+	ss->free_bitmap |= mask;
+	ss->dirty_bitmap |= mask;
+	pool->dirty_bytes += (uint64_t)n * HAK_SLAB_SIZE;
+	if (ss->free_bitmap == SS_ALL_FREE) {
+		pool->nr_empty++;
+		unmap_empty_locked(pool, (uint32_t)hak_option(OPT_SPARE_SS));
+	}
+	if (pool->dirty_bytes > (uint64_t)hak_option(OPT_DIRTY_MAX_KB) << 10)
+		purge_locked(pool);
+	hak_unlock(&pool->lock);
+}
+
+/**
+ * superslab_purge() - return free slab memory to the system
+ * @unmap_empty: also unmap every SuperSlab whose slabs are all free
+ *
+ * Return: 1 if anything was purged or unmapped.
+ */
+int superslab_purge(int unmap_empty)
+{
+	struct ss_pool *pool = &hak_pool;
+	int did;
+
+	hak_lock(&pool->lock);
+	did = pool->dirty_bytes || (unmap_empty && pool->nr_empty);
+	if (unmap_empty)
+		unmap_empty_locked(pool, 0);
+	purge_locked(pool);
+	hak_unlock(&pool->lock);
+	return did;
+}
+
+/**
+ * superslab_pool_lock_all() - take the pool lock (before fork)
+ */
+void superslab_pool_lock_all(void)
+{
+	hak_lock(&hak_pool.lock);
+}
+
+/**
+ * superslab_pool_unlock_all() - release the pool lock (after fork, parent)
+ */
+void superslab_pool_unlock_all(void)
+{
+	hak_unlock(&hak_pool.lock);
+}
+
+/**
+ * superslab_pool_reinit() - reset the pool lock (after fork, child)
+ */
+void superslab_pool_reinit(void)
+{
+	hak_lock_init(&hak_pool.lock);
+}

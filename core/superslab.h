@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SuperSlabs: 2 MiB, 2 MiB-aligned regions split into 32 slabs of 64 KiB.
+ * Slab 0 holds this header and the per-slab metadata, out of band: objects
+ * never share a cache line with metadata. A span is one or more adjacent
+ * slabs given to one cache; its first slab is the head.
+ *
+ * From any object address p:
+ *   superslab = p & ~(2 MiB - 1)
+ *   slab      = (p >> 16) & 31
+ *   metadata  = ss->ro[slab] (read-mostly) and ss->rw[head] (under a lock)
+ */
+#ifndef HAK_SUPERSLAB_H
+#define HAK_SUPERSLAB_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "compiler.h"
+#include "lock.h"
+
+#define HAK_SS_SHIFT		21
+#define HAK_SS_SIZE		(1UL << HAK_SS_SHIFT)
+#define HAK_SLAB_SHIFT		16
+#define HAK_SLAB_SIZE		(1UL << HAK_SLAB_SHIFT)
+#define HAK_SLABS_PER_SS	32
+#define HAK_MAX_SPAN		8
+#define HAK_MAX_OBJS_PER_SPAN	8192
+#define HAK_RECIP_SHIFT		40
+
+#define SS_KIND_SLABS		1
+#define SS_KIND_HUGE		2
+
+/* All slabs but slab 0 are free in a fresh SuperSlab. */
+#define SS_ALL_FREE		0xfffffffeU
+
+/*
+ * Read on every free, written only when a span is assigned or released:
+ * kept apart from the lock-protected fields so frees on other CPUs do not
+ * bounce this line. Every slab of a span carries the same copy.
+ */
+struct slab_ro {
+	uintptr_t base;		/* first byte of the span */
+	uint64_t recip;		/* ceil(2^40 / stride): exact division */
+	uint32_t stride;	/* distance between objects */
+	uint32_t free_off;	/* where the free tag / freelist link lives */
+	uint16_t capacity;	/* objects in the span */
+	uint16_t cache_id;	/* owning cache, 0 when the slab is free */
+	uint8_t head;		/* index of the span's first slab */
+	uint8_t nslabs;		/* slabs in the span */
+	uint8_t pad[2];
+};
+
+/* Mutable span state, valid in the head slab, under the cache's lock. */
+struct slab_rw {
+	void *freelist;		/* encoded singly linked free objects */
+	uint32_t carved;	/* objects carved so far (bump pointer) */
+	uint32_t inuse;		/* objects out of the span */
+	struct slab_rw *next;	/* partial list of the owning cache */
+	struct slab_rw *prev;
+	uint32_t on_partial;
+	uint32_t pad;
+};
+
+struct superslab {
+	uint64_t magic;
+	uint32_t kind;
+	uint32_t node;
+	/* Under the pool lock: */
+	uint32_t free_bitmap;	/* 1 = slab free */
+	uint32_t dirty_bitmap;	/* 1 = free slab whose pages were touched */
+	struct superslab *next;
+	struct superslab *prev;
+	uint8_t pad[24];
+	struct slab_ro ro[HAK_SLABS_PER_SS] __aligned(64);
+	struct slab_rw rw[HAK_SLABS_PER_SS] __aligned(64);
+	/* 1 = object not handed out (on the freelist or not carved yet). */
+	_Atomic uint64_t free_map[HAK_SLABS_PER_SS][HAK_MAX_OBJS_PER_SPAN / 64];
+};
+
+_Static_assert(sizeof(struct superslab) <= HAK_SLAB_SIZE,
+	       "SuperSlab metadata must fit in slab 0");
+_Static_assert(sizeof(struct slab_ro) == 32, "slab_ro is half a line");
+
+static inline struct superslab *ss_of(const void *p)
+{
+	return (struct superslab *)((uintptr_t)p & ~(HAK_SS_SIZE - 1));
+}
+
+static inline unsigned int slab_idx_of(const void *p)
+{
+	return (unsigned int)((uintptr_t)p >> HAK_SLAB_SHIFT) &
+	       (HAK_SLABS_PER_SS - 1);
+}
+
+static inline struct superslab *ss_of_rw(const struct slab_rw *rw)
+{
+	return ss_of(rw);
+}
+
+static inline unsigned int rw_idx(const struct slab_rw *rw)
+{
+	return (unsigned int)(rw - ss_of(rw)->rw);
+}
+
+struct hak_cache;
+
+struct ss_pool {
+	struct hak_lock lock;
+	struct superslab *avail;	/* SuperSlabs with a free slab */
+	uint32_t nr_empty;		/* SuperSlabs with every slab free */
+	uint64_t nr_superslabs;
+	uint64_t dirty_bytes;		/* free but touched slab bytes */
+	uint64_t mapped_total;
+	uint64_t unmapped_total;
+};
+
+extern struct ss_pool hak_pool;
+
+struct slab_rw *superslab_refill(struct hak_cache *c);
+void superslab_release_span(struct superslab *ss, unsigned int head);
+int superslab_purge(int unmap_empty);
+void superslab_pool_lock_all(void);
+void superslab_pool_unlock_all(void);
+void superslab_pool_reinit(void);
+
+#endif /* HAK_SUPERSLAB_H */

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hakmem: a userspace slab allocator in the style of the Linux kernel's SLUB.
+ *
+ * This is the whole public interface. The shared library libhakmem.so also
+ * exports the standard names (malloc, free, ...) so that
+ * LD_PRELOAD=libhakmem.so runs any program on it; the static library
+ * libhakmem.a exports only the hak_* names below, for embedding.
+ */
+#ifndef HAKMEM_HAKMEM_H
+#define HAKMEM_HAKMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- The malloc family ------------------------------------------------ */
+
+/**
+ * hak_malloc() - allocate memory
+ * @size: number of bytes; 0 gives a unique pointer that may be freed
+ *
+ * Return: memory aligned to at least 16 bytes (8 for requests of 8 bytes or
+ * less), or NULL with errno set to ENOMEM.
+ */
+void *hak_malloc(size_t size);
+
+/**
+ * hak_free() - release memory from any hak_* or standard allocation call
+ * @ptr: pointer returned by the allocator, or NULL (a no-op)
+ *
+ * A pointer the allocator did not hand out, an interior pointer or a second
+ * free of the same pointer is reported on stderr and aborts the process
+ * (HAKMEM_ON_ERROR=warn reports and ignores it instead).
+ */
+void hak_free(void *ptr);
+
+/**
+ * hak_calloc() - allocate zeroed memory for an array
+ * @nmemb: number of elements
+ * @size: size of one element
+ *
+ * Return: zeroed memory, or NULL with errno ENOMEM (also when
+ * @nmemb * @size overflows).
+ */
+void *hak_calloc(size_t nmemb, size_t size);
+
+/**
+ * hak_realloc() - resize an allocation, keeping its contents
+ * @ptr: existing allocation or NULL (then it acts as hak_malloc())
+ * @size: new size; 0 frees @ptr and returns a fresh minimal allocation
+ *
+ * Stays in place when the new size fits the same size class.
+ *
+ * Return: the (possibly moved) allocation, or NULL with errno ENOMEM, in
+ * which case @ptr is left untouched.
+ */
+void *hak_realloc(void *ptr, size_t size);
+
+/**
+ * hak_reallocarray() - hak_realloc() of @nmemb * @size, overflow-checked
+ * @ptr: existing allocation or NULL
+ * @nmemb: number of elements
+ * @size: size of one element
+ *
+ * Return: as hak_realloc(); NULL with errno ENOMEM on overflow.
+ */
+void *hak_reallocarray(void *ptr, size_t nmemb, size_t size);
+
+/**
+ * hak_aligned_alloc() - allocate with a given alignment
+ * @alignment: a power of two
+ * @size: number of bytes
+ *
+ * Return: memory aligned to @alignment, or NULL with errno EINVAL (bad
+ * alignment) or ENOMEM.
+ */
+void *hak_aligned_alloc(size_t alignment, size_t size);
+
+/**
+ * hak_posix_memalign() - allocate with a given alignment, POSIX style
+ * @memptr: where to store the result
+ * @alignment: a power of two and a multiple of sizeof(void *)
+ * @size: number of bytes
+ *
+ * Return: 0, EINVAL or ENOMEM; errno is not changed.
+ */
+int hak_posix_memalign(void **memptr, size_t alignment, size_t size);
+
+/**
+ * hak_memalign() - obsolete aligned allocation, as glibc's memalign()
+ * @alignment: a power of two
+ * @size: number of bytes
+ *
+ * Return: memory aligned to @alignment, or NULL with errno set.
+ */
+void *hak_memalign(size_t alignment, size_t size);
+
+/**
+ * hak_valloc() - page-aligned allocation
+ * @size: number of bytes
+ *
+ * Return: page-aligned memory, or NULL with errno ENOMEM.
+ */
+void *hak_valloc(size_t size);
+
+/**
+ * hak_pvalloc() - page-aligned allocation rounded up to whole pages
+ * @size: number of bytes
+ *
+ * Return: page-aligned memory, or NULL with errno ENOMEM.
+ */
+void *hak_pvalloc(size_t size);
+
+/**
+ * hak_malloc_usable_size() - bytes usable in an allocation
+ * @ptr: a live allocation or NULL (gives 0)
+ *
+ * Return: the size of the object's size class (or mapping) behind @ptr.
+ */
+size_t hak_malloc_usable_size(const void *ptr);
+
+/**
+ * hak_trim() - give free memory back to the operating system now
+ *
+ * Flushes the calling thread's cache, returns empty slabs to their
+ * SuperSlabs, advises the kernel that free slabs are unused and unmaps
+ * empty SuperSlabs.
+ *
+ * Return: 1 if memory was returned to the system, 0 otherwise.
+ */
+int hak_trim(void);
+
+/* ---- Object caches ---------------------------------------------------- */
+
+/** HAK_SLAB_HWCACHE_ALIGN - align objects to the hardware cache line */
+#define HAK_SLAB_HWCACHE_ALIGN	0x00002000UL
+/** HAK_SLAB_PANIC - abort instead of returning NULL from hak_cache_create() */
+#define HAK_SLAB_PANIC		0x00040000UL
+
+struct hak_cache;
+
+/**
+ * hak_cache_create() - create a cache of fixed-size objects
+ * @name: name shown in the statistics (copied; at most 31 characters kept)
+ * @size: object size in bytes (1 to 256 KiB)
+ * @align: required alignment (0, or a power of two up to 4096)
+ * @flags: HAK_SLAB_* flags
+ * @ctor: constructor run once per object when its slab is carved, or NULL;
+ *        objects must be freed back in their constructed state
+ *
+ * Return: the cache, or NULL with errno EINVAL or ENOMEM.
+ */
+struct hak_cache *hak_cache_create(const char *name, size_t size, size_t align,
+				   unsigned long flags, void (*ctor)(void *));
+
+/**
+ * hak_cache_alloc() - allocate one object from a cache
+ * @cache: the cache
+ *
+ * Return: an object (constructed if the cache has a constructor), or NULL
+ * with errno ENOMEM.
+ */
+void *hak_cache_alloc(struct hak_cache *cache);
+
+/**
+ * hak_cache_free() - return an object to its cache
+ * @cache: the cache the object was allocated from
+ * @obj: the object, or NULL (a no-op)
+ *
+ * Freeing into the wrong cache is reported like any invalid free.
+ */
+void hak_cache_free(struct hak_cache *cache, void *obj);
+
+/**
+ * hak_cache_shrink() - release the empty slabs of a cache
+ * @cache: the cache
+ *
+ * Flushes the calling thread's cached objects of @cache and returns every
+ * empty slab to its SuperSlab.
+ *
+ * Return: the number of slabs released.
+ */
+int hak_cache_shrink(struct hak_cache *cache);
+
+/**
+ * hak_cache_destroy() - destroy a cache
+ * @cache: the cache, or NULL
+ *
+ * Objects still allocated are reported on stderr (the cache then stays
+ * alive, as SLUB does, so they remain valid).
+ */
+void hak_cache_destroy(struct hak_cache *cache);
+
+/* ---- Introspection ---------------------------------------------------- */
+
+/**
+ * struct hak_slabinfo - one row of the slabinfo table
+ * @name: cache name ("kmalloc-64" for size classes)
+ * @object_size: object size in bytes
+ * @stride: distance between objects in a slab
+ * @objs_per_slab: objects in one slab span
+ * @slabs_per_span: 64 KiB slabs in one span
+ * @active_objs: objects handed out and not freed, including those sitting in
+ *               per-thread or per-CPU caches
+ * @num_objs: objects in all slabs of the cache
+ * @slabs: slab spans held by the cache
+ * @refills: batches moved from the central pool into a fast-path cache
+ * @drains: batches moved back from a fast-path cache
+ * @superslab_refills: spans taken from a SuperSlab bitmap
+ */
+struct hak_slabinfo {
+	char name[32];
+	size_t object_size;
+	size_t stride;
+	uint32_t objs_per_slab;
+	uint32_t slabs_per_span;
+	uint64_t active_objs;
+	uint64_t num_objs;
+	uint64_t slabs;
+	uint64_t refills;
+	uint64_t drains;
+	uint64_t superslab_refills;
+};
+
+/**
+ * struct hak_global_stats - allocator-wide counters
+ * @superslabs: SuperSlabs mapped now
+ * @superslabs_mapped: SuperSlabs mapped since start
+ * @superslabs_unmapped: SuperSlabs returned to the system since start
+ * @huge_allocs: huge (own mapping) allocations live now
+ * @huge_bytes: bytes mapped for huge allocations now
+ * @mapped_bytes: all bytes mapped by the allocator now (metadata included)
+ * @mode: fast-path mode in force ("rseq-percpu" or "per-thread")
+ * @mode_reason: why that mode is in force
+ */
+struct hak_global_stats {
+	uint64_t superslabs;
+	uint64_t superslabs_mapped;
+	uint64_t superslabs_unmapped;
+	uint64_t huge_allocs;
+	uint64_t huge_bytes;
+	uint64_t mapped_bytes;
+	const char *mode;
+	const char *mode_reason;
+};
+
+/**
+ * hak_slabinfo() - read the slabinfo table
+ * @rows: array to fill
+ * @max: capacity of @rows
+ *
+ * Return: the number of caches that exist (may exceed @max; only @max rows
+ * are written). Caches with no slabs are included.
+ */
+int hak_slabinfo(struct hak_slabinfo *rows, int max);
+
+/**
+ * hak_global_stats() - read the allocator-wide counters
+ * @st: filled on return
+ */
+void hak_global_stats(struct hak_global_stats *st);
+
+/**
+ * hak_stats_print() - write the slabinfo table and counters
+ * @fd: file descriptor to write to (no stdio is used)
+ *
+ * HAKMEM_STATS=1 calls this on stderr at exit.
+ */
+void hak_stats_print(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HAKMEM_HAKMEM_H */
