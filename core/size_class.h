@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kmalloc-style size classes: 8-byte steps up to 64 bytes, then four
- * classes per doubling up to HAK_MAX_CLASS_SIZE. Requests above it are
+ * kmalloc-style size classes: 8, 16, 32, 48, 64 bytes, then four classes
+ * per doubling up to HAK_MAX_CLASS_SIZE. Every class from 16 bytes up is a
+ * multiple of 16, so objects above 8 bytes are aligned for max_align_t. Requests above it are
  * huge: they get their own mapping (huge.c).
  */
 #ifndef HAK_SIZE_CLASS_H
@@ -29,7 +30,7 @@ static inline unsigned int size_to_class_big(size_t n)
 {
 	unsigned int l = 63 - (unsigned int)__builtin_clzl(n - 1);
 
-	return 8 + (l - 6) * 4 + (unsigned int)(((n - 1) >> (l - 2)) & 3);
+	return HAK_FIRST_QUAD + (l - 6) * 4 + (unsigned int)(((n - 1) >> (l - 2)) & 3);
 }
 
 /**

@@ -2,7 +2,8 @@
 """Generate core/size_class_table.h: the kmalloc size classes of hakmem.
 
 Rules (Documentation/design.rst explains them):
-  - 8, 16, ..., 64: 8-byte steps;
+  - 8, 16, 32, 48, 64: every class from 16 bytes is a multiple of 16, so
+    any request above 8 bytes is 16-byte aligned (max_align_t), as glibc;
   - above 64 bytes, four classes per doubling up to 256 KiB.
 The lookup table maps (n + 7) // 8 to the class of an n-byte request for
 n <= 1024; larger requests use the arithmetic in size_to_class_big().
@@ -14,7 +15,7 @@ MAX_CLASS = 256 << 10
 
 
 def class_sizes():
-    sizes = [8 * (i + 1) for i in range(8)]
+    sizes = [8, 16, 32, 48, 64]
     l = 6
     while sizes[-1] < MAX_CLASS:
         for sub in range(1, 5):
@@ -37,6 +38,8 @@ def main():
            "#define HAK_NR_CLASSES\t\t%d" % len(sizes),
            "#define HAK_MAX_CLASS_SIZE\t(%dUL << 10)" % (MAX_CLASS >> 10),
            "#define HAK_LUT_MAX\t\t%d" % LUT_MAX,
+           "/* index of the first class of the four-per-doubling part (80) */",
+           "#define HAK_FIRST_QUAD\t\t%d" % sizes.index(80),
            "",
            "#define HAK_CLASS_SIZES { \\"]
     for i in range(0, len(sizes), 8):

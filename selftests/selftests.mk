@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: MIT
+# Tests, all run by `make check` through scripts/run-tests.sh:
+#   selftests/unit/test_*.c    Check unit tests, linked with libhakmem.a
+#   selftests/stress/*.c       kselftest-style TAP programs (libhakmem.a)
+#   selftests/preload/         real programs under LD_PRELOAD=libhakmem.so
+#   selftests/vm/              NUMA and aarch64 selftests in qemu VMs
+# CHECK_VM=0 skips the VM tests; CHECK_PROGRAMS=0 the real programs.
+
+CHECK_CFLAGS	:= $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS	:= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
+TEST_CFLAGS	:= -std=gnu11 $(OPTFLAGS) -g -pthread -Wall -Wextra -Werror \
+		   -D_GNU_SOURCE -I$(srctree)/include $(SANFLAGS)
+tbuild		:= $(objtree)/selftests/build
+
+unit-tests	:= $(basename $(notdir $(wildcard $(srctree)/selftests/unit/test_*.c)))
+unit-bins	:= $(addprefix $(tbuild)/unit/,$(unit-tests))
+stress-tests	:= $(basename $(notdir $(wildcard $(srctree)/selftests/stress/*.c)))
+stress-bins	:= $(addprefix $(tbuild)/stress/,$(stress-tests))
+
+$(tbuild)/unit/%: $(srctree)/selftests/unit/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(KBUILD_LDFLAGS)
+
+$(tbuild)/stress/%: $(srctree)/selftests/stress/%.c $(LIB_A) $(wildcard $(srctree)/selftests/lib/*.h)
+	@mkdir -p $(dir $@)
+	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS)
+
+.PHONY: selftests
+selftests: $(unit-bins) $(stress-bins)
+
+check: all selftests
+	$(Q)$(srctree)/scripts/run-tests.sh --srctree $(srctree) \
+		--builddir $(tbuild) --lib $(LIB_SO) --lib-a $(LIB_A)

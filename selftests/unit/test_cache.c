@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests: object caches (constructor, alignment, shrink, destroy,
+ * statistics rows).
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hakmem/hakmem.h"
+
+struct obj {
+	uint64_t magic;
+	uint64_t ctor_runs;
+	char payload[40];
+};
+
+static unsigned long ctor_calls;
+
+static void obj_ctor(void *p)
+{
+	struct obj *o = p;
+
+	o->magic = 0xc0ffee;
+	o->ctor_runs = 1;
+	ctor_calls++;
+}
+
+static int find_row(const char *name, struct hak_slabinfo *out)
+{
+	struct hak_slabinfo rows[256];
+	int n = hak_slabinfo(rows, 256);
+
+	for (int i = 0; i < n && i < 256; i++) {
+		if (!strcmp(rows[i].name, name)) {
+			*out = rows[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The constructor runs when an object is carved, never per allocation: a
+ * freed object comes back still constructed (ctor_runs is not reset, the
+ * test marks it), and the number of constructor calls equals the objects
+ * carved from the spans the cache took.
+ */
+START_TEST(ctor_runs_once_per_object)
+{
+	struct hak_cache *c = hak_cache_create("objs", sizeof(struct obj), 0, 0,
+					       obj_ctor);
+	enum { N = 5000 };
+	struct obj **v = malloc(N * sizeof(*v));
+	struct hak_slabinfo row;
+
+	ck_assert_ptr_nonnull(c);
+	ctor_calls = 0;
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < N; i++) {
+			v[i] = hak_cache_alloc(c);
+			ck_assert_uint_eq(v[i]->magic, 0xc0ffee);
+			ck_assert(v[i]->ctor_runs == 1 || v[i]->ctor_runs == 7);
+			v[i]->ctor_runs = 7;	/* kept across free/alloc */
+			memset(v[i]->payload, round, sizeof(v[i]->payload));
+		}
+		for (int i = 0; i < N; i++)
+			hak_cache_free(c, v[i]);
+	}
+	ck_assert(find_row("objs", &row));
+	ck_assert_uint_ge(ctor_calls, N);
+	/* at most one call per object of every span ever taken */
+	ck_assert_uint_le(ctor_calls, row.superslab_refills * row.objs_per_slab);
+	ck_assert_uint_lt(ctor_calls, 3 * N);	/* not once per allocation */
+	free(v);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+START_TEST(alignment_and_hwcache_align)
+{
+	static const size_t aligns[] = { 0, 8, 16, 32, 64, 256, 4096 };
+
+	for (unsigned int i = 0; i < sizeof(aligns) / sizeof(aligns[0]); i++) {
+		struct hak_cache *c = hak_cache_create("al", 72, aligns[i], 0, NULL);
+
+		for (int k = 0; k < 300; k++) {
+			void *p = hak_cache_alloc(c);
+
+			ck_assert_uint_eq((uintptr_t)p % (aligns[i] ? aligns[i] : 8), 0);
+			memset(p, 0x5a, 72);
+		}
+		hak_cache_shrink(c);
+	}
+	struct hak_cache *h = hak_cache_create("hw", 100, 0,
+					       HAK_SLAB_HWCACHE_ALIGN, NULL);
+	void *a = hak_cache_alloc(h), *b = hak_cache_alloc(h);
+
+	ck_assert_uint_eq((uintptr_t)a % 64, 0);
+	ck_assert_uint_eq((uintptr_t)b % 64, 0);
+	struct hak_cache *s = hak_cache_create("hw-small", 20, 0,
+					       HAK_SLAB_HWCACHE_ALIGN, NULL);
+	void *x = hak_cache_alloc(s);
+
+	ck_assert_uint_eq((uintptr_t)x % 32, 0);	/* two per line */
+}
+END_TEST
+
+START_TEST(bad_create_arguments)
+{
+	errno = 0;
+	ck_assert_ptr_null(hak_cache_create("bad", 0, 0, 0, NULL));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_null(hak_cache_create("bad", 100, 24, 0, NULL));
+	ck_assert_ptr_null(hak_cache_create("bad", 100, 8192, 0, NULL));
+	ck_assert_ptr_null(hak_cache_create("bad", (1 << 20), 0, 0, NULL));
+	ck_assert_ptr_null(hak_cache_create(NULL, 10, 0, 0, NULL));
+}
+END_TEST
+
+START_TEST(shrink_releases_empty_slabs)
+{
+	struct hak_cache *c = hak_cache_create("shrinkme", 256, 0, 0, NULL);
+	enum { N = 20000 };
+	void **v = malloc(N * sizeof(*v));
+	struct hak_slabinfo row;
+
+	for (int i = 0; i < N; i++)
+		v[i] = hak_cache_alloc(c);
+	ck_assert(find_row("shrinkme", &row));
+	ck_assert_uint_eq(row.active_objs, N);
+	ck_assert_uint_ge(row.slabs, N / row.objs_per_slab);
+	for (int i = 0; i < N; i++)
+		hak_cache_free(c, v[i]);
+	ck_assert_int_gt(hak_cache_shrink(c), 0);
+	ck_assert(find_row("shrinkme", &row));
+	ck_assert_uint_eq(row.active_objs, 0);
+	ck_assert_uint_eq(row.slabs, 0);
+	free(v);
+	hak_cache_destroy(c);
+	ck_assert(!find_row("shrinkme", &row));
+}
+END_TEST
+
+/* Destroying a cache with live objects is reported and keeps the cache. */
+START_TEST(destroy_with_live_objects_is_reported)
+{
+	struct hak_cache *c = hak_cache_create("leaky", 64, 0, 0, NULL);
+	void *p = hak_cache_alloc(c);
+	struct hak_slabinfo row;
+	int fds[2];
+	char buf[512] = "";
+	ssize_t n;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	int saved = dup(2);
+
+	dup2(fds[1], 2);
+	hak_cache_destroy(c);
+	dup2(saved, 2);
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	ck_assert_ptr_nonnull(strstr(buf, "leaky"));
+	ck_assert_ptr_nonnull(strstr(buf, "1 objects still allocated"));
+	ck_assert(find_row("leaky", &row));
+	memset(p, 1, 64);	/* still valid */
+	hak_cache_free(c, p);
+	hak_cache_destroy(c);
+	ck_assert(!find_row("leaky", &row));
+}
+END_TEST
+
+/* Cache ids are recycled: create and destroy many times. */
+START_TEST(create_destroy_cycles)
+{
+	for (int i = 0; i < 2000; i++) {
+		struct hak_cache *c = hak_cache_create("cycle", 16 + i % 500, 0, 0, NULL);
+		void *p;
+
+		ck_assert_ptr_nonnull(c);
+		p = hak_cache_alloc(c);
+		hak_cache_free(c, p);
+		hak_cache_destroy(c);
+	}
+}
+END_TEST
+
+/* kfree-style: hak_free() takes objects of any cache. */
+START_TEST(hak_free_of_cache_object)
+{
+	struct hak_cache *c = hak_cache_create("kfree", 48, 0, 0, NULL);
+	void *p = hak_cache_alloc(c);
+
+	ck_assert_uint_eq(hak_malloc_usable_size(p), 48);
+	hak_free(p);
+	ck_assert_int_ge(hak_cache_shrink(c), 0);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+START_TEST(stats_print_shows_the_table)
+{
+	struct hak_cache *c = hak_cache_create("printed", 40, 0, 0, NULL);
+	void *p = hak_cache_alloc(c);
+	int fds[2];
+	char buf[65536];
+	ssize_t n, total = 0;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	hak_stats_print(fds[1]);
+	close(fds[1]);
+	while ((n = read(fds[0], buf + total, sizeof(buf) - 1 - total)) > 0)
+		total += n;
+	buf[total] = '\0';
+	ck_assert_ptr_nonnull(strstr(buf, "slabinfo"));
+	ck_assert_ptr_nonnull(strstr(buf, "printed"));
+	ck_assert_ptr_nonnull(strstr(buf, "refills"));
+	ck_assert_ptr_nonnull(strstr(buf, "fast path:"));
+	hak_cache_free(c, p);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("object_cache");
+	TCase *tc = tcase_create("caches");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, ctor_runs_once_per_object);
+	tcase_add_test(tc, alignment_and_hwcache_align);
+	tcase_add_test(tc, bad_create_arguments);
+	tcase_add_test(tc, shrink_releases_empty_slabs);
+	tcase_add_test(tc, destroy_with_live_objects_is_reported);
+	tcase_add_test(tc, create_destroy_cycles);
+	tcase_add_test(tc, hak_free_of_cache_object);
+	tcase_add_test(tc, stats_print_shows_the_table);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

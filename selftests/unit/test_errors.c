@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests: bad input is detected, named on stderr, and (with
+ * HAKMEM_ON_ERROR=warn) ignored with the heap intact; by default it aborts.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hakmem/hakmem.h"
+#include "../../core/options.h"
+#include "../../core/report.h"
+
+static char errbuf[4096];
+
+/* Runs @fn with stderr captured into errbuf, in warn mode. */
+static void capture(void (*fn)(void *), void *arg)
+{
+	int fds[2], saved;
+	ssize_t n;
+
+	hak_opt[OPT_ON_ERROR] = 1;
+	ck_assert_int_eq(pipe(fds), 0);
+	saved = dup(2);
+	dup2(fds[1], 2);
+	fn(arg);
+	dup2(saved, 2);
+	close(saved);
+	close(fds[1]);
+	n = read(fds[0], errbuf, sizeof(errbuf) - 1);
+	errbuf[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+}
+
+static void do_free(void *p)
+{
+	hak_free(p);
+}
+
+static void expect_report(void *p, const char *what)
+{
+	unsigned long before = hak_reports();
+	char addr[32];
+
+	capture(do_free, p);
+	ck_assert_uint_eq(hak_reports(), before + 1);
+	ck_assert_msg(strstr(errbuf, what), "report '%s' lacks '%s'", errbuf, what);
+	snprintf(addr, sizeof(addr), "%p", p);
+	ck_assert_msg(strstr(errbuf, addr), "report '%s' lacks the address", errbuf);
+}
+
+/* The heap is still fine: allocate, fill, check, free a few thousand. */
+static void heap_still_works(void)
+{
+	void *v[2000];
+
+	for (int i = 0; i < 2000; i++) {
+		v[i] = hak_malloc((size_t)i % 700 + 1);
+		memset(v[i], i & 0xff, (size_t)i % 700 + 1);
+	}
+	for (int i = 0; i < 2000; i++) {
+		ck_assert_uint_eq(*(unsigned char *)v[i], i & 0xff);
+		hak_free(v[i]);
+	}
+}
+
+START_TEST(double_free_in_cache)
+{
+	void *p = hak_malloc(64);
+
+	hak_free(p);
+	expect_report(p, "double free");
+	heap_still_works();
+	/* p is still usable exactly once */
+	void *q = hak_malloc(64);
+
+	hak_free(q);
+}
+END_TEST
+
+START_TEST(double_free_on_slab_freelist)
+{
+	enum { N = 4000 };
+	void **v = malloc(N * sizeof(*v));
+	void *victim;
+
+	for (int i = 0; i < N; i++)
+		v[i] = hak_malloc(96);
+	victim = v[10];
+	for (int i = 0; i < N; i++)
+		if (i != 11)
+			hak_free(v[i]);	/* most drain back to their slabs */
+	hak_trim();		/* and the rest; v[11] keeps the span */
+	expect_report(victim, "double free");
+	heap_still_works();
+	hak_free(v[11]);
+	free(v);
+}
+END_TEST
+
+START_TEST(interior_pointer)
+{
+	char *p = hak_malloc(100);
+
+	expect_report(p + 8, "interior pointer");
+	expect_report(p + 1, "interior pointer");
+	heap_still_works();
+	memset(p, 0, 100);
+	hak_free(p);
+}
+END_TEST
+
+START_TEST(foreign_pointers)
+{
+	static char global[128];
+	char local[16];
+	void *libc = malloc(32);
+
+	expect_report(global, "not allocated by hakmem");
+	expect_report(local, "not allocated by hakmem");
+	expect_report(libc, "not allocated by hakmem");
+	expect_report((void *)0x1000, "not allocated by hakmem");
+	heap_still_works();
+	free(libc);
+}
+END_TEST
+
+START_TEST(never_allocated_object)
+{
+	char *p = hak_malloc(32);
+	/* the next object of the span was never handed out */
+	char *q = p + 32 * 10;
+
+	expect_report(q, "never allocated");
+	hak_free(p);
+	heap_still_works();
+}
+END_TEST
+
+START_TEST(huge_interior_and_double_free)
+{
+	char *h = hak_malloc(1 << 20);
+
+	expect_report(h + 4096, "interior pointer into a huge allocation");
+	hak_free(h);
+	expect_report(h, "not allocated by hakmem");
+	heap_still_works();
+}
+END_TEST
+
+START_TEST(wrong_cache)
+{
+	struct hak_cache *a = hak_cache_create("a", 64, 0, 0, NULL);
+	struct hak_cache *b = hak_cache_create("b", 64, 0, 0, NULL);
+	void *p = hak_cache_alloc(a);
+	unsigned long before = hak_reports();
+	int fds[2], saved;
+
+	hak_opt[OPT_ON_ERROR] = 1;
+	ck_assert_int_eq(pipe(fds), 0);
+	saved = dup(2);
+	dup2(fds[1], 2);
+	hak_cache_free(b, p);
+	dup2(saved, 2);
+	close(fds[1]);
+	ck_assert_int_gt(read(fds[0], errbuf, sizeof(errbuf) - 1), 0);
+	ck_assert_uint_eq(hak_reports(), before + 1);
+	ck_assert_ptr_nonnull(strstr(errbuf, "another cache"));
+	ck_assert_ptr_nonnull(strstr(errbuf, "[cache a]"));
+	hak_cache_free(a, p);	/* the right cache still takes it */
+}
+END_TEST
+
+static void do_usable(void *p)
+{
+	ck_assert_uint_eq(hak_malloc_usable_size(p), 0);
+}
+
+static void do_realloc(void *p)
+{
+	ck_assert_ptr_null(hak_realloc(p, 100));
+}
+
+START_TEST(realloc_and_usable_size_of_bad_pointers)
+{
+	char *p = hak_malloc(200);
+	unsigned long before = hak_reports();
+
+	capture(do_usable, p + 16);
+	ck_assert_ptr_nonnull(strstr(errbuf, "malloc_usable_size"));
+	capture(do_realloc, p + 16);
+	ck_assert_ptr_nonnull(strstr(errbuf, "realloc"));
+	ck_assert_uint_eq(hak_reports(), before + 2);
+	hak_free(p);
+}
+END_TEST
+
+/* Default mode: the report is followed by abort(). */
+START_TEST(default_mode_aborts)
+{
+	void *p = hak_malloc(64);
+
+	hak_opt[OPT_ON_ERROR] = 0;
+	hak_free(p);
+	hak_free(p);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("errors");
+	TCase *tc = tcase_create("reports");
+
+	tcase_add_test(tc, double_free_in_cache);
+	tcase_add_test(tc, double_free_on_slab_freelist);
+	tcase_add_test(tc, interior_pointer);
+	tcase_add_test(tc, foreign_pointers);
+	tcase_add_test(tc, never_allocated_object);
+	tcase_add_test(tc, huge_interior_and_double_free);
+	tcase_add_test(tc, wrong_cache);
+	tcase_add_test(tc, realloc_and_usable_size_of_bad_pointers);
+	tcase_add_test_raise_signal(tc, default_mode_aborts, SIGABRT);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

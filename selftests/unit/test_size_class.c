@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests: the generated size-class table and its lookup.
+ */
+#include <check.h>
+#include <stdlib.h>
+
+#include "../../core/size_class.h"
+#include "../../core/superslab.h"
+
+START_TEST(table_is_increasing_and_aligned)
+{
+	for (unsigned int i = 0; i < HAK_NR_CLASSES; i++) {
+		ck_assert_uint_eq(hak_class_size[i] % 8, 0);
+		if (i)
+			ck_assert_uint_gt(hak_class_size[i], hak_class_size[i - 1]);
+	}
+	ck_assert_uint_eq(hak_class_size[0], 8);
+	ck_assert_uint_eq(hak_class_size[HAK_NR_CLASSES - 1], HAK_MAX_CLASS_SIZE);
+}
+END_TEST
+
+/* Every size maps to the smallest class that holds it. */
+START_TEST(lookup_is_exact_for_every_size)
+{
+	unsigned int cl = 0;
+
+	for (size_t n = 1; n <= HAK_MAX_CLASS_SIZE; n++) {
+		while (hak_class_size[cl] < n)
+			cl++;
+		ck_assert_uint_eq(size_to_class(n), cl);
+	}
+	ck_assert_uint_eq(size_to_class(0), 0);
+}
+END_TEST
+
+/* Classes above 8 bytes are multiples of 16: max_align_t alignment. */
+START_TEST(classes_keep_max_align)
+{
+	for (unsigned int i = 1; i < HAK_NR_CLASSES; i++)
+		ck_assert_uint_eq(hak_class_size[i] % 16, 0);
+	ck_assert_uint_eq(hak_class_size[HAK_FIRST_QUAD], 80);
+}
+END_TEST
+
+/* The documented bound: below 16 bytes up to 64 B, below 20% above. */
+START_TEST(internal_waste_bound)
+{
+	for (size_t n = 1; n <= HAK_MAX_CLASS_SIZE; n++) {
+		size_t c = hak_class_size[size_to_class(n)];
+
+		if (n <= 64)
+			ck_assert_uint_lt(c - n, 16);
+		else
+			ck_assert_uint_lt((c - n) * 5, c);
+	}
+}
+END_TEST
+
+/* Spans: at least one object, tail waste at most 1/8 where possible. */
+START_TEST(span_sizes)
+{
+	for (unsigned int i = 0; i < HAK_NR_CLASSES; i++) {
+		size_t stride = hak_class_size[i];
+		unsigned int n = size_class_span_slabs(stride);
+		size_t bytes = (size_t)n << HAK_SLAB_SHIFT;
+		size_t objs = bytes / stride;
+
+		ck_assert_uint_ge(n, 1);
+		ck_assert_uint_le(n, HAK_MAX_SPAN);
+		ck_assert_uint_ge(objs, 1);
+		ck_assert_uint_le(objs, HAK_MAX_OBJS_PER_SPAN);
+		ck_assert_uint_le((bytes - objs * stride) * 8, bytes);
+	}
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("size_class");
+	TCase *tc = tcase_create("table");
+
+	tcase_add_test(tc, table_is_increasing_and_aligned);
+	tcase_add_test(tc, lookup_is_exact_for_every_size);
+	tcase_add_test(tc, internal_waste_bound);
+	tcase_add_test(tc, classes_keep_max_align);
+	tcase_add_test(tc, span_sizes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

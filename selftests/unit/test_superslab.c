@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests: SuperSlab layout, free-slab bitmap, registry, lazy carving,
+ * release of empty slabs and SuperSlabs.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "hakmem/hakmem.h"
+#include "../../core/cache.h"
+#include "../../core/registry.h"
+#include "../../core/superslab.h"
+
+START_TEST(objects_live_in_registered_superslabs)
+{
+	void *p = hak_malloc(100);
+	struct superslab *ss = ss_of(p);
+	unsigned int idx = slab_idx_of(p);
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq((uintptr_t)ss % HAK_SS_SIZE, 0);
+	ck_assert(registry_test((uintptr_t)p));
+	ck_assert_uint_eq(ss->kind, SS_KIND_SLABS);
+	ck_assert_uint_ne(idx, 0);	/* slab 0 is metadata */
+	ck_assert_uint_eq(ss->ro[idx].cache_id, HAK_KMALLOC_FIRST + size_to_class(100));
+	ck_assert_uint_eq(ss->free_bitmap & 1, 0);
+	ck_assert_uint_eq(ss->free_bitmap & (1U << idx), 0);
+	hak_free(p);
+}
+END_TEST
+
+START_TEST(registry_rejects_foreign_memory)
+{
+	static char global[64];
+	char local;
+	void *m = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ck_assert(!registry_test((uintptr_t)global));
+	ck_assert(!registry_test((uintptr_t)&local));
+	ck_assert(!registry_test((uintptr_t)m));
+	ck_assert(!registry_test(0));
+	ck_assert(!registry_test(~(uintptr_t)0));
+	ck_assert(!registry_test((uintptr_t)1 << 60));
+	munmap(m, 4 << 20);
+}
+END_TEST
+
+START_TEST(registry_add_del)
+{
+	uintptr_t chunk = (uintptr_t)0x7f1234600000ULL;
+
+	ck_assert(!registry_test(chunk + 12345));
+	registry_add((void *)chunk);
+	ck_assert(registry_test(chunk));
+	ck_assert(registry_test(chunk + HAK_SS_SIZE - 1));
+	ck_assert(!registry_test(chunk + HAK_SS_SIZE));
+	ck_assert(!registry_test(chunk - 1));
+	registry_del((void *)chunk);
+	ck_assert(!registry_test(chunk));
+}
+END_TEST
+
+/* A fresh span is carved lazily: only the objects handed out are carved. */
+START_TEST(carving_is_lazy)
+{
+	struct hak_cache *c = hak_cache_create("lazy", 512, 0, 0, NULL);
+	void *p = hak_cache_alloc(c);
+	struct superslab *ss = ss_of(p);
+	struct slab_rw *rw = &ss->rw[ss->ro[slab_idx_of(p)].head];
+
+	ck_assert_uint_eq(rw->carved, c->batch);
+	ck_assert_uint_lt(rw->carved, c->objs_per_span);
+	hak_cache_free(c, p);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+/* Multi-slab spans: every slab of the span points to the same head. */
+START_TEST(multi_slab_spans)
+{
+	void *p = hak_malloc(200000);
+	struct superslab *ss = ss_of(p);
+	const struct slab_ro *ro = &ss->ro[slab_idx_of(p)];
+
+	ck_assert_uint_gt(ro->nslabs, 1);
+	for (unsigned int i = 0; i < ro->nslabs; i++) {
+		ck_assert_uint_eq(ss->ro[ro->head + i].head, ro->head);
+		ck_assert_uint_eq(ss->ro[ro->head + i].base, ro->base);
+	}
+	ck_assert_uint_eq(ss->free_bitmap & (((1U << ro->nslabs) - 1) << ro->head), 0);
+	hak_free(p);
+}
+END_TEST
+
+/* Empty spans go back to the bitmap, empty SuperSlabs to the system. */
+START_TEST(release_to_bitmap_and_system)
+{
+	enum { N = 20000 };
+	void **v = malloc(N * sizeof(void *));
+	struct hak_global_stats before, after;
+	struct superslab *ss;
+	unsigned int idx;
+
+	for (int i = 0; i < N; i++)
+		v[i] = hak_malloc(1000);
+	ss = ss_of(v[N - 1]);
+	idx = slab_idx_of(v[N - 1]);
+	hak_global_stats(&before);
+	ck_assert_uint_ge(before.superslabs, 10);
+	for (int i = 0; i < N; i++)
+		hak_free(v[i]);
+	hak_trim();
+	hak_global_stats(&after);
+	ck_assert_uint_le(after.superslabs, 1);
+	ck_assert_uint_ge(after.superslabs_unmapped, before.superslabs - 1);
+	if (registry_test((uintptr_t)ss))
+		ck_assert_uint_ne(ss->free_bitmap & (1U << idx), 0);
+	free(v);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("superslab");
+	TCase *tc = tcase_create("layout");
+
+	tcase_add_test(tc, objects_live_in_registered_superslabs);
+	tcase_add_test(tc, registry_rejects_foreign_memory);
+	tcase_add_test(tc, registry_add_del);
+	tcase_add_test(tc, carving_is_lazy);
+	tcase_add_test(tc, multi_slab_spans);
+	tcase_add_test(tc, release_to_bitmap_and_system);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
