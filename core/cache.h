@@ -56,11 +56,11 @@ struct hak_cache {
 };
 
 /* Per-process secrets; see freelist.h. */
-extern uintptr_t hak_tag_secret;
-extern uintptr_t hak_link_secret;
+extern __hidden uintptr_t hak_tag_secret;
+extern __hidden uintptr_t hak_link_secret;
 
-extern struct hak_cache *hak_caches[HAK_MAX_CACHES];
-extern struct hak_cache hak_kmalloc[HAK_NR_CLASSES];
+extern __hidden struct hak_cache *hak_caches[HAK_MAX_CACHES];
+extern __hidden struct hak_cache hak_kmalloc[HAK_NR_CLASSES];
 
 static inline struct hak_cache *kmalloc_cache(unsigned int cl)
 {

@@ -20,6 +20,12 @@
 #endif
 #define __aligned(x)	__attribute__((aligned(x)))
 
+/*
+ * Internal data declared extern: without this the compiler must assume it
+ * may live in another module and goes through the GOT.
+ */
+#define __hidden	__attribute__((visibility("hidden")))
+
 /* Symbols visible outside the shared library; everything else is hidden. */
 #define HAK_EXPORT	__attribute__((visibility("default")))
 

@@ -1,22 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fast-path caches: one region of object pointers per thread (and, in the
- * rseq mode, per CPU), with a small header per cache in the style of
- * tcmalloc's per-CPU slabs. Objects of cache id k sit in
- * slots[bin[k].begin .. bin[k].current); the bin is full at end.
+ * Fast-path caches: regions of object pointers with a small header per
+ * cache, in the style of tcmalloc's per-CPU slabs. Objects of cache id k
+ * sit in slots[bin[k].begin .. bin[k].current); the bin is full at end.
  *
- * A bin with end == 0 has no slots yet (they are given on first use), so
- * the all-zero region below makes every operation miss and take the slow
- * path: a thread starts on it and needs no "initialised?" test.
+ * Two modes, one layout:
+ *  - per-CPU (rseq): region = hak_cpu_regions[cpu], popped and pushed
+ *    inside restartable sequences (arch/<arch>/rseq.h, core/percpu.c);
+ *  - per-thread: region = hak_tc, a thread-local pointer (core/tcache.c).
+ *    Threads start on an all-zero region whose bins are all empty and
+ *    full at once, so the first operation takes the slow path and needs
+ *    no "initialised?" test.
+ * Every bin is laid out when its region is made (region.c), never later:
+ * in the per-CPU mode no other thread could safely change it afterwards.
  */
 #ifndef HAK_FASTCACHE_H
 #define HAK_FASTCACHE_H
 
 #include <stdint.h>
 
+#include "../arch/rseq.h"
 #include "cache.h"
 
-#define FC_SLOTS	6144
+#define FC_USER_CAP	64	/* slots per object cache made by the user */
 
 struct fc_bin {
 	uint16_t current;
@@ -31,54 +37,127 @@ struct fc_region {
 	uint32_t live;
 	struct fc_region *next_free;
 	struct fc_region *next_all;
+	uint64_t pad;
 	void *slots[];
 };
 
-extern __thread struct fc_region *hak_tc
-	__attribute__((tls_model("initial-exec")));
-extern struct fc_region hak_fc_empty;
+_Static_assert(offsetof(struct fc_region, slots) == HAK_FC_SLOTS_OFF,
+	       "arch/rseq.h hard-codes the offset of the slots");
 
-void *cache_alloc_slow(struct hak_cache *c);
-void cache_free_slow(struct hak_cache *c, void *p);
+extern __hidden __thread struct fc_region *hak_tc
+	__attribute__((tls_model("initial-exec")));
+extern __hidden struct fc_region hak_fc_empty;
+extern __hidden struct rseq_ctx hak_rseq;
+extern __hidden void *hak_cpu_regions[HAK_MAX_CPUS];
+
+/* region.c */
+void regions_layout(void);
+struct fc_region *region_get(void);
+void region_put(struct fc_region *r);
+void region_flush(struct fc_region *r);
+uint64_t regions_count_cached(unsigned int id);
+void regions_lock(void);
+void regions_unlock(void);
+void regions_reinit(void);
+
+/* tcache.c: per-thread mode */
 void tcache_init(void);
+void *tcache_alloc_slow(struct hak_cache *c);
+void tcache_free_slow(struct hak_cache *c, void *p);
 void tcache_flush_current(void);
-uint64_t tcache_count_cached(unsigned int id);
-void tcache_lock(void);
-void tcache_unlock(void);
-void tcache_reinit(void);
+
+/* percpu.c: per-CPU rseq mode */
+void percpu_init(void);
+void *percpu_alloc_slow(struct hak_cache *c);
+void percpu_free_slow(struct hak_cache *c, void *p);
+int percpu_drain_all(void);
+const char *percpu_mode_name(void);
+const char *percpu_mode_reason(void);
 
 /**
- * fc_pop() - take an object from the calling thread's bin
+ * fc_flush_reachable() - return the cached objects this call can reach
+ *
+ * Every CPU's region in the per-CPU mode (this CPU's only, without
+ * membarrier), and the calling thread's own region.
+ */
+static inline void fc_flush_reachable(void)
+{
+	percpu_drain_all();
+	tcache_flush_current();
+}
+
+static inline void *fc_claim(struct hak_cache *c, void *p)
+{
+	*(uintptr_t *)((char *)p + c->free_off) = 0;
+	return p;
+}
+
+/**
+ * fc_pop() - take an object from this CPU's (or thread's) bin
  * @id: cache id
  *
- * Return: the object in its cached state, or NULL when the bin is empty.
+ * Return: the object in its cached state, or NULL: take the slow path.
  */
 static __always_inline void *fc_pop(unsigned int id)
 {
-	struct fc_region *r = hak_tc;
-	struct fc_bin *b = &r->bin[id];
+	struct fc_region *r;
+	struct fc_bin *b;
 
+	if (likely(hak_rseq.on))
+		return rseq_pop(&hak_rseq, hak_cpu_regions, id);
+	r = hak_tc;
+	b = &r->bin[id];
 	if (unlikely(b->current == b->begin))
 		return NULL;
 	return r->slots[--b->current];
 }
 
 /**
- * fc_push() - put an object into the calling thread's bin
+ * fc_push() - put an object (already tagged free) into the bin
  * @id: cache id
  * @p: the object
  *
- * Return: 1, or 0 when the bin is full (or has no slots).
+ * Return: 1, or 0 when the bin is full: take the slow path.
  */
 static __always_inline int fc_push(unsigned int id, void *p)
 {
-	struct fc_region *r = hak_tc;
-	struct fc_bin *b = &r->bin[id];
+	struct fc_region *r;
+	struct fc_bin *b;
 
+	if (likely(hak_rseq.on))
+		return rseq_push(&hak_rseq, hak_cpu_regions, id, p);
+	r = hak_tc;
+	b = &r->bin[id];
 	if (unlikely(b->current == b->end))
 		return 0;
 	r->slots[b->current++] = p;
 	return 1;
+}
+
+/**
+ * cache_alloc_slow() - allocate when the fast path missed
+ * @c: the cache
+ *
+ * Return: the object (free tag cleared), or NULL with errno ENOMEM.
+ */
+static inline void *cache_alloc_slow(struct hak_cache *c)
+{
+	if (hak_rseq.on)
+		return percpu_alloc_slow(c);
+	return tcache_alloc_slow(c);
+}
+
+/**
+ * cache_free_slow() - free a checked, tagged object when the push missed
+ * @c: its cache
+ * @p: the object
+ */
+static inline void cache_free_slow(struct hak_cache *c, void *p)
+{
+	if (hak_rseq.on)
+		percpu_free_slow(c, p);
+	else
+		tcache_free_slow(c, p);
 }
 
 #endif /* HAK_FASTCACHE_H */

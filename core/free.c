@@ -48,5 +48,6 @@ void free_slow(void *p, struct hak_cache *expect, const char *op)
 		hak_report(op, p, oi.cache, "double free (object already free in a cache)");
 		return;
 	}
+	*(uintptr_t *)((uintptr_t)p + oi.ro->free_off) = free_tag((uintptr_t)p);
 	cache_free_slow(oi.cache, p);
 }

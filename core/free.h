@@ -21,7 +21,8 @@ void free_slow(void *p, struct hak_cache *expect, const char *op);
  * checks catch foreign and interior pointers, a second free of an object
  * that sits in a cache (its tag) or on its slab's free list (its free-map
  * bit), and pointers never handed out (free-map bit of uncarved objects).
- * NULL fails the registry test and is handled in free_slow().
+ * NULL fails the registry test and is handled in free_slow(). A full bin
+ * goes to cache_free_slow() with the object already checked and tagged.
  */
 static __always_inline void free_fast(void *p, unsigned int expect)
 {
@@ -45,10 +46,15 @@ static __always_inline void free_fast(void *p, unsigned int expect)
 	tag = (uintptr_t *)(a + ro->free_off);
 	if (unlikely(((bits >> (i & 63)) & 1) || *tag == free_tag(a)))
 		goto slow;
-	if (likely(fc_push(ro->cache_id, p))) {
-		*tag = free_tag(a);
+	/*
+	 * Tag first: once pushed, another thread on this CPU may pop the
+	 * object and clear the tag at any moment.
+	 */
+	*tag = free_tag(a);
+	if (likely(fc_push(ro->cache_id, p)))
 		return;
-	}
+	cache_free_slow(hak_caches[ro->cache_id], p);
+	return;
 slow:
 	free_slow(p, expect ? hak_caches[expect] : NULL,
 		  expect ? "hak_cache_free" : "free");

@@ -49,7 +49,7 @@ static void secrets_init(void)
 static void fork_prepare(void)
 {
 	hak_lock(&cache_list_lock);
-	tcache_lock();
+	regions_lock();
 	caches_lock_all();
 	superslab_pool_lock_all();
 	meta_lock();
@@ -60,7 +60,7 @@ static void fork_parent(void)
 	meta_unlock();
 	superslab_pool_unlock_all();
 	caches_unlock_all();
-	tcache_unlock();
+	regions_unlock();
 	hak_unlock(&cache_list_lock);
 }
 
@@ -69,7 +69,7 @@ static void fork_child(void)
 	meta_reinit();
 	superslab_pool_reinit();
 	caches_reinit_locks();
-	tcache_reinit();
+	regions_reinit();
 	hak_lock_init(&cache_list_lock);
 }
 
@@ -96,8 +96,10 @@ void hak_init_slow(void)
 	secrets_init();
 	hak_options_read();
 	caches_init();
+	regions_layout();
 	atomic_store_explicit(&hak_init_state, INIT_BASIC, memory_order_release);
 	tcache_init();
+	percpu_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atomic_store_explicit(&hak_init_state, INIT_READY, memory_order_release);
 	init_owner = 0;

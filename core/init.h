@@ -14,7 +14,7 @@
 
 enum { INIT_NONE, INIT_RUNNING, INIT_BASIC, INIT_READY };
 
-extern _Atomic int hak_init_state;
+extern __hidden _Atomic int hak_init_state;
 
 void hak_init_slow(void);
 

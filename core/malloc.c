@@ -34,10 +34,13 @@ static __always_inline void *malloc_class(unsigned int cl)
 	return p;
 }
 
+/* Small requests first: one compare and a table load for the class. */
 HAK_EXPORT void *hak_malloc(size_t size)
 {
+	if (likely(size <= HAK_LUT_MAX))
+		return malloc_class(hak_class_lut[(size + 7) >> 3]);
 	if (likely(size <= HAK_MAX_CLASS_SIZE))
-		return malloc_class(size_to_class(size));
+		return malloc_class(size_to_class_big(size));
 	hak_init();
 	return huge_alloc(size, 0);
 }
@@ -215,7 +218,7 @@ HAK_EXPORT int hak_trim(void)
 	int did = 0;
 
 	hak_init();
-	tcache_flush_current();
+	fc_flush_reachable();
 	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++)
 		if (hak_caches[id] && cache_release_empty(hak_caches[id]))
 			did = 1;

@@ -69,6 +69,10 @@ HAK_EXPORT struct hak_cache *hak_cache_create(const char *name, size_t size,
 		errno = EINVAL;
 		goto fail;
 	}
+	if (tmp.fc_cap > FC_USER_CAP) {
+		tmp.fc_cap = FC_USER_CAP;
+		tmp.batch = FC_USER_CAP / 2;
+	}
 	hak_cache_list_lock();
 	id = cache_install(&tmp);
 	hak_cache_list_unlock();
@@ -100,7 +104,7 @@ HAK_EXPORT void hak_cache_free(struct hak_cache *cache, void *obj)
 
 HAK_EXPORT int hak_cache_shrink(struct hak_cache *cache)
 {
-	tcache_flush_current();
+	fc_flush_reachable();
 	return (int)cache_release_empty(cache);
 }
 
@@ -110,13 +114,13 @@ HAK_EXPORT void hak_cache_destroy(struct hak_cache *cache)
 
 	if (!cache)
 		return;
-	tcache_flush_current();
+	fc_flush_reachable();
 	cache_release_empty(cache);
 	hak_cache_list_lock();
 	hak_lock(&cache->central.lock);
 	live = cache->central.inuse;
 	hak_unlock(&cache->central.lock);
-	cached = tcache_count_cached(cache->id);
+	cached = regions_count_cached(cache->id);
 	if (live > cached) {
 		hak_dprintf(2, "hakmem: hak_cache_destroy(%s): %llu objects still allocated; the cache is kept\n",
 			    cache->name, (unsigned long long)(live - cached));

@@ -18,6 +18,7 @@ struct option_desc {
 };
 
 static const char *const on_error_words[] = { "abort", "warn", NULL };
+static const char *const cpu_id_words[] = { "cpu", "mm_cid", NULL };
 
 static const struct option_desc option_table[OPT_COUNT] = {
 	[OPT_REFILL]	   = { "HAKMEM_REFILL", 32, 1, 256, NULL },
@@ -27,11 +28,13 @@ static const struct option_desc option_table[OPT_COUNT] = {
 	[OPT_SPARE_SS]	   = { "HAKMEM_SPARE_SUPERSLABS", 1, 0, 64, NULL },
 	[OPT_DIRTY_MAX_KB] = { "HAKMEM_DIRTY_MAX_KB", 8192, 0, 1L << 30, NULL },
 	[OPT_FAIL_MMAP]	   = { "HAKMEM_FAIL_MMAP", 0, 0, 1L << 30, NULL },
+	[OPT_RSEQ]	   = { "HAKMEM_RSEQ", 1, 0, 1, NULL },
+	[OPT_CPU_ID]	   = { "HAKMEM_CPU_ID", 0, 0, 1, cpu_id_words },
 };
 
 long hak_opt[OPT_COUNT] = {
 	[OPT_REFILL] = 32, [OPT_MIN_PARTIAL] = 2, [OPT_SPARE_SS] = 1,
-	[OPT_DIRTY_MAX_KB] = 8192,
+	[OPT_DIRTY_MAX_KB] = 8192, [OPT_RSEQ] = 1,
 };
 
 static int options_read;

@@ -6,6 +6,8 @@
 #ifndef HAK_OPTIONS_H
 #define HAK_OPTIONS_H
 
+#include "compiler.h"
+
 enum hak_option {
 	OPT_REFILL,		/* HAKMEM_REFILL: objects per refill batch */
 	OPT_STATS,		/* HAKMEM_STATS: print statistics at exit */
@@ -14,10 +16,12 @@ enum hak_option {
 	OPT_SPARE_SS,		/* HAKMEM_SPARE_SUPERSLABS: empty SuperSlabs kept */
 	OPT_DIRTY_MAX_KB,	/* HAKMEM_DIRTY_MAX_KB: free dirty KiB before purge */
 	OPT_FAIL_MMAP,		/* HAKMEM_FAIL_MMAP: fail every Nth mapping */
+	OPT_RSEQ,		/* HAKMEM_RSEQ: per-CPU rseq caches (1) or not */
+	OPT_CPU_ID,		/* HAKMEM_CPU_ID: 0 cpu_id, 1 mm_cid */
 	OPT_COUNT
 };
 
-extern long hak_opt[OPT_COUNT];
+extern __hidden long hak_opt[OPT_COUNT];
 
 void hak_options_read(void);
 int hak_options_were_read(void);

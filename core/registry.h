@@ -17,7 +17,7 @@
 #define HAK_VA_BITS	48
 #define REGISTRY_WORDS	(1UL << (HAK_VA_BITS - 21 - 6))
 
-extern _Atomic uint64_t hak_registry[REGISTRY_WORDS];
+extern __hidden _Atomic uint64_t hak_registry[REGISTRY_WORDS];
 
 void registry_add(const void *chunk);
 void registry_del(const void *chunk);

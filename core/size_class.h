@@ -20,8 +20,8 @@
  * (n + 7) / 8 so one load answers it. Both tables are constant data, valid
  * before anything is initialised.
  */
-extern const uint8_t hak_class_lut[HAK_LUT_MAX / 8 + 1];
-extern const uint32_t hak_class_size[HAK_NR_CLASSES];
+extern __hidden const uint8_t hak_class_lut[HAK_LUT_MAX / 8 + 1];
+extern __hidden const uint32_t hak_class_size[HAK_NR_CLASSES];
 
 unsigned int size_class_span_slabs(size_t stride);
 

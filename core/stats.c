@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "fastcache.h"
 #include "fmt.h"
 #include "huge.h"
 #include "init.h"
@@ -60,8 +61,8 @@ HAK_EXPORT void hak_global_stats(struct hak_global_stats *st)
 	hak_unlock(&hak_pool.lock);
 	huge_stats(&st->huge_allocs, &st->huge_bytes);
 	st->mapped_bytes = os_mapped_bytes();
-	st->mode = "per-thread";
-	st->mode_reason = "per-CPU rseq caches are not built in";
+	st->mode = percpu_mode_name();
+	st->mode_reason = percpu_mode_reason();
 }
 
 static void print_row(int fd, const struct hak_slabinfo *r)

@@ -115,7 +115,7 @@ struct ss_pool {
 	uint64_t unmapped_total;
 };
 
-extern struct ss_pool hak_pool;
+extern __hidden struct ss_pool hak_pool;
 
 struct slab_rw *superslab_refill(struct hak_cache *c);
 void superslab_release_span(struct superslab *ss, unsigned int head);

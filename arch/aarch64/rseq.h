@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * aarch64 rseq critical sections (see arch/rseq.h for the contract).
+ *
+ * ABI notes:
+ * - The abort signature is 0xd428bc00 ("brk #0x45e0", the one glibc
+ *   registers), placed as an instruction word right before the abort
+ *   handler and branched over on the normal path.
+ * - The rseq area is at tpidr_el0 + offset; the same offset in every
+ *   thread. The descriptor (section __rseq_cs, 32-byte aligned) is found
+ *   with adrp/add, so the code stays position independent.
+ * - The commit is the final "strh" of the bin's current index.
+ */
+#ifndef HAK_ARCH_AARCH64_RSEQ_H
+#define HAK_ARCH_AARCH64_RSEQ_H
+
+#define HAK_RSEQ_SIG	0xd428bc00
+
+#define RSEQ_ASM_DEFINE_TABLE(label, start_ip, post_commit_ip, abort_ip)	\
+	"	.pushsection	__rseq_cs, \"aw\"\n"				\
+	"	.balign	32\n"							\
+	__rseq_str(label) ":\n"							\
+	"	.long	0x0, 0x0\n"						\
+	"	.quad	" __rseq_str(start_ip) ", "				\
+	"(" __rseq_str(post_commit_ip) " - " __rseq_str(start_ip) "), "	\
+	__rseq_str(abort_ip) "\n"						\
+	"	.popsection\n"							\
+	"	.pushsection	__rseq_cs_ptr_array, \"aw\"\n"			\
+	"	.quad	" __rseq_str(label) "b\n"				\
+	"	.popsection\n"
+
+#define RSEQ_ASM_DEFINE_ABORT(label, restart)				\
+	"	b	222f\n"							\
+	"	.inst	" __rseq_str(HAK_RSEQ_SIG) "\n"			\
+	__rseq_str(label) ":\n"							\
+	"	b	" __rseq_str(restart) "\n"				\
+	"222:\n"
+
+static inline void *hak_thread_pointer(void)
+{
+	void *tp;
+
+	__asm__("mrs %0, tpidr_el0" : "=r"(tp));
+	return tp;
+}
+
+/**
+ * rseq_pop() - pop the top object of bin @id of this CPU's region
+ * @x: the rseq context
+ * @regions: the per-CPU region array
+ * @id: cache id
+ *
+ * Return: the object, or NULL (empty bin, no region, no valid CPU).
+ */
+static inline __attribute__((always_inline)) void *
+rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id)
+{
+	unsigned long tp, t0, t1, t2, t3;
+	void *p;
+
+	__asm__ __volatile__(
+		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		"	mrs	%[tp], tpidr_el0\n"
+		"0:\n"
+		"	adrp	%[t0], 3b\n"
+		"	add	%[t0], %[t0], :lo12:3b\n"
+		"	str	%[t0], [%[tp], %[cs_off]]\n"
+		"1:\n"
+		"	ldr	%w[t0], [%[tp], %[cpu_off]]\n"
+		"	cmp	%w[t0], %w[maxcpu]\n"
+		"	b.hs	5f\n"
+		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
+		"	cbz	%[t1], 5f\n"
+		"	add	%[t3], %[t1], %[id], lsl #3\n"
+		"	ldrh	%w[t2], [%[t3]]\n"
+		"	ldrh	%w[t0], [%[t3], #2]\n"
+		"	cmp	%w[t2], %w[t0]\n"
+		"	b.eq	5f\n"
+		"	sub	%w[t2], %w[t2], #1\n"
+		"	add	%[t0], %[t1], %[soff]\n"
+		"	ldr	%[p], [%[t0], %[t2], lsl #3]\n"
+		"	strh	%w[t2], [%[t3]]\n"
+		"2:\n"
+		"	b	6f\n"
+		RSEQ_ASM_DEFINE_ABORT(4, 0b)
+		"5:\n"
+		"	mov	%[p], xzr\n"
+		"6:\n"
+		: [p] "=&r"(p), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
+		  [t2] "=&r"(t2), [t3] "=&r"(t3)
+		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
+		  [regions] "r"(regions), [id] "r"(id),
+		  [maxcpu] "r"((unsigned long)HAK_MAX_CPUS),
+		  [soff] "r"((unsigned long)HAK_FC_SLOTS_OFF)
+		: "memory", "cc");
+	return p;
+}
+
+/**
+ * rseq_push() - push @p onto bin @id of this CPU's region
+ * @x: the rseq context
+ * @regions: the per-CPU region array
+ * @id: cache id
+ * @p: the object
+ *
+ * Return: 1, or 0 (full bin, no region, no valid CPU).
+ */
+static inline __attribute__((always_inline)) int
+rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
+	  void *p)
+{
+	unsigned long tp, t0, t1, t2, t3;
+	int ok;
+
+	__asm__ __volatile__(
+		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		"	mrs	%[tp], tpidr_el0\n"
+		"0:\n"
+		"	adrp	%[t0], 3b\n"
+		"	add	%[t0], %[t0], :lo12:3b\n"
+		"	str	%[t0], [%[tp], %[cs_off]]\n"
+		"1:\n"
+		"	ldr	%w[t0], [%[tp], %[cpu_off]]\n"
+		"	cmp	%w[t0], %w[maxcpu]\n"
+		"	b.hs	5f\n"
+		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
+		"	cbz	%[t1], 5f\n"
+		"	add	%[t3], %[t1], %[id], lsl #3\n"
+		"	ldrh	%w[t2], [%[t3]]\n"
+		"	ldrh	%w[t0], [%[t3], #4]\n"
+		"	cmp	%w[t2], %w[t0]\n"
+		"	b.eq	5f\n"
+		"	add	%[t0], %[t1], %[soff]\n"
+		"	str	%[p], [%[t0], %[t2], lsl #3]\n"
+		"	add	%w[t2], %w[t2], #1\n"
+		"	strh	%w[t2], [%[t3]]\n"
+		"2:\n"
+		"	mov	%w[ok], #1\n"
+		"	b	6f\n"
+		RSEQ_ASM_DEFINE_ABORT(4, 0b)
+		"5:\n"
+		"	mov	%w[ok], wzr\n"
+		"6:\n"
+		: [ok] "=&r"(ok), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
+		  [t2] "=&r"(t2), [t3] "=&r"(t3)
+		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
+		  [regions] "r"(regions), [id] "r"(id), [p] "r"(p),
+		  [maxcpu] "r"((unsigned long)HAK_MAX_CPUS),
+		  [soff] "r"((unsigned long)HAK_FC_SLOTS_OFF)
+		: "memory", "cc");
+	return ok;
+}
+
+#endif /* HAK_ARCH_AARCH64_RSEQ_H */

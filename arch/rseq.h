@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Selects the processor's rseq critical sections. Each arch/<arch>/rseq.h
+ * defines HAK_RSEQ_SIG and, with the same names and contracts:
+ *
+ *   void *rseq_pop(const struct rseq_ctx *x, void **regions,
+ *                  unsigned long id)
+ *   int   rseq_push(const struct rseq_ctx *x, void **regions,
+ *                   unsigned long id, void *p)
+ *   void *hak_thread_pointer(void)
+ *
+ * operating on the per-CPU region array of fastcache.h: the region of the
+ * CPU the thread runs on is regions[cpu field of its rseq area]. Each is
+ * one restartable sequence whose last instruction is the single commit
+ * store of the bin's current index; an abort (preemption, migration,
+ * signal) restarts it from the reading of the CPU number.
+ */
+#ifndef HAK_ARCH_RSEQ_H
+#define HAK_ARCH_RSEQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * What a critical section needs besides the region array (passed as a
+ * link-time address): the thread-pointer relative offsets of the rseq
+ * area's rseq_cs field and of the CPU index field (cpu_id or mm_cid).
+ */
+struct rseq_ctx {
+	intptr_t cs_off;
+	intptr_t cpu_off;
+	int on;			/* per-CPU mode in force */
+};
+
+/* Region layout constants shared with core/fastcache.h. */
+#define HAK_MAX_CPUS		4096
+#define HAK_FC_SLOTS_OFF	2080
+
+#define __rseq_str_1(x)	#x
+#define __rseq_str(x)	__rseq_str_1(x)
+
+#if defined(__x86_64__)
+#include "x86_64/rseq.h"
+#elif defined(__aarch64__)
+#include "aarch64/rseq.h"
+#endif
+
+#endif /* HAK_ARCH_RSEQ_H */

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * x86_64 rseq critical sections (see arch/rseq.h for the contract).
+ *
+ * ABI notes, kept next to the code as tcmalloc does:
+ * - The abort signature 0x53053053 is the one glibc registers; the kernel
+ *   checks the four bytes before the abort handler. It is emitted as the
+ *   operand of "ud1 sig(%rip), %edi" so disassemblers stay in sync.
+ * - The rseq area is reached %fs-relative: on x86_64 the thread pointer is
+ *   the %fs base, and glibc's __rseq_offset (or our own area's offset) is
+ *   the same for every thread.
+ * - The descriptor lives in section __rseq_cs (32-byte aligned, version
+ *   0, flags 0); __rseq_cs_ptr_array lists descriptors for debuggers.
+ * - Registers: the CPU index is read with one 32-bit load; the region
+ *   pointer is checked for NULL (no region yet, or being drained by
+ *   another thread) and the index against HAK_MAX_CPUS (an unregistered
+ *   area holds -1 or -2): both make the operation fail to the slow path.
+ */
+#ifndef HAK_ARCH_X86_64_RSEQ_H
+#define HAK_ARCH_X86_64_RSEQ_H
+
+#define HAK_RSEQ_SIG	0x53053053
+
+#define RSEQ_ASM_DEFINE_TABLE(label, start_ip, post_commit_ip, abort_ip)	\
+	".pushsection __rseq_cs, \"aw\"\n\t"				\
+	".balign 32\n\t"						\
+	__rseq_str(label) ":\n\t"					\
+	".long 0x0, 0x0\n\t"						\
+	".quad " __rseq_str(start_ip) ", (" __rseq_str(post_commit_ip)	\
+	" - " __rseq_str(start_ip) "), " __rseq_str(abort_ip) "\n\t"	\
+	".popsection\n\t"						\
+	".pushsection __rseq_cs_ptr_array, \"aw\"\n\t"			\
+	".quad " __rseq_str(label) "b\n\t"				\
+	".popsection\n\t"
+
+#define RSEQ_ASM_DEFINE_ABORT(label, restart)				\
+	".pushsection __rseq_failure, \"ax\"\n\t"			\
+	".byte 0x0f, 0xb9, 0x3d\n\t"					\
+	".long " __rseq_str(HAK_RSEQ_SIG) "\n\t"			\
+	__rseq_str(label) ":\n\t"					\
+	"jmp " __rseq_str(restart) "\n\t"				\
+	".popsection\n\t"
+
+static inline void *hak_thread_pointer(void)
+{
+	void *tp;
+
+	__asm__("movq %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+
+/**
+ * rseq_pop() - pop the top object of bin @id of this CPU's region
+ * @x: the rseq context
+ * @regions: the per-CPU region array
+ * @id: cache id
+ *
+ * Return: the object, or NULL (empty bin, no region, no valid CPU).
+ */
+static inline __attribute__((always_inline)) void *
+rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id)
+{
+	unsigned long t0, t1, t2;
+	void *p;
+
+	__asm__ __volatile__(
+		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		"0:\n\t"
+		"leaq 3b(%%rip), %[t0]\n\t"
+		"movq %[t0], %%fs:(%[cs_off])\n\t"
+		"1:\n\t"
+		"movl %%fs:(%[cpu_off]), %k[t0]\n\t"
+		"cmpl %[maxcpu], %k[t0]\n\t"
+		"jae 5f\n\t"
+		"movq (%[regions], %[t0], 8), %[t1]\n\t"
+		"testq %[t1], %[t1]\n\t"
+		"jz 5f\n\t"
+		"movzwl (%[t1], %[id], 8), %k[t2]\n\t"
+		"cmpw 2(%[t1], %[id], 8), %w[t2]\n\t"
+		"je 5f\n\t"
+		"movq %c[soff]-8(%[t1], %[t2], 8), %[p]\n\t"
+		"subl $1, %k[t2]\n\t"
+		"movw %w[t2], (%[t1], %[id], 8)\n\t"
+		"2:\n\t"
+		"jmp 6f\n\t"
+		"5:\n\t"
+		"xorl %k[p], %k[p]\n\t"
+		"6:\n\t"
+		RSEQ_ASM_DEFINE_ABORT(4, 0b)
+		: [p] "=&r"(p), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
+		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
+		  [regions] "r"(regions), [id] "r"(id),
+		  [maxcpu] "i"(HAK_MAX_CPUS), [soff] "i"(HAK_FC_SLOTS_OFF)
+		: "memory", "cc");
+	return p;
+}
+
+/**
+ * rseq_push() - push @p onto bin @id of this CPU's region
+ * @x: the rseq context
+ * @regions: the per-CPU region array
+ * @id: cache id
+ * @p: the object
+ *
+ * Return: 1, or 0 (full bin, no region, no valid CPU).
+ */
+static inline __attribute__((always_inline)) int
+rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
+	  void *p)
+{
+	unsigned long t0, t1, t2;
+	int ok;
+
+	__asm__ __volatile__(
+		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		"0:\n\t"
+		"leaq 3b(%%rip), %[t0]\n\t"
+		"movq %[t0], %%fs:(%[cs_off])\n\t"
+		"1:\n\t"
+		"movl %%fs:(%[cpu_off]), %k[t0]\n\t"
+		"cmpl %[maxcpu], %k[t0]\n\t"
+		"jae 5f\n\t"
+		"movq (%[regions], %[t0], 8), %[t1]\n\t"
+		"testq %[t1], %[t1]\n\t"
+		"jz 5f\n\t"
+		"movzwl (%[t1], %[id], 8), %k[t2]\n\t"
+		"cmpw 4(%[t1], %[id], 8), %w[t2]\n\t"
+		"je 5f\n\t"
+		"movq %[p], %c[soff](%[t1], %[t2], 8)\n\t"
+		"addl $1, %k[t2]\n\t"
+		"movw %w[t2], (%[t1], %[id], 8)\n\t"
+		"2:\n\t"
+		"movl $1, %[ok]\n\t"
+		"jmp 6f\n\t"
+		"5:\n\t"
+		"xorl %[ok], %[ok]\n\t"
+		"6:\n\t"
+		RSEQ_ASM_DEFINE_ABORT(4, 0b)
+		: [ok] "=&r"(ok), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
+		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
+		  [regions] "r"(regions), [id] "r"(id), [p] "r"(p),
+		  [maxcpu] "i"(HAK_MAX_CPUS), [soff] "i"(HAK_FC_SLOTS_OFF)
+		: "memory", "cc");
+	return ok;
+}
+
+#endif /* HAK_ARCH_X86_64_RSEQ_H */

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The per-CPU mode: fast-path regions indexed by the CPU number the kernel
+ * keeps in each thread's rseq area (cpu_id, or mm_cid with
+ * HAKMEM_CPU_ID=mm_cid), operated on by the restartable sequences of
+ * arch/<arch>/rseq.h.
+ *
+ * rseq registration: glibc's when it made one (__rseq_offset), else our
+ * own thread-local area, registered on each thread's first slow path and
+ * unregistered at thread exit. No field the kernel owns is ever written
+ * while registered.
+ *
+ * Slow paths move whole batches between the central pool and this CPU's
+ * bin one rseq push or pop at a time: a thread may migrate between two of
+ * them, which only means the rest of the batch lands on the new CPU.
+ *
+ * Another CPU's region (for hak_trim, shrink, destroy) is drained by
+ * detaching it (its pointer set to NULL, so new sequences fail), then a
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) fence, which aborts
+ * every sequence in flight: afterwards no thread can touch the region.
+ */
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/auxv.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fastcache.h"
+#include "init.h"
+#include "options.h"
+
+#ifndef AT_RSEQ_FEATURE_SIZE
+#define AT_RSEQ_FEATURE_SIZE	27
+#endif
+
+/* The rseq ABI (include/uapi/linux/rseq.h), with the 6.3+ fields. */
+struct rseq_abi {
+	uint32_t cpu_id_start;
+	uint32_t cpu_id;
+	uint64_t rseq_cs;
+	uint32_t flags;
+	uint32_t node_id;
+	uint32_t mm_cid;
+	uint32_t pad;
+} __aligned(32);
+
+#define ABI_CPU_ID	4
+#define ABI_RSEQ_CS	8
+#define ABI_MM_CID	24
+#define ABI_MM_CID_END	28
+
+enum { OWN_NONE, OWN_REGISTERED, OWN_DEAD };
+enum { PREP_READY, PREP_RETRY, PREP_FALLBACK };
+
+struct rseq_ctx hak_rseq;
+void *hak_cpu_regions[HAK_MAX_CPUS];
+
+static __thread struct rseq_abi own_area
+	__attribute__((tls_model("initial-exec"))) = {
+	.cpu_id = (uint32_t)-1,
+	.mm_cid = (uint32_t)-1,
+};
+static __thread int own_state __attribute__((tls_model("initial-exec")));
+static int own_mode;
+static int membarrier_ok;
+static pthread_key_t own_key;
+static _Atomic int cpus_seen;
+static const char *mode_name = "per-thread";
+static const char *mode_reason = "not initialised yet";
+
+static int own_register(void)
+{
+	return (int)syscall(__NR_rseq, &own_area, sizeof(own_area), 0,
+			    HAK_RSEQ_SIG);
+}
+
+static void own_thread_exit(void *arg)
+{
+	(void)arg;
+	syscall(__NR_rseq, &own_area, sizeof(own_area), RSEQ_FLAG_UNREGISTER,
+		HAK_RSEQ_SIG);
+	/* unregistered: the area is ours again; make every sequence fail */
+	own_area.cpu_id = (uint32_t)-1;
+	own_area.mm_cid = (uint32_t)-1;
+	own_state = OWN_DEAD;
+}
+
+/* Registers this thread in our own mode; 0 on success. */
+static int own_thread_start(void)
+{
+	if (own_state != OWN_NONE)
+		return own_state == OWN_REGISTERED ? 0 : -1;
+	if (own_register()) {
+		own_state = OWN_DEAD;
+		return -1;
+	}
+	own_state = OWN_REGISTERED;
+	pthread_setspecific(own_key, (void *)1);
+	return 0;
+}
+
+static int glibc_registered(void)
+{
+	const char *tp = hak_thread_pointer();
+
+	if (!__rseq_size)
+		return 0;
+	return *(const volatile uint32_t *)(tp + __rseq_offset + ABI_CPU_ID) <
+	       HAK_MAX_CPUS;
+}
+
+static intptr_t pick_cpu_field(void)
+{
+	if (hak_option(OPT_CPU_ID) != 1)
+		return ABI_CPU_ID;
+	if (getauxval(AT_RSEQ_FEATURE_SIZE) >= ABI_MM_CID_END) {
+		mode_name = "per-CPU rseq (mm_cid)";
+		return ABI_MM_CID;
+	}
+	mode_reason = "HAKMEM_CPU_ID=mm_cid asked, but the kernel has no mm_cid: using cpu_id";
+	return ABI_CPU_ID;
+}
+
+/**
+ * percpu_init() - choose the fast-path mode, once, at start-up
+ *
+ * Per-CPU when rseq works (glibc's registration, or ours) and
+ * HAKMEM_RSEQ is not 0; per-thread otherwise. The reason is kept for the
+ * statistics.
+ */
+void percpu_init(void)
+{
+	intptr_t base;
+
+	if (!hak_option(OPT_RSEQ)) {
+		mode_reason = "rseq disabled by HAKMEM_RSEQ=0";
+		return;
+	}
+	if (glibc_registered()) {
+		base = __rseq_offset;
+		mode_reason = "glibc's rseq registration";
+	} else {
+		pthread_key_create(&own_key, own_thread_exit);
+		base = (char *)&own_area - (char *)hak_thread_pointer();
+		own_mode = 1;
+		if (own_thread_start()) {
+			own_mode = 0;
+			mode_reason = errno == ENOSYS ?
+				"no rseq: the kernel (or valgrind, or qemu-user) lacks the system call" :
+				"rseq registration refused";
+			return;
+		}
+		mode_reason = "own rseq registration (glibc made none)";
+	}
+	mode_name = "per-CPU rseq (cpu_id)";
+	hak_rseq.cpu_off = base + pick_cpu_field();
+	hak_rseq.cs_off = base + ABI_RSEQ_CS;
+	membarrier_ok = syscall(__NR_membarrier,
+				MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
+				0, 0) == 0;
+	hak_rseq.on = 1;
+}
+
+/**
+ * percpu_mode_name() - the fast-path mode in force
+ *
+ * Return: a static string.
+ */
+const char *percpu_mode_name(void)
+{
+	return mode_name;
+}
+
+/**
+ * percpu_mode_reason() - why that mode is in force
+ *
+ * Return: a static string.
+ */
+const char *percpu_mode_reason(void)
+{
+	return mode_reason;
+}
+
+static int current_cpu(void)
+{
+	const char *tp = hak_thread_pointer();
+	uint32_t v = *(const volatile uint32_t *)(tp + hak_rseq.cpu_off);
+
+	return v < HAK_MAX_CPUS ? (int)v : -1;
+}
+
+static void note_cpu(int cpu)
+{
+	int seen = atomic_load_explicit(&cpus_seen, memory_order_relaxed);
+
+	while (cpu >= seen &&
+	       !atomic_compare_exchange_weak(&cpus_seen, &seen, cpu + 1))
+		;
+}
+
+/* Makes sure this thread can use its CPU's region. */
+static int percpu_prepare(void)
+{
+	struct fc_region *r;
+	void *expected = NULL;
+	int cpu;
+
+	if (own_mode && own_thread_start())
+		return PREP_FALLBACK;
+	cpu = current_cpu();
+	if (cpu < 0)
+		return PREP_FALLBACK;
+	if (atomic_load_explicit((void *_Atomic *)&hak_cpu_regions[cpu],
+				 memory_order_acquire))
+		return PREP_READY;
+	r = region_get();
+	if (!r)
+		return PREP_FALLBACK;
+	if (!atomic_compare_exchange_strong((void *_Atomic *)&hak_cpu_regions[cpu],
+					    &expected, r))
+		region_put(r);
+	note_cpu(cpu);
+	return PREP_RETRY;
+}
+
+/**
+ * percpu_alloc_slow() - per-CPU mode: the bin was empty (or no region)
+ * @c: the cache
+ *
+ * Return: the object, or NULL with errno ENOMEM.
+ */
+void *percpu_alloc_slow(struct hak_cache *c)
+{
+	void *batch[HAK_MAX_BATCH];
+	unsigned int n, i;
+	void *p;
+
+	for (;;) {
+		p = rseq_pop(&hak_rseq, hak_cpu_regions, c->id);
+		if (p)
+			return fc_claim(c, p);
+		switch (percpu_prepare()) {
+		case PREP_FALLBACK:
+			return tcache_alloc_slow(c);
+		case PREP_RETRY:
+			continue;
+		}
+		break;
+	}
+	n = cache_refill(c, batch, c->batch);
+	if (!n) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = batch[--n];
+	for (i = 0; i < n; i++)
+		if (!rseq_push(&hak_rseq, hak_cpu_regions, c->id, batch[i]))
+			break;
+	if (i < n)
+		cache_drain(c, batch + i, n - i);
+	return fc_claim(c, p);
+}
+
+/**
+ * percpu_free_slow() - per-CPU mode: the bin was full (or no region)
+ * @c: the cache of @p
+ * @p: a checked object, already tagged free
+ */
+void percpu_free_slow(struct hak_cache *c, void *p)
+{
+	void *batch[HAK_MAX_BATCH];
+	unsigned int n = 0;
+	void *q;
+
+	for (;;) {
+		if (rseq_push(&hak_rseq, hak_cpu_regions, c->id, p))
+			return;
+		switch (percpu_prepare()) {
+		case PREP_FALLBACK:
+			tcache_free_slow(c, p);
+			return;
+		case PREP_RETRY:
+			continue;
+		}
+		break;
+	}
+	while (n < c->batch &&
+	       (q = rseq_pop(&hak_rseq, hak_cpu_regions, c->id)))
+		batch[n++] = q;
+	if (n)
+		cache_drain(c, batch, n);
+	if (!rseq_push(&hak_rseq, hak_cpu_regions, c->id, p))
+		cache_drain(c, &p, 1);
+}
+
+/* Without membarrier only this CPU's bins can be emptied, by popping. */
+static int drain_current_cpu(void)
+{
+	void *batch[HAK_MAX_BATCH];
+	int did = 0;
+
+	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++) {
+		struct hak_cache *c = hak_caches[id];
+		unsigned int n = 0;
+
+		if (!c)
+			continue;
+		while ((batch[n] = rseq_pop(&hak_rseq, hak_cpu_regions, id))) {
+			if (++n == HAK_MAX_BATCH) {
+				cache_drain(c, batch, n);
+				n = 0;
+			}
+			did = 1;
+		}
+		if (n)
+			cache_drain(c, batch, n);
+	}
+	return did;
+}
+
+/**
+ * percpu_drain_all() - return the objects cached on every CPU
+ *
+ * Return: 1 if anything was drained.
+ */
+int percpu_drain_all(void)
+{
+	static struct fc_region *detached[HAK_MAX_CPUS];
+	static struct hak_lock drain_lock = HAK_LOCK_INIT;
+	int n = atomic_load(&cpus_seen), did = 0;
+
+	if (!hak_rseq.on)
+		return 0;
+	if (!membarrier_ok)
+		return drain_current_cpu();
+	hak_lock(&drain_lock);
+	for (int cpu = 0; cpu < n; cpu++)
+		detached[cpu] = atomic_exchange(
+			(void *_Atomic *)&hak_cpu_regions[cpu], NULL);
+	syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
+	for (int cpu = 0; cpu < n; cpu++) {
+		void *expected = NULL;
+		struct fc_region *r = detached[cpu];
+
+		if (!r)
+			continue;
+		region_flush(r);
+		did = 1;
+		if (!atomic_compare_exchange_strong(
+			    (void *_Atomic *)&hak_cpu_regions[cpu], &expected, r))
+			region_put(r);
+	}
+	hak_unlock(&drain_lock);
+	return did;
+}

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fast-path cache regions: their layout (one bin per cache id, sized by
+ * the cache's fc_cap, laid out once), allocation, recycling and flushing.
+ */
+#include <string.h>
+
+#include "fastcache.h"
+#include "meta.h"
+
+struct fc_region hak_fc_empty;
+
+static struct hak_lock region_lock = HAK_LOCK_INIT;
+static struct fc_region *region_free;
+static struct fc_region *region_all;
+static struct fc_bin bin_layout[HAK_MAX_CACHES];
+static uint32_t region_slots;
+
+/**
+ * regions_layout() - compute the bins every region gets
+ *
+ * Runs once at start-up, after the kmalloc caches are set up: kmalloc bins
+ * get their cache's fc_cap, every id above them FC_USER_CAP.
+ */
+void regions_layout(void)
+{
+	uint32_t used = 0;
+
+	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++) {
+		uint32_t cap = FC_USER_CAP;
+
+		if (id < HAK_KMALLOC_FIRST + HAK_NR_CLASSES)
+			cap = hak_kmalloc[id - HAK_KMALLOC_FIRST].fc_cap;
+		bin_layout[id].begin = (uint16_t)used;
+		bin_layout[id].current = (uint16_t)used;
+		bin_layout[id].end = (uint16_t)(used + cap);
+		used += cap;
+	}
+	region_slots = used;
+}
+
+/**
+ * region_get() - a region with empty bins, recycled or new
+ *
+ * Return: the region, or NULL with errno ENOMEM.
+ */
+struct fc_region *region_get(void)
+{
+	struct fc_region *r;
+
+	hak_lock(&region_lock);
+	r = region_free;
+	if (r)
+		region_free = r->next_free;
+	hak_unlock(&region_lock);
+	if (!r) {
+		r = meta_alloc(sizeof(*r) + region_slots * sizeof(void *));
+		if (!r)
+			return NULL;
+		memcpy(r->bin, bin_layout, sizeof(bin_layout));
+		r->slots_used = region_slots;
+		hak_lock(&region_lock);
+		r->next_all = region_all;
+		region_all = r;
+		hak_unlock(&region_lock);
+	}
+	r->live = 1;
+	return r;
+}
+
+/**
+ * region_put() - recycle a region whose bins are empty
+ * @r: the region
+ */
+void region_put(struct fc_region *r)
+{
+	hak_lock(&region_lock);
+	r->live = 0;
+	r->next_free = region_free;
+	region_free = r;
+	hak_unlock(&region_lock);
+}
+
+/**
+ * region_flush() - return every cached object of a region to its cache
+ * @r: a region the caller owns exclusively
+ */
+void region_flush(struct fc_region *r)
+{
+	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++) {
+		struct fc_bin *b = &r->bin[id];
+		unsigned int n = (unsigned int)(b->current - b->begin);
+
+		if (n && hak_caches[id])
+			cache_drain(hak_caches[id], &r->slots[b->begin], n);
+		b->current = b->begin;
+	}
+}
+
+/**
+ * regions_count_cached() - objects of a cache held in live regions
+ * @id: cache id
+ *
+ * A racy sum, for reports only.
+ *
+ * Return: the count.
+ */
+uint64_t regions_count_cached(unsigned int id)
+{
+	uint64_t n = 0;
+
+	hak_lock(&region_lock);
+	for (struct fc_region *r = region_all; r; r = r->next_all)
+		if (r->live)
+			n += (uint64_t)(r->bin[id].current - r->bin[id].begin);
+	hak_unlock(&region_lock);
+	return n;
+}
+
+/**
+ * regions_lock() - take the region list lock (before fork)
+ */
+void regions_lock(void)
+{
+	hak_lock(&region_lock);
+}
+
+/**
+ * regions_unlock() - release the region list lock (after fork, parent)
+ */
+void regions_unlock(void)
+{
+	hak_unlock(&region_lock);
+}
+
+/**
+ * regions_reinit() - reset the region list lock (after fork, child)
+ */
+void regions_reinit(void)
+{
+	hak_lock_init(&region_lock);
+}
