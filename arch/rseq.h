@@ -36,6 +36,17 @@ struct rseq_ctx {
 #define HAK_MAX_CPUS		4096
 #define HAK_FC_SLOTS_OFF	2080
 
+/*
+ * Delay injection at numbered points inside the critical sections, for
+ * the rseq selftests only (as Linux's param_test): they define these three
+ * before including this header. Empty in the allocator.
+ */
+#ifndef RSEQ_INJECT_ASM
+#define RSEQ_INJECT_ASM(n)
+#define RSEQ_INJECT_INPUT
+#define RSEQ_INJECT_CLOBBER
+#endif
+
 #define __rseq_str_1(x)	#x
 #define __rseq_str(x)	__rseq_str_1(x)
 

@@ -88,9 +88,22 @@ if want unit; then
 	done
 fi
 
+# The fast-path modes every stress and rseq selftest runs in: per-CPU with
+# glibc's rseq, per-CPU indexed by mm_cid, per-CPU with our own rseq
+# registration (glibc's disabled), and the per-thread fallback.
+modes=("" "HAKMEM_CPU_ID=mm_cid" "GLIBC_TUNABLES=glibc.pthread.rseq=0" "HAKMEM_RSEQ=0")
+
 if want stress; then
-	for t in "$builddir"/stress/*; do
-		[ -x "$t" ] && run tap "stress/$(basename "$t")" 600 "$t"
+	for mode in "${modes[@]}"; do
+		for t in "$builddir"/stress/* "$builddir"/rseq/*; do
+			[ -x "$t" ] || continue
+			name="$(basename "$(dirname "$t")")/$(basename "$t")${mode:+ [$mode]}"
+			if [ -n "$mode" ]; then
+				run tap "$name" 600 env "$mode" "$t"
+			else
+				run tap "$name" 600 "$t"
+			fi
+		done
 	done
 fi
 

@@ -15,7 +15,8 @@ tbuild		:= $(objtree)/selftests/build
 unit-tests	:= $(basename $(notdir $(wildcard $(srctree)/selftests/unit/test_*.c)))
 unit-bins	:= $(addprefix $(tbuild)/unit/,$(unit-tests))
 stress-tests	:= $(basename $(notdir $(wildcard $(srctree)/selftests/stress/*.c)))
-stress-bins	:= $(addprefix $(tbuild)/stress/,$(stress-tests))
+rseq-tests	:= $(basename $(notdir $(wildcard $(srctree)/selftests/rseq/*.c)))
+stress-bins	:= $(addprefix $(tbuild)/stress/,$(stress-tests)) $(addprefix $(tbuild)/rseq/,$(rseq-tests))
 
 $(tbuild)/unit/%: $(srctree)/selftests/unit/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -23,6 +24,11 @@ $(tbuild)/unit/%: $(srctree)/selftests/unit/%.c $(LIB_A)
 	$(Q)$(CC) $(TEST_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(KBUILD_LDFLAGS)
 
 $(tbuild)/stress/%: $(srctree)/selftests/stress/%.c $(LIB_A) $(wildcard $(srctree)/selftests/lib/*.h)
+	@mkdir -p $(dir $@)
+	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS)
+
+$(tbuild)/rseq/%: $(srctree)/selftests/rseq/%.c $(LIB_A) $(wildcard $(srctree)/selftests/lib/*.h)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS)

@@ -66,11 +66,13 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id)
 		"	add	%[t0], %[t0], :lo12:3b\n"
 		"	str	%[t0], [%[tp], %[cs_off]]\n"
 		"1:\n"
+		RSEQ_INJECT_ASM(1)
 		"	ldr	%w[t0], [%[tp], %[cpu_off]]\n"
 		"	cmp	%w[t0], %w[maxcpu]\n"
 		"	b.hs	5f\n"
 		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
 		"	cbz	%[t1], 5f\n"
+		RSEQ_INJECT_ASM(2)
 		"	add	%[t3], %[t1], %[id], lsl #3\n"
 		"	ldrh	%w[t2], [%[t3]]\n"
 		"	ldrh	%w[t0], [%[t3], #2]\n"
@@ -79,6 +81,7 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id)
 		"	sub	%w[t2], %w[t2], #1\n"
 		"	add	%[t0], %[t1], %[soff]\n"
 		"	ldr	%[p], [%[t0], %[t2], lsl #3]\n"
+		RSEQ_INJECT_ASM(3)
 		"	strh	%w[t2], [%[t3]]\n"
 		"2:\n"
 		"	b	6f\n"
@@ -91,8 +94,8 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id)
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
 		  [regions] "r"(regions), [id] "r"(id),
 		  [maxcpu] "r"((unsigned long)HAK_MAX_CPUS),
-		  [soff] "r"((unsigned long)HAK_FC_SLOTS_OFF)
-		: "memory", "cc");
+		  [soff] "r"((unsigned long)HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER);
 	return p;
 }
 
@@ -120,11 +123,13 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"	add	%[t0], %[t0], :lo12:3b\n"
 		"	str	%[t0], [%[tp], %[cs_off]]\n"
 		"1:\n"
+		RSEQ_INJECT_ASM(1)
 		"	ldr	%w[t0], [%[tp], %[cpu_off]]\n"
 		"	cmp	%w[t0], %w[maxcpu]\n"
 		"	b.hs	5f\n"
 		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
 		"	cbz	%[t1], 5f\n"
+		RSEQ_INJECT_ASM(2)
 		"	add	%[t3], %[t1], %[id], lsl #3\n"
 		"	ldrh	%w[t2], [%[t3]]\n"
 		"	ldrh	%w[t0], [%[t3], #4]\n"
@@ -133,6 +138,7 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"	add	%[t0], %[t1], %[soff]\n"
 		"	str	%[p], [%[t0], %[t2], lsl #3]\n"
 		"	add	%w[t2], %w[t2], #1\n"
+		RSEQ_INJECT_ASM(3)
 		"	strh	%w[t2], [%[t3]]\n"
 		"2:\n"
 		"	mov	%w[ok], #1\n"
@@ -146,8 +152,8 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
 		  [regions] "r"(regions), [id] "r"(id), [p] "r"(p),
 		  [maxcpu] "r"((unsigned long)HAK_MAX_CPUS),
-		  [soff] "r"((unsigned long)HAK_FC_SLOTS_OFF)
-		: "memory", "cc");
+		  [soff] "r"((unsigned long)HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER);
 	return ok;
 }
 

@@ -69,17 +69,20 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id)
 		"leaq 3b(%%rip), %[t0]\n\t"
 		"movq %[t0], %%fs:(%[cs_off])\n\t"
 		"1:\n\t"
+		RSEQ_INJECT_ASM(1)
 		"movl %%fs:(%[cpu_off]), %k[t0]\n\t"
 		"cmpl %[maxcpu], %k[t0]\n\t"
 		"jae 5f\n\t"
 		"movq (%[regions], %[t0], 8), %[t1]\n\t"
 		"testq %[t1], %[t1]\n\t"
 		"jz 5f\n\t"
+		RSEQ_INJECT_ASM(2)
 		"movzwl (%[t1], %[id], 8), %k[t2]\n\t"
 		"cmpw 2(%[t1], %[id], 8), %w[t2]\n\t"
 		"je 5f\n\t"
 		"movq %c[soff]-8(%[t1], %[t2], 8), %[p]\n\t"
 		"subl $1, %k[t2]\n\t"
+		RSEQ_INJECT_ASM(3)
 		"movw %w[t2], (%[t1], %[id], 8)\n\t"
 		"2:\n\t"
 		"jmp 6f\n\t"
@@ -90,8 +93,8 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id)
 		: [p] "=&r"(p), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
 		  [regions] "r"(regions), [id] "r"(id),
-		  [maxcpu] "i"(HAK_MAX_CPUS), [soff] "i"(HAK_FC_SLOTS_OFF)
-		: "memory", "cc");
+		  [maxcpu] "i"(HAK_MAX_CPUS), [soff] "i"(HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER);
 	return p;
 }
 
@@ -117,17 +120,20 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"leaq 3b(%%rip), %[t0]\n\t"
 		"movq %[t0], %%fs:(%[cs_off])\n\t"
 		"1:\n\t"
+		RSEQ_INJECT_ASM(1)
 		"movl %%fs:(%[cpu_off]), %k[t0]\n\t"
 		"cmpl %[maxcpu], %k[t0]\n\t"
 		"jae 5f\n\t"
 		"movq (%[regions], %[t0], 8), %[t1]\n\t"
 		"testq %[t1], %[t1]\n\t"
 		"jz 5f\n\t"
+		RSEQ_INJECT_ASM(2)
 		"movzwl (%[t1], %[id], 8), %k[t2]\n\t"
 		"cmpw 4(%[t1], %[id], 8), %w[t2]\n\t"
 		"je 5f\n\t"
 		"movq %[p], %c[soff](%[t1], %[t2], 8)\n\t"
 		"addl $1, %k[t2]\n\t"
+		RSEQ_INJECT_ASM(3)
 		"movw %w[t2], (%[t1], %[id], 8)\n\t"
 		"2:\n\t"
 		"movl $1, %[ok]\n\t"
@@ -139,8 +145,8 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 		: [ok] "=&r"(ok), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
 		  [regions] "r"(regions), [id] "r"(id), [p] "r"(p),
-		  [maxcpu] "i"(HAK_MAX_CPUS), [soff] "i"(HAK_FC_SLOTS_OFF)
-		: "memory", "cc");
+		  [maxcpu] "i"(HAK_MAX_CPUS), [soff] "i"(HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER);
 	return ok;
 }
 

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rseq selftest (TAP), in the spirit of Linux's
+ * tools/testing/selftests/rseq/param_test.c: many more threads than CPUs
+ * pop and push tokens through the allocator's per-CPU critical sections
+ * (arch/<arch>/rseq.h, compiled here with delay loops injected at numbered
+ * points), while threads bounce between CPUs and a signal storm interrupts
+ * them. The invariant: a token is held by at most one thread at a time,
+ * and at the end every token sits in exactly one bin.
+ *
+ * Then the allocator itself under the same abuse: malloc/free from
+ * bouncing, signalled threads, no address handed out twice.
+ *
+ * Usage: param_test [-t threads] [-r repetitions] [-1 loops] [-2 loops]
+ *                   [-3 loops]
+ * Exit: 0 pass, 1 fail, 4 skip (no per-CPU mode in this process).
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int loop_cnt[4];
+
+#if defined(__x86_64__)
+#define RSEQ_INJECT_ASM(n)					\
+	"movl %[loop_cnt_" #n "], %%eax\n\t"			\
+	"testl %%eax, %%eax\n\t"				\
+	"jz 555f\n\t"						\
+	"444:\n\t"						\
+	"decl %%eax\n\t"					\
+	"jnz 444b\n\t"						\
+	"555:\n\t"
+#define RSEQ_INJECT_CLOBBER	, "eax"
+#elif defined(__aarch64__)
+#define RSEQ_INJECT_ASM(n)					\
+	"	ldr	w4, %[loop_cnt_" #n "]\n"		\
+	"	cbz	w4, 555f\n"				\
+	"444:\n"						\
+	"	sub	w4, w4, #1\n"				\
+	"	cbnz	w4, 444b\n"				\
+	"555:\n"
+#define RSEQ_INJECT_CLOBBER	, "x4"
+#endif
+#define RSEQ_INJECT_INPUT	, [loop_cnt_1] "m"(loop_cnt[1]), \
+	[loop_cnt_2] "m"(loop_cnt[2]), [loop_cnt_3] "m"(loop_cnt[3])
+
+#include "hakmem/hakmem.h"
+#include "../../core/fastcache.h"
+#include "../lib/liveset.h"
+#include "../lib/tap.h"
+
+#define NTOK		512
+#define TEST_ID		1
+#define MAX_THREADS	128
+
+static void *regions[HAK_MAX_CPUS];
+static struct { char pad[64]; } tok[NTOK];
+static _Atomic int owner[NTOK];
+static _Atomic long errors, sig_ops;
+static _Atomic int stop, finished;
+static int nthreads = 16;
+static long reps = 100000;
+static int ncpus;
+static int bounce, storm;
+
+static int tok_index(void *p)
+{
+	return (int)((char *)p - (char *)tok) / (int)sizeof(tok[0]);
+}
+
+static void hold(void *p, int me)
+{
+	int i = tok_index(p), expected = 0;
+
+	if (i < 0 || i >= NTOK || (void *)&tok[i] != p ||
+	    !atomic_compare_exchange_strong(&owner[i], &expected, me)) {
+		atomic_fetch_add(&errors, 1);
+		return;
+	}
+	atomic_store(&owner[i], 0);
+}
+
+/* One pop and push; retries while the thread has no valid CPU region. */
+static void cycle(int me)
+{
+	void *p = rseq_pop(&hak_rseq, regions, TEST_ID);
+
+	if (!p)
+		return;
+	hold(p, me);
+	while (!rseq_push(&hak_rseq, regions, TEST_ID, p))
+		;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	cycle(-1);
+	atomic_fetch_add(&sig_ops, 1);
+}
+
+static void move_to_random_cpu(unsigned int *seed)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(rand_r(seed) % ncpus, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *worker(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+	unsigned int seed = (unsigned int)me * 7919;
+
+	for (long i = 0; i < reps; i++) {
+		cycle(me);
+		if (bounce && (i & 255) == 0)
+			move_to_random_cpu(&seed);
+	}
+	atomic_fetch_add(&finished, 1);
+	return NULL;
+}
+
+static void *storm_thread(void *arg)
+{
+	pthread_t *t = arg;
+
+	while (!atomic_load(&stop))
+		for (int i = 0; i < nthreads; i++)
+			pthread_kill(t[i], SIGUSR1);
+	return NULL;
+}
+
+static int setup_regions(void)
+{
+	for (int cpu = 0; cpu < ncpus && cpu < HAK_MAX_CPUS; cpu++) {
+		struct fc_region *r = calloc(1, sizeof(*r) +
+						 (NTOK + 1) * sizeof(void *));
+
+		if (!r)
+			return -1;
+		r->bin[TEST_ID].end = NTOK;
+		regions[cpu] = r;
+	}
+	for (int i = 0; i < NTOK; i++) {
+		struct fc_region *r = regions[i % ncpus];
+
+		r->slots[r->bin[TEST_ID].current++] = &tok[i];
+	}
+	return 0;
+}
+
+/* Every token in exactly one bin, none held. */
+static int tokens_conserved(void)
+{
+	static int seen[NTOK];
+	int total = 0;
+
+	memset(seen, 0, sizeof(seen));
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		struct fc_region *r = regions[cpu];
+
+		for (int s = r->bin[TEST_ID].begin; s < r->bin[TEST_ID].current; s++) {
+			int i = tok_index(r->slots[s]);
+
+			if (i < 0 || i >= NTOK || seen[i]++)
+				return 0;
+			total++;
+		}
+	}
+	return total == NTOK;
+}
+
+/*
+ * A thread may only be signalled until it is joined: wait for all workers
+ * to finish, stop the storm, then join.
+ */
+static void join_all(pthread_t *t, pthread_t *st, int with_storm)
+{
+	while (atomic_load(&finished) < nthreads)
+		usleep(1000);
+	atomic_store(&stop, 1);
+	if (with_storm)
+		pthread_join(*st, NULL);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(t[i], NULL);
+}
+
+static void run_token_test(const char *name, int l1, int l2, int l3,
+			   int do_bounce, int do_storm)
+{
+	pthread_t t[MAX_THREADS], st;
+
+	loop_cnt[1] = l1, loop_cnt[2] = l2, loop_cnt[3] = l3;
+	bounce = do_bounce, storm = do_storm;
+	atomic_store(&errors, 0);
+	atomic_store(&stop, 0);
+	atomic_store(&finished, 0);
+	for (int i = 0; i < nthreads; i++)
+		pthread_create(&t[i], NULL, worker, (void *)(intptr_t)(i + 1));
+	if (storm)
+		pthread_create(&st, NULL, storm_thread, t);
+	join_all(t, &st, storm);
+	tap_result(!atomic_load(&errors) && tokens_conserved(),
+		   "%s: %d threads x %ld ops on %d CPUs, loops %d/%d/%d: %ld errors",
+		   name, nthreads, reps, ncpus, l1, l2, l3, atomic_load(&errors));
+}
+
+static void *alloc_worker(void *arg)
+{
+	unsigned int seed = (unsigned int)(intptr_t)arg;
+	void *held[64] = { 0 };
+
+	for (long i = 0; i < reps; i++) {
+		int k = rand_r(&seed) % 64;
+
+		if (held[k]) {
+			if (liveset_del(held[k]))
+				atomic_fetch_add(&errors, 1);
+			hak_free(held[k]);
+		}
+		held[k] = hak_malloc((size_t)(rand_r(&seed) % 512) + 1);
+		if (!held[k] || liveset_add(held[k]))
+			atomic_fetch_add(&errors, 1);
+		if ((i & 127) == 0)
+			move_to_random_cpu(&seed);
+	}
+	for (int k = 0; k < 64; k++) {
+		if (held[k] && liveset_del(held[k]))
+			atomic_fetch_add(&errors, 1);
+		hak_free(held[k]);
+	}
+	atomic_fetch_add(&finished, 1);
+	return NULL;
+}
+
+static void run_alloc_test(void)
+{
+	pthread_t t[MAX_THREADS], st;
+
+	atomic_store(&errors, 0);
+	atomic_store(&stop, 0);
+	atomic_store(&finished, 0);
+	for (int i = 0; i < nthreads; i++)
+		pthread_create(&t[i], NULL, alloc_worker, (void *)(intptr_t)(i + 1));
+	pthread_create(&st, NULL, storm_thread, t);
+	join_all(t, &st, 1);
+	tap_result(!atomic_load(&errors),
+		   "allocator: %d bouncing, signalled threads x %ld malloc/free: %ld errors",
+		   nthreads, reps, atomic_load(&errors));
+}
+
+int main(int argc, char **argv)
+{
+	struct hak_global_stats st;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "t:r:")) != -1) {
+		if (opt == 't')
+			nthreads = atoi(optarg);
+		else if (opt == 'r')
+			reps = atol(optarg);
+	}
+	if (nthreads < 1 || nthreads > MAX_THREADS)
+		nthreads = 16;
+	hak_free(hak_malloc(1));	/* start the allocator up */
+	hak_global_stats(&st);
+	tap_plan(6);
+	tap_diag("fast path: %s (%s)", st.mode, st.mode_reason);
+	if (!hak_rseq.on) {
+		for (int i = 0; i < 6; i++)
+			tap_skip_test("rseq", "per-CPU mode not in force");
+		return tap_exit();
+	}
+	ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
+	if (setup_regions() || liveset_init()) {
+		perror("setup");
+		return 1;
+	}
+	signal(SIGUSR1, on_signal);
+	run_token_test("tokens", 0, 0, 0, 0, 0);
+	run_token_test("tokens, delays injected", 20, 50, 100, 0, 0);
+	run_token_test("tokens, CPU bouncing", 5, 10, 20, 1, 0);
+	run_token_test("tokens, signal storm", 5, 10, 20, 0, 1);
+	run_token_test("tokens, everything", 50, 50, 50, 1, 1);
+	tap_diag("signal handlers ran %ld critical sections", atomic_load(&sig_ops));
+	run_alloc_test();
+	return tap_exit();
+}
