@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers shared by the hakmem benchmark programs: option parsing, a
+ * deterministic xorshift RNG, clocks, RSS readings and cheap object
+ * patterns that detect corruption.
+ *
+ * Everything here is static inline so that each benchmark stays a single
+ * translation unit built with a plain "cc -O2 -g -pthread prog.c".
+ */
+#ifndef HAKMEM_BENCH_UTIL_H
+#define HAKMEM_BENCH_UTIL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+
+/* Options common to every benchmark. */
+#define BENCH_COMMON_OPTS "t:s:S:n:d:r:h"
+
+/* Exit status when a benchmark finds a damaged object. */
+#define BENCH_EXIT_CORRUPT 2
+
+/**
+ * struct bench_opts - options common to all benchmarks
+ * @threads: number of worker threads (-t)
+ * @min_size: smallest request size in bytes (-s)
+ * @max_size: largest request size in bytes (-S)
+ * @iters: iterations per thread (-n); meaning depends on the program
+ * @secs: run for this many seconds instead of @iters (-d), 0 if unset
+ * @seed: RNG seed (-r)
+ */
+struct bench_opts {
+	int threads;
+	size_t min_size;
+	size_t max_size;
+	unsigned long iters;
+	double secs;
+	uint64_t seed;
+};
+
+/**
+ * bench_opts_init() - set defaults
+ * @o: options to fill
+ * @threads: default thread count
+ * @min_size: default smallest size
+ * @max_size: default largest size
+ * @iters: default iteration count
+ */
+static inline void bench_opts_init(struct bench_opts *o, int threads,
+				   size_t min_size, size_t max_size,
+				   unsigned long iters)
+{
+	o->threads = threads;
+	o->min_size = min_size;
+	o->max_size = max_size;
+	o->iters = iters;
+	o->secs = 0;
+	o->seed = 42;
+}
+
+/**
+ * bench_parse_common() - handle one of the common getopt options
+ * @o: options to update
+ * @c: option character returned by getopt()
+ * @arg: optarg
+ *
+ * Return: 0 if @c was a common option, -1 otherwise.
+ */
+static inline int bench_parse_common(struct bench_opts *o, int c,
+				     const char *arg)
+{
+	switch (c) {
+	case 't':
+		o->threads = atoi(arg);
+		break;
+	case 's':
+		o->min_size = strtoull(arg, NULL, 0);
+		break;
+	case 'S':
+		o->max_size = strtoull(arg, NULL, 0);
+		break;
+	case 'n':
+		o->iters = strtoul(arg, NULL, 0);
+		break;
+	case 'd':
+		o->secs = strtod(arg, NULL);
+		break;
+	case 'r':
+		o->seed = strtoull(arg, NULL, 0);
+		break;
+	default:
+		return -1;
+	}
+	return 0;
+}
+
+/**
+ * bench_usage() - print the usage line and exit
+ * @name: program name
+ * @extra: description of program-specific options, or ""
+ */
+static inline void bench_usage(const char *name, const char *extra)
+{
+	fprintf(stderr,
+		"usage: %s [-t threads] [-s minsize] [-S maxsize] "
+		"[-n iterations | -d seconds] [-r seed]%s\n", name, extra);
+	exit(1);
+}
+
+/**
+ * bench_opts_check() - validate common options, exit on nonsense
+ * @o: options
+ * @name: program name for messages
+ */
+static inline void bench_opts_check(struct bench_opts *o, const char *name)
+{
+	if (o->threads < 1 || o->min_size < 1 || o->min_size > o->max_size ||
+	    o->iters < 1 || o->secs < 0) {
+		fprintf(stderr, "%s: invalid options\n", name);
+		exit(1);
+	}
+	if (o->seed == 0)
+		o->seed = 1;
+}
+
+/**
+ * bench_rand() - xorshift64* step
+ * @s: RNG state, never 0
+ *
+ * Return: next pseudo-random 64-bit value.
+ */
+static inline uint64_t bench_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+/**
+ * bench_rand_range() - uniform value in [@lo, @hi]
+ * @s: RNG state
+ * @lo: lower bound
+ * @hi: upper bound (inclusive), >= @lo
+ *
+ * Return: the value.
+ */
+static inline size_t bench_rand_range(uint64_t *s, size_t lo, size_t hi)
+{
+	return lo + (size_t)(bench_rand(s) % (hi - lo + 1));
+}
+
+/**
+ * bench_seed() - derive a per-thread RNG state (splitmix64)
+ * @seed: global seed
+ * @id: thread index
+ *
+ * Return: a non-zero RNG state.
+ */
+static inline uint64_t bench_seed(uint64_t seed, unsigned int id)
+{
+	uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (id + 1);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	z ^= z >> 31;
+	return z ? z : 1;
+}
+
+/**
+ * bench_now_ns() - monotonic clock
+ *
+ * Return: nanoseconds since an arbitrary origin.
+ */
+static inline uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/**
+ * bench_now() - monotonic clock in seconds
+ *
+ * Return: seconds since an arbitrary origin.
+ */
+static inline double bench_now(void)
+{
+	return (double)bench_now_ns() / 1e9;
+}
+
+/**
+ * bench_sleep() - sleep for a fractional number of seconds
+ * @secs: duration
+ */
+static inline void bench_sleep(double secs)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)secs;
+	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/**
+ * bench_peak_rss_kb() - peak resident set size of the process
+ *
+ * Return: getrusage(RUSAGE_SELF).ru_maxrss in KiB.
+ */
+static inline long bench_peak_rss_kb(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return ru.ru_maxrss;
+}
+
+/**
+ * bench_cur_rss_kb() - current resident set size of the process
+ *
+ * Return: the resident field of /proc/self/statm in KiB, or -1.
+ */
+static inline long bench_cur_rss_kb(void)
+{
+	long size = 0, resident = -1;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+		resident = -1;
+	fclose(f);
+	if (resident < 0)
+		return -1;
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/**
+ * bench_tag() - pattern byte for an object
+ * @p: object address
+ * @size: object size
+ *
+ * Return: a byte derived from the address and size.
+ */
+static inline unsigned char bench_tag(const void *p, size_t size)
+{
+	uintptr_t x = (uintptr_t)p ^ (size * 0x9E3779B1U);
+
+	return (unsigned char)((x ^ (x >> 8) ^ (x >> 16) ^ (x >> 29)) | 1);
+}
+
+/**
+ * bench_fill() - write the check pattern into an object
+ * @p: object
+ * @size: object size, >= 1
+ *
+ * Writes the first, middle and last bytes only, so that it stays cheap.
+ */
+static inline void bench_fill(void *p, size_t size)
+{
+	unsigned char t = bench_tag(p, size);
+	unsigned char *c = p;
+
+	c[0] = t;
+	c[size / 2] = (unsigned char)(t + 1);
+	c[size - 1] = (unsigned char)(t ^ 0x5a);
+}
+
+/**
+ * bench_check() - verify the pattern written by bench_fill()
+ * @p: object
+ * @size: object size
+ *
+ * Return: 0 if intact, -1 if damaged.
+ */
+static inline int bench_check(const void *p, size_t size)
+{
+	unsigned char t = bench_tag(p, size);
+	const unsigned char *c = p;
+
+	if (c[0] != t || c[size - 1] != (unsigned char)(t ^ 0x5a))
+		return -1;
+	if (size > 2 && c[size / 2] != (unsigned char)(t + 1))
+		return -1;
+	return 0;
+}
+
+/**
+ * bench_corrupt() - report a damaged object and exit
+ * @name: program name
+ * @p: object
+ * @size: object size
+ */
+static inline void bench_corrupt(const char *name, const void *p, size_t size)
+{
+	fprintf(stderr, "%s: CORRUPTION detected in object %p (size %zu)\n",
+		name, p, size);
+	fflush(stderr);
+	exit(BENCH_EXIT_CORRUPT);
+}
+
+/**
+ * bench_oom() - report an allocation failure and exit
+ * @name: program name
+ * @size: requested size
+ */
+static inline void bench_oom(const char *name, size_t size)
+{
+	fprintf(stderr, "%s: allocation of %zu bytes failed\n", name, size);
+	exit(3);
+}
+
+/**
+ * bench_touch_pages() - write one byte in every page of a large object
+ * @p: object
+ * @size: object size
+ *
+ * Leaves alone the first, middle and last bytes, which carry the check
+ * pattern of bench_fill().
+ */
+static inline void bench_touch_pages(void *p, size_t size)
+{
+	unsigned char *c = p;
+	size_t off;
+
+	for (off = 4096; off + 1 < size; off += 4096)
+		if (off != size / 2)
+			c[off] = (unsigned char)(off >> 12);
+}
+
+#endif /* HAKMEM_BENCH_UTIL_H */
