@@ -14,8 +14,11 @@
 #   make ARCH=aarch64    cross-build with aarch64-linux-gnu-gcc
 #
 # Build-time options (Documentation/tuning.rst):
+#   CONFIG_NUMA=n        build without libnuma (one pool; fake nodes work)
 #   CONFIG_DEBUG=y       -O0, extra assertions
 #   CONFIG_SANITIZE=...  address,undefined or thread: instrumented build
+#   SYSROOT=dir          headers and libraries (libnuma) of the target,
+#                        for cross builds
 
 VERSION		:= 0.1.0
 HOSTARCH	:= $(shell uname -m)
@@ -39,8 +42,10 @@ Q		:= @
 quiet		:= @printf '  %-7s %s\n'
 endif
 
+CONFIG_NUMA	?= y
 CONFIG_DEBUG	?= n
 CONFIG_SANITIZE	?=
+SYSROOT		?=
 
 OPTFLAGS	:= -O2
 ifeq ($(CONFIG_DEBUG),y)
@@ -49,10 +54,16 @@ endif
 SANFLAGS	:= $(if $(CONFIG_SANITIZE),-fsanitize=$(CONFIG_SANITIZE) -fno-omit-frame-pointer)
 
 CFLAGS		?=
+SYSFLAGS	:= $(if $(SYSROOT),-I$(SYSROOT)/usr/include)
+SYSLIBDIR	:= $(if $(SYSROOT),-L$(SYSROOT)/usr/lib/$(ARCH)-linux-gnu)
+NUMA_LIBS	:= $(if $(filter y,$(CONFIG_NUMA)),-lnuma)
+
 KBUILD_CFLAGS	:= -std=gnu11 $(OPTFLAGS) -g -fPIC -fno-plt -pthread \
 		   -Wall -Wextra -Werror -fvisibility=hidden \
-		   -D_GNU_SOURCE -I$(srctree)/include $(SANFLAGS) $(CFLAGS)
-KBUILD_LDFLAGS	:= -pthread $(SANFLAGS) $(LDFLAGS)
+		   -D_GNU_SOURCE -I$(srctree)/include $(SYSFLAGS) $(SANFLAGS) $(CFLAGS)
+KBUILD_LDFLAGS	:= -pthread $(SYSLIBDIR) $(SANFLAGS) $(LDFLAGS)
+# what a program linking libhakmem.a needs besides it
+LIB_A_LIBS	:= $(NUMA_LIBS) -pthread
 
 # ---- collect the objects listed by each directory's Kbuild ----------------
 
@@ -81,7 +92,7 @@ $(objtree)/%.o: $(srctree)/%.c
 
 $(LIB_SO): $(lib-objs) $(so-objs)
 	$(quiet) LD $(notdir $@)
-	$(Q)$(CC) -shared -Wl,-soname,libhakmem.so -Wl,-z,now -o $@ $^ $(KBUILD_LDFLAGS)
+	$(Q)$(CC) -shared -Wl,-soname,libhakmem.so -Wl,-z,now -o $@ $^ $(KBUILD_LDFLAGS) $(NUMA_LIBS)
 
 $(LIB_A): $(lib-objs)
 	$(quiet) AR $(notdir $@)

@@ -20,7 +20,7 @@ bench-hdrs	:= $(wildcard $(srctree)/bench/*.h)
 $(bbuild)/%-hak: $(srctree)/bench/%.c $(LIB_A) $(bench-hdrs)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
-	$(Q)$(CC) $(BENCH_CFLAGS) -DBENCH_HAKMEM -o $@ $< $(LIB_A) -pthread -lm
+	$(Q)$(CC) $(BENCH_CFLAGS) -DBENCH_HAKMEM -o $@ $< $(LIB_A) $(LIB_A_LIBS) -lm
 
 $(bbuild)/%-libc: $(srctree)/bench/%.c $(bench-hdrs)
 	@mkdir -p $(dir $@)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The central pool of a cache: refill hands a batch of objects to a
- * fast-path cache, drain takes a batch back. Whole batches first go through
+ * The central pools of a cache, one per NUMA node: refill hands a batch of
+ * objects of the caller's node to a fast-path cache, drain takes objects
+ * back to the central of the node that owns them. Whole batches first go through
  * the transfer array (a producer thread's frees feed a consumer thread's
  * allocations without touching any slab); the rest come from and go to the
  * spans on the partial list, carved lazily with a bump index.
@@ -12,6 +13,8 @@
 #include "fmt.h"
 #include "freelist.h"
 #include "options.h"
+#include "init.h"
+#include "meta.h"
 #include "report.h"
 #include "hakmem/hakmem.h"
 
@@ -90,7 +93,54 @@ int cache_setup(struct hak_cache *c, const char *name, size_t size,
 	strncpy(c->name, name, sizeof(c->name) - 1);
 	c->name[sizeof(c->name) - 1] = '\0';
 	hak_lock_init(&c->central.lock);
+	c->central.node = HAK_NODE_BOOT;
+	atomic_store(&c->node_central[HAK_NODE_BOOT], &c->central);
 	return 0;
+}
+
+/**
+ * central_reset() - empty a central's counters for a recycled descriptor
+ * @ct: a central with no spans and no cached objects
+ */
+void central_reset(struct central *ct)
+{
+	ct->xfer_count = 0;
+	ct->partial = NULL;
+	ct->nr_partial = 0;
+	ct->nr_spans = ct->inuse = 0;
+	ct->refills = ct->drains = ct->ss_refills = 0;
+	ct->remote_frees = ct->cross_refills = 0;
+}
+
+/**
+ * central_get() - the central pool of a cache on a node, made on first use
+ * @c: the cache
+ * @node: node (pool) index
+ *
+ * Return: the central, or NULL with errno ENOMEM.
+ */
+struct central *central_get(struct hak_cache *c, unsigned int node)
+{
+	struct central *ct = central_peek(c, node);
+	uint32_t cap = c->central.xfer_cap;
+
+	if (likely(ct))
+		return ct;
+	hak_cache_list_lock();
+	ct = central_peek(c, node);
+	if (!ct) {
+		ct = meta_alloc(sizeof(*ct) + cap * sizeof(void *));
+		if (ct) {
+			hak_lock_init(&ct->lock);
+			ct->xfer = (void **)(ct + 1);
+			ct->xfer_cap = cap;
+			ct->node = node;
+			atomic_store_explicit(&c->node_central[node], ct,
+					      memory_order_release);
+		}
+	}
+	hak_cache_list_unlock();
+	return ct;
 }
 
 /**
@@ -112,8 +162,6 @@ void caches_init(void)
 		c->id = HAK_KMALLOC_FIRST + cl;
 		c->central.xfer = xfer[cl];
 		c->central.xfer_cap = ARRAY_SIZE(xfer[cl]);
-		if (c->central.xfer_cap > 4U * c->fc_cap)
-			c->central.xfer_cap = 4U * c->fc_cap;
 		hak_caches[c->id] = c;
 	}
 }
@@ -229,10 +277,10 @@ static void run_ctor(struct hak_cache *c, void **objs, unsigned int n)
  * Objects carved fresh are moved to the front of @out and counted in
  * *@fresh, so their constructor can run after the lock is dropped.
  */
-static unsigned int refill_from_spans(struct hak_cache *c, void **out,
-				      unsigned int want, unsigned int *fresh)
+static unsigned int refill_from_spans(struct hak_cache *c, struct central *ct,
+				      void **out, unsigned int want,
+				      unsigned int *fresh)
 {
-	struct central *ct = &c->central;
 	unsigned int n = 0;
 
 	while (n < want) {
@@ -240,7 +288,7 @@ static unsigned int refill_from_spans(struct hak_cache *c, void **out,
 		unsigned int got, carved;
 
 		if (!rw) {
-			rw = superslab_refill(c);
+			rw = superslab_refill(c, ct->node);
 			if (!rw)
 				break;
 			ct->nr_spans++;
@@ -266,29 +314,23 @@ static unsigned int refill_from_spans(struct hak_cache *c, void **out,
 	return n;
 }
 
-/**
- * cache_refill() - take up to @want objects from the central pool
- * @c: the cache
- * @out: where to store them
- * @want: how many, at most HAK_MAX_BATCH
- *
- * Objects come back in their cached state: tagged free, constructed.
- *
- * Return: the number stored; 0 only when no memory could be mapped.
- */
-unsigned int cache_refill(struct hak_cache *c, void **out, unsigned int want)
+static unsigned int refill_node(struct hak_cache *c, unsigned int node,
+				void **out, unsigned int want, int cross)
 {
-	struct central *ct = &c->central;
+	struct central *ct = central_get(c, node);
 	unsigned int n, take, fresh = 0;
 
+	if (!ct)
+		return 0;
 	hak_lock(&ct->lock);
 	ct->refills++;
+	ct->cross_refills += (uint64_t)cross;
 	take = want < ct->xfer_count ? want : ct->xfer_count;
 	ct->xfer_count -= take;
 	memcpy(out, ct->xfer + ct->xfer_count, take * sizeof(void *));
 	n = take;
 	if (n < want)
-		n += refill_from_spans(c, out + n, want - n, &fresh);
+		n += refill_from_spans(c, ct, out + n, want - n, &fresh);
 	hak_unlock(&ct->lock);
 
 	if (c->ctor)
@@ -301,19 +343,42 @@ unsigned int cache_refill(struct hak_cache *c, void **out, unsigned int want)
 	return n;
 }
 
-static void span_release(struct hak_cache *c, struct slab_rw *rw)
+/**
+ * cache_refill() - take up to @want objects from the central pools
+ * @c: the cache
+ * @out: where to store them
+ * @want: how many, at most HAK_MAX_BATCH
+ *
+ * From the central of the caller's node; only when that node cannot map
+ * memory, from the nearest nodes by distance.
+ * Objects come back in their cached state: tagged free, constructed.
+ *
+ * Return: the number stored; 0 only when no memory could be mapped.
+ */
+unsigned int cache_refill(struct hak_cache *c, void **out, unsigned int want)
 {
-	struct central *ct = &c->central;
+	unsigned int node, n;
 
+	topology_init();
+	node = topology_home_node();
+	n = refill_node(c, node, out, want, 0);
+	if (unlikely(!n) && topology_multi()) {
+		for (unsigned int k = 1; !n && k < hak_topo.nr_nearest[node]; k++)
+			n = refill_node(c, hak_topo.nearest[node][k], out, want, 1);
+	}
+	return n;
+}
+
+static void span_release(struct central *ct, struct slab_rw *rw)
+{
 	partial_del(ct, rw);
 	ct->nr_spans--;
 	superslab_release_span(ss_of_rw(rw), rw_idx(rw));
 }
 
-/* Puts one object back on its span's free list. */
-static void span_put(struct hak_cache *c, void *obj)
+/* Puts one object back on its span's free list (@ct: its node's central). */
+static void span_put(struct hak_cache *c, struct central *ct, void *obj)
 {
-	struct central *ct = &c->central;
 	struct superslab *ss = ss_of(obj);
 	const struct slab_ro *ro = &ss->ro[slab_idx_of(obj)];
 	struct slab_rw *rw = &ss->rw[ro->head];
@@ -334,29 +399,54 @@ static void span_put(struct hak_cache *c, void *obj)
 	if (!rw->on_partial)
 		partial_add(ct, rw);
 	if (!rw->inuse && ct->nr_partial > (uint32_t)hak_option(OPT_MIN_PARTIAL))
-		span_release(c, rw);
+		span_release(ct, rw);
 }
 
-/**
- * cache_drain() - return objects to the central pool
- * @c: the cache they belong to
- * @objs: the objects, in their cached state
- * @n: how many
- */
-void cache_drain(struct hak_cache *c, void **objs, unsigned int n)
+static unsigned int obj_node(const void *p)
 {
-	struct central *ct = &c->central;
+	return ss_of(p)->ro[slab_idx_of(p)].node;
+}
 
+static void drain_run(struct hak_cache *c, struct central *ct, void **objs,
+		      unsigned int n, int remote)
+{
 	hak_lock(&ct->lock);
 	ct->drains++;
+	ct->remote_frees += remote ? n : 0;
 	if (ct->xfer_count + n <= ct->xfer_cap) {
 		memcpy(ct->xfer + ct->xfer_count, objs, n * sizeof(void *));
 		ct->xfer_count += n;
 	} else {
 		for (unsigned int i = 0; i < n; i++)
-			span_put(c, objs[i]);
+			span_put(c, ct, objs[i]);
 	}
 	hak_unlock(&ct->lock);
+}
+
+/**
+ * cache_drain() - return objects to the central pools of their nodes
+ * @c: the cache they belong to
+ * @objs: the objects, in their cached state
+ * @n: how many
+ *
+ * Each run of objects of one node goes to that node's central under one
+ * lock acquisition; objects of another node than the caller's are counted
+ * as remote frees there.
+ */
+void cache_drain(struct hak_cache *c, void **objs, unsigned int n)
+{
+	unsigned int here = topology_multi() ? topology_home_node() : ~0U;
+	unsigned int i = 0, j;
+
+	while (i < n) {
+		unsigned int node = obj_node(objs[i]);
+
+		for (j = i + 1; j < n && obj_node(objs[j]) == node; j++)
+			;
+		drain_run(c, central_peek(c, node), objs + i, j - i,
+			  here != ~0U && node != here);
+		i = j;
+	}
 }
 
 /**
@@ -367,21 +457,23 @@ void cache_drain(struct hak_cache *c, void **objs, unsigned int n)
  */
 unsigned int cache_release_empty(struct hak_cache *c)
 {
-	struct central *ct = &c->central;
 	struct slab_rw *rw, *next;
-	unsigned int released = 0;
+	unsigned int released = 0, n;
+	struct central *ct;
 
-	hak_lock(&ct->lock);
-	while (ct->xfer_count)
-		span_put(c, ct->xfer[--ct->xfer_count]);
-	for (rw = ct->partial; rw; rw = next) {
-		next = rw->next;
-		if (!rw->inuse) {
-			span_release(c, rw);
-			released++;
+	for_each_central(c, ct, n) {
+		hak_lock(&ct->lock);
+		while (ct->xfer_count)
+			span_put(c, ct, ct->xfer[--ct->xfer_count]);
+		for (rw = ct->partial; rw; rw = next) {
+			next = rw->next;
+			if (!rw->inuse) {
+				span_release(ct, rw);
+				released++;
+			}
 		}
+		hak_unlock(&ct->lock);
 	}
-	hak_unlock(&ct->lock);
 	return released;
 }
 
@@ -395,9 +487,13 @@ static int cache_live(unsigned int id)
  */
 void caches_lock_all(void)
 {
+	struct central *ct;
+	unsigned int n;
+
 	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++)
 		if (cache_live(id))
-			hak_lock(&hak_caches[id]->central.lock);
+			for_each_central(hak_caches[id], ct, n)
+				hak_lock(&ct->lock);
 }
 
 /**
@@ -405,9 +501,13 @@ void caches_lock_all(void)
  */
 void caches_unlock_all(void)
 {
+	struct central *ct;
+	unsigned int n;
+
 	for (unsigned int id = HAK_MAX_CACHES - 1; id > 0; id--)
 		if (cache_live(id))
-			hak_unlock(&hak_caches[id]->central.lock);
+			for_each_central(hak_caches[id], ct, n)
+				hak_unlock(&ct->lock);
 }
 
 /**
@@ -415,7 +515,11 @@ void caches_unlock_all(void)
  */
 void caches_reinit_locks(void)
 {
+	struct central *ct;
+	unsigned int n;
+
 	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++)
 		if (cache_live(id))
-			hak_lock_init(&hak_caches[id]->central.lock);
+			for_each_central(hak_caches[id], ct, n)
+				hak_lock_init(&ct->lock);
 }

@@ -2,9 +2,10 @@
 /*
  * Caches: every object in hakmem belongs to one. The kmalloc size classes
  * are caches like any other (ids 1..HAK_NR_CLASSES), and
- * hak_cache_create() adds more. A cache has a central pool: a transfer
- * array of whole batches and a list of partial spans, under one lock per
- * cache (per node when NUMA is on), so two caches never contend.
+ * hak_cache_create() adds more. A cache has one central pool per NUMA
+ * node (and one for the boot pool): a transfer array of whole batches and
+ * a list of partial spans of that node, under its own lock, so two caches,
+ * or two nodes of one cache, never contend.
  */
 #ifndef HAK_CACHE_H
 #define HAK_CACHE_H
@@ -17,6 +18,7 @@
 #include "lock.h"
 #include "size_class.h"
 #include "superslab.h"
+#include "../numa/topology.h"
 
 #define HAK_MAX_CACHES		256	/* id 0 is never used */
 #define HAK_KMALLOC_FIRST	1
@@ -35,6 +37,9 @@ struct central {
 	uint64_t refills;
 	uint64_t drains;
 	uint64_t ss_refills;
+	uint64_t remote_frees;		/* objects returned from other nodes */
+	uint64_t cross_refills;		/* refills served for another node */
+	uint32_t node;
 } __aligned(HAK_CACHELINE);
 
 struct hak_cache {
@@ -52,8 +57,22 @@ struct hak_cache {
 	unsigned long flags;
 	void (*ctor)(void *);
 	char name[32];
+	/* node_central[HAK_NODE_BOOT] is &central; the others on first use */
+	struct central *_Atomic node_central[HAK_NODE_SLOTS];
 	struct central central;
 };
+
+/* The central of a node, or NULL if that node has none yet. */
+static inline struct central *central_peek(struct hak_cache *c,
+					   unsigned int node)
+{
+	return atomic_load_explicit(&c->node_central[node],
+				    memory_order_acquire);
+}
+
+#define for_each_central(c, ct, n)					\
+	for ((n) = 0; (n) < HAK_NODE_SLOTS; (n)++)			\
+		if (((ct) = central_peek((c), (n))) != NULL)
 
 /* Per-process secrets; see freelist.h. */
 extern __hidden uintptr_t hak_tag_secret;
@@ -76,6 +95,8 @@ static inline uintptr_t free_tag(uintptr_t a)
 int cache_setup(struct hak_cache *c, const char *name, size_t size,
 		size_t align, unsigned long flags, void (*ctor)(void *));
 void caches_init(void);
+struct central *central_get(struct hak_cache *c, unsigned int node);
+void central_reset(struct central *ct);
 unsigned int cache_refill(struct hak_cache *c, void **out, unsigned int want);
 void cache_drain(struct hak_cache *c, void **objs, unsigned int n);
 unsigned int cache_release_empty(struct hak_cache *c);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "../arch/rseq.h"
+#include "../numa/remote.h"
 #include "cache.h"
 
 #define FC_USER_CAP	64	/* slots per object cache made by the user */
@@ -73,6 +74,7 @@ void percpu_free_slow(struct hak_cache *c, void *p);
 int percpu_drain_all(void);
 const char *percpu_mode_name(void);
 const char *percpu_mode_reason(void);
+intptr_t percpu_rseq_area(int *has_node_id);
 
 /**
  * fc_flush_reachable() - return the cached objects this call can reach
@@ -82,6 +84,7 @@ const char *percpu_mode_reason(void);
  */
 static inline void fc_flush_reachable(void)
 {
+	remote_flush_current();
 	percpu_drain_all();
 	tcache_flush_current();
 }

@@ -49,5 +49,5 @@ void free_slow(void *p, struct hak_cache *expect, const char *op)
 		return;
 	}
 	*(uintptr_t *)((uintptr_t)p + oi.ro->free_off) = free_tag((uintptr_t)p);
-	cache_free_slow(oi.cache, p);
+	free_checked(oi.ro, p);
 }

@@ -8,8 +8,28 @@
 #include "cache.h"
 #include "fastcache.h"
 #include "registry.h"
+#include "../numa/remote.h"
 
 void free_slow(void *p, struct hak_cache *expect, const char *op);
+
+/**
+ * free_checked() - free an object that passed every check, tagged free
+ * @ro: its slab's read-only metadata
+ * @p: the object
+ *
+ * With several NUMA nodes, an object of another node goes back to its
+ * owner in a batch instead of into this CPU's cache.
+ */
+static __always_inline void free_checked(const struct slab_ro *ro, void *p)
+{
+	if (unlikely(topology_multi()) && ro->node != topology_home_node()) {
+		remote_free(hak_caches[ro->cache_id], p, ro->node);
+		return;
+	}
+	if (likely(fc_push(ro->cache_id, p)))
+		return;
+	cache_free_slow(hak_caches[ro->cache_id], p);
+}
 
 /**
  * free_fast() - free an object through the calling thread's bin
@@ -51,9 +71,7 @@ static __always_inline void free_fast(void *p, unsigned int expect)
 	 * object and clear the tag at any moment.
 	 */
 	*tag = free_tag(a);
-	if (likely(fc_push(ro->cache_id, p)))
-		return;
-	cache_free_slow(hak_caches[ro->cache_id], p);
+	free_checked(ro, p);
 	return;
 slow:
 	free_slow(p, expect ? hak_caches[expect] : NULL,

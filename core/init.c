@@ -14,9 +14,12 @@
 #include "options.h"
 #include "size_class.h"
 #include "superslab.h"
+#include "../numa/remote.h"
+#include "../numa/topology.h"
 #include "hakmem/hakmem.h"
 
 _Atomic int hak_init_state;
+int hak_constructed;
 static __thread int init_owner __attribute__((tls_model("initial-exec")));
 static struct hak_lock cache_list_lock = HAK_LOCK_INIT;
 
@@ -99,6 +102,7 @@ void hak_init_slow(void)
 	regions_layout();
 	atomic_store_explicit(&hak_init_state, INIT_BASIC, memory_order_release);
 	tcache_init();
+	remote_init();
 	percpu_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atomic_store_explicit(&hak_init_state, INIT_READY, memory_order_release);
@@ -121,11 +125,18 @@ void hak_cache_list_unlock(void)
 	hak_unlock(&cache_list_lock);
 }
 
+/*
+ * Runs after libnuma's constructor (libhakmem.so depends on libnuma), so
+ * the topology can be learned here; allocations made before it were
+ * served from the boot pool.
+ */
 __attribute__((constructor)) static void hak_constructor(void)
 {
 	hak_init();
 	if (!hak_options_were_read())
 		hak_options_read();
+	hak_constructed = 1;
+	topology_init();
 }
 
 __attribute__((destructor)) static void hak_destructor(void)

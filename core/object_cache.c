@@ -35,7 +35,8 @@ static struct hak_cache *descriptor_get(unsigned int id, uint32_t xfer_cap)
 
 static int cache_install(struct hak_cache *tmp)
 {
-	uint32_t xfer_cap = 4U * tmp->fc_cap;
+	uint32_t xfer_cap = 4U * FC_USER_CAP;
+	struct central *keep[HAK_NODE_SLOTS];
 	struct hak_cache *c;
 	unsigned int id;
 
@@ -48,10 +49,19 @@ static int cache_install(struct hak_cache *tmp)
 	if (!c)
 		return -1;
 	xfer_cap = c->central.xfer_cap;
+	/* a recycled descriptor keeps its (empty) node centrals */
+	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++)
+		keep[n] = central_peek(c, n);
 	*c = *tmp;
 	c->id = id;
 	c->central.xfer = (void **)(c + 1);
 	c->central.xfer_cap = xfer_cap;
+	for (unsigned int n = 0; n < HAK_MAX_NODES; n++) {
+		if (keep[n])
+			central_reset(keep[n]);
+		atomic_store(&c->node_central[n], keep[n]);
+	}
+	atomic_store(&c->node_central[HAK_NODE_BOOT], &c->central);
 	hak_caches[id] = c;
 	return (int)id;
 }
@@ -108,6 +118,21 @@ HAK_EXPORT int hak_cache_shrink(struct hak_cache *cache)
 	return (int)cache_release_empty(cache);
 }
 
+/* Objects out of the spans of every node (in caches or in use). */
+static uint64_t cache_inuse(struct hak_cache *c)
+{
+	struct central *ct;
+	uint64_t live = 0;
+	unsigned int n;
+
+	for_each_central(c, ct, n) {
+		hak_lock(&ct->lock);
+		live += ct->inuse;
+		hak_unlock(&ct->lock);
+	}
+	return live;
+}
+
 HAK_EXPORT void hak_cache_destroy(struct hak_cache *cache)
 {
 	uint64_t live, cached;
@@ -117,9 +142,7 @@ HAK_EXPORT void hak_cache_destroy(struct hak_cache *cache)
 	fc_flush_reachable();
 	cache_release_empty(cache);
 	hak_cache_list_lock();
-	hak_lock(&cache->central.lock);
-	live = cache->central.inuse;
-	hak_unlock(&cache->central.lock);
+	live = cache_inuse(cache);
 	cached = regions_count_cached(cache->id);
 	if (live > cached) {
 		hak_dprintf(2, "hakmem: hak_cache_destroy(%s): %llu objects still allocated; the cache is kept\n",

@@ -30,11 +30,14 @@ static const struct option_desc option_table[OPT_COUNT] = {
 	[OPT_FAIL_MMAP]	   = { "HAKMEM_FAIL_MMAP", 0, 0, 1L << 30, NULL },
 	[OPT_RSEQ]	   = { "HAKMEM_RSEQ", 1, 0, 1, NULL },
 	[OPT_CPU_ID]	   = { "HAKMEM_CPU_ID", 0, 0, 1, cpu_id_words },
+	[OPT_NUMA]	   = { "HAKMEM_NUMA", 1, 0, 1, NULL },
+	[OPT_NUMA_FAKE]	   = { "HAKMEM_NUMA_FAKE", 0, 0, 16, NULL },
 };
 
 long hak_opt[OPT_COUNT] = {
 	[OPT_REFILL] = 32, [OPT_MIN_PARTIAL] = 2, [OPT_SPARE_SS] = 1,
 	[OPT_DIRTY_MAX_KB] = 8192, [OPT_RSEQ] = 1,
+	[OPT_NUMA] = 1,
 };
 
 static int options_read;

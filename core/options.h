@@ -18,6 +18,8 @@ enum hak_option {
 	OPT_FAIL_MMAP,		/* HAKMEM_FAIL_MMAP: fail every Nth mapping */
 	OPT_RSEQ,		/* HAKMEM_RSEQ: per-CPU rseq caches (1) or not */
 	OPT_CPU_ID,		/* HAKMEM_CPU_ID: 0 cpu_id, 1 mm_cid */
+	OPT_NUMA,		/* HAKMEM_NUMA: node-aware pools (1) or one */
+	OPT_NUMA_FAKE,		/* HAKMEM_NUMA_FAKE: split CPUs into N nodes */
 	OPT_COUNT
 };
 

@@ -51,6 +51,7 @@ struct rseq_abi {
 #define ABI_RSEQ_CS	8
 #define ABI_MM_CID	24
 #define ABI_MM_CID_END	28
+#define ABI_NODE_ID_END	24
 
 enum { OWN_NONE, OWN_REGISTERED, OWN_DEAD };
 enum { PREP_READY, PREP_RETRY, PREP_FALLBACK };
@@ -162,6 +163,25 @@ void percpu_init(void)
 				MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
 				0, 0) == 0;
 	hak_rseq.on = 1;
+}
+
+/**
+ * percpu_rseq_area() - where this process's threads find their rseq area
+ * @has_node_id: set to 1 when the kernel fills the node_id field
+ *
+ * Works in the per-thread mode too, when glibc registered rseq.
+ *
+ * Return: the thread-pointer relative offset of the area, or INTPTR_MIN
+ * when the process has none.
+ */
+intptr_t percpu_rseq_area(int *has_node_id)
+{
+	*has_node_id = getauxval(AT_RSEQ_FEATURE_SIZE) >= ABI_NODE_ID_END;
+	if (hak_rseq.on)
+		return hak_rseq.cs_off - ABI_RSEQ_CS;
+	if (glibc_registered())
+		return __rseq_offset;
+	return INTPTR_MIN;
 }
 
 /**

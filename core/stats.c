@@ -16,7 +16,8 @@
 
 static void slabinfo_fill(struct hak_slabinfo *row, struct hak_cache *c)
 {
-	struct central *ct = &c->central;
+	struct central *ct;
+	unsigned int n;
 
 	memset(row, 0, sizeof(*row));
 	memcpy(row->name, c->name, sizeof(row->name));
@@ -24,14 +25,16 @@ static void slabinfo_fill(struct hak_slabinfo *row, struct hak_cache *c)
 	row->stride = c->stride;
 	row->objs_per_slab = c->objs_per_span;
 	row->slabs_per_span = c->span_slabs;
-	hak_lock(&ct->lock);
-	row->active_objs = ct->inuse - ct->xfer_count;
-	row->num_objs = ct->nr_spans * c->objs_per_span;
-	row->slabs = ct->nr_spans;
-	row->refills = ct->refills;
-	row->drains = ct->drains;
-	row->superslab_refills = ct->ss_refills;
-	hak_unlock(&ct->lock);
+	for_each_central(c, ct, n) {
+		hak_lock(&ct->lock);
+		row->active_objs += ct->inuse - ct->xfer_count;
+		row->num_objs += ct->nr_spans * c->objs_per_span;
+		row->slabs += ct->nr_spans;
+		row->refills += ct->refills;
+		row->drains += ct->drains;
+		row->superslab_refills += ct->ss_refills;
+		hak_unlock(&ct->lock);
+	}
 }
 
 HAK_EXPORT int hak_slabinfo(struct hak_slabinfo *rows, int max)
@@ -54,15 +57,83 @@ HAK_EXPORT int hak_slabinfo(struct hak_slabinfo *rows, int max)
 HAK_EXPORT void hak_global_stats(struct hak_global_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	hak_lock(&hak_pool.lock);
-	st->superslabs = hak_pool.nr_superslabs;
-	st->superslabs_mapped = hak_pool.mapped_total;
-	st->superslabs_unmapped = hak_pool.unmapped_total;
-	hak_unlock(&hak_pool.lock);
+	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
+		struct ss_pool *pool = &hak_pools[n];
+
+		hak_lock(&pool->lock);
+		st->superslabs += pool->nr_superslabs;
+		st->superslabs_mapped += pool->mapped_total;
+		st->superslabs_unmapped += pool->unmapped_total;
+		hak_unlock(&pool->lock);
+	}
 	huge_stats(&st->huge_allocs, &st->huge_bytes);
 	st->mapped_bytes = os_mapped_bytes();
 	st->mode = percpu_mode_name();
 	st->mode_reason = percpu_mode_reason();
+	st->numa_policy = topology_describe();
+	st->numa_nodes = topology_multi() ? hak_topo.nr_nodes : 0;
+}
+
+static void node_fill(struct hak_node_stats *row, unsigned int n)
+{
+	struct ss_pool *pool = &hak_pools[n];
+	struct central *ct;
+
+	memset(row, 0, sizeof(*row));
+	row->node = n == HAK_NODE_BOOT ? -1 : (int)n;
+	hak_lock(&pool->lock);
+	row->superslabs = pool->nr_superslabs;
+	row->bytes = pool->nr_superslabs * HAK_SS_SIZE;
+	hak_unlock(&pool->lock);
+	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++) {
+		if (!hak_caches[id] || !(ct = central_peek(hak_caches[id], n)))
+			continue;
+		hak_lock(&ct->lock);
+		row->refills += ct->refills;
+		row->remote_frees += ct->remote_frees;
+		row->cross_refills += ct->cross_refills;
+		hak_unlock(&ct->lock);
+	}
+}
+
+HAK_EXPORT int hak_node_stats(struct hak_node_stats *rows, int max)
+{
+	int k = 0;
+
+	hak_init();
+	hak_cache_list_lock();
+	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
+		if (!hak_pools[n].mapped_total)
+			continue;
+		if (k < max)
+			node_fill(&rows[k], n);
+		k++;
+	}
+	hak_cache_list_unlock();
+	return k;
+}
+
+static void print_nodes(int fd)
+{
+	struct hak_node_stats rows[HAK_NODE_SLOTS];
+	int n = hak_node_stats(rows, HAK_NODE_SLOTS);
+
+	hak_dprintf(fd, "# numa: %s\n", topology_describe());
+	hak_dprintf(fd, "# %-6s %10s %12s %10s %12s %12s\n", "node",
+		    "superslabs", "bytes", "refills", "remote_frees",
+		    "cross_refill");
+	for (int i = 0; i < n; i++) {
+		if (rows[i].node < 0)
+			hak_dprintf(fd, "# %-6s", "boot");
+		else
+			hak_dprintf(fd, "# %-6d", rows[i].node);
+		hak_dprintf(fd, " %10llu %12llu %10llu %12llu %12llu\n",
+			    (unsigned long long)rows[i].superslabs,
+			    (unsigned long long)rows[i].bytes,
+			    (unsigned long long)rows[i].refills,
+			    (unsigned long long)rows[i].remote_frees,
+			    (unsigned long long)rows[i].cross_refills);
+	}
 }
 
 static void print_row(int fd, const struct hak_slabinfo *r)
@@ -100,6 +171,7 @@ HAK_EXPORT void hak_stats_print(int fd)
 	hak_init();
 	hak_dprintf(fd, "hakmem slabinfo\n");
 	print_global(fd);
+	print_nodes(fd);
 	hak_dprintf(fd, "# %-18s %8s %8s %6s %4s %10s %10s %6s %9s %9s %9s\n",
 		    "name", "objsize", "stride", "objs", "slbs", "active",
 		    "total", "spans", "refills", "drains", "ss_refill");

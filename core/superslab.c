@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * SuperSlabs and their free-slab bitmaps. superslab_refill() hands a cache
+ * SuperSlabs and their free-slab bitmaps, in one pool per NUMA node (plus
+ * the boot pool used before the topology is known). superslab_refill() hands a cache
  * a span of adjacent free slabs: finding one is a few shifts and a count of
  * trailing zeros over the 32-bit bitmap, never a walk over memory. Released
  * spans go back to the bitmap; their pages are purged (MADV_DONTNEED) once
@@ -14,10 +15,11 @@
 #include "os.h"
 #include "registry.h"
 #include "superslab.h"
+#include "../numa/topology.h"
 
 #define SS_MAGIC	0x48414b4d454d5353ULL	/* "HAKMEMSS" */
 
-struct ss_pool hak_pool = { .lock = HAK_LOCK_INIT };
+struct ss_pool hak_pools[HAK_NODE_SLOTS];
 
 static void avail_add(struct ss_pool *pool, struct superslab *ss)
 {
@@ -39,14 +41,16 @@ static void avail_del(struct ss_pool *pool, struct superslab *ss)
 	ss->next = ss->prev = NULL;
 }
 
-static struct superslab *superslab_new(struct ss_pool *pool)
+static struct superslab *superslab_new(struct ss_pool *pool, unsigned int node)
 {
 	struct superslab *ss = os_map_aligned(HAK_SS_SIZE, HAK_SS_SIZE);
 
 	if (!ss)
 		return NULL;
+	topology_bind(ss, HAK_SS_SIZE, node);
 	ss->magic = SS_MAGIC;
 	ss->kind = SS_KIND_SLABS;
+	ss->node = node;
 	ss->free_bitmap = SS_ALL_FREE;
 	registry_add(ss);
 	pool->nr_superslabs++;
@@ -90,6 +94,7 @@ static void span_init(struct hak_cache *c, struct superslab *ss,
 		.cache_id = (uint16_t)c->id,
 		.head = (uint8_t)head,
 		.nslabs = (uint8_t)c->span_slabs,
+		.node = (uint8_t)ss->node,
 	};
 	_Atomic uint64_t *map = ss->free_map[head];
 	uint32_t words = (c->objs_per_span + 63) / 64;
@@ -124,16 +129,18 @@ static void span_take(struct ss_pool *pool, struct superslab *ss,
 /**
  * superslab_refill() - take a free span for a cache
  * @c: the cache; its span_slabs says how many slabs
+ * @node: the pool (NUMA node) to take it from
  *
- * Looks through the SuperSlabs with free slabs, and maps a new SuperSlab
- * only when none has a free run long enough. Called with the cache's
- * central lock held (lock order: central, then pool).
+ * Looks through the node's SuperSlabs with free slabs, and maps a new
+ * SuperSlab on that node only when none has a free run long enough.
+ * Called with the cache's central lock of that node held (lock order:
+ * central, then pool).
  *
  * Return: the span's head metadata, or NULL with errno ENOMEM.
  */
-struct slab_rw *superslab_refill(struct hak_cache *c)
+struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node)
 {
-	struct ss_pool *pool = &hak_pool;
+	struct ss_pool *pool = &hak_pools[node];
 	struct superslab *ss;
 	int idx = -1;
 
@@ -144,7 +151,7 @@ struct slab_rw *superslab_refill(struct hak_cache *c)
 			break;
 	}
 	if (!ss) {
-		ss = superslab_new(pool);
+		ss = superslab_new(pool, node);
 		if (!ss) {
 			hak_unlock(&pool->lock);
 			return NULL;
@@ -195,7 +202,7 @@ static void unmap_empty_locked(struct ss_pool *pool, uint32_t keep)
  */
 void superslab_release_span(struct superslab *ss, unsigned int head)
 {
-	struct ss_pool *pool = &hak_pool;
+	struct ss_pool *pool = &hak_pools[ss->node];
 	unsigned int n = ss->ro[head].nslabs;
 	uint32_t mask = ((n < 32 ? 1U << n : 0U) - 1) << head;
 
@@ -224,38 +231,44 @@ void superslab_release_span(struct superslab *ss, unsigned int head)
  */
 int superslab_purge(int unmap_empty)
 {
-	struct ss_pool *pool = &hak_pool;
-	int did;
+	int did = 0;
 
-	hak_lock(&pool->lock);
-	did = pool->dirty_bytes || (unmap_empty && pool->nr_empty);
-	if (unmap_empty)
-		unmap_empty_locked(pool, 0);
-	purge_locked(pool);
-	hak_unlock(&pool->lock);
+	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
+		struct ss_pool *pool = &hak_pools[n];
+
+		hak_lock(&pool->lock);
+		did |= pool->dirty_bytes || (unmap_empty && pool->nr_empty);
+		if (unmap_empty)
+			unmap_empty_locked(pool, 0);
+		purge_locked(pool);
+		hak_unlock(&pool->lock);
+	}
 	return did;
 }
 
 /**
- * superslab_pool_lock_all() - take the pool lock (before fork)
+ * superslab_pool_lock_all() - take every pool lock (before fork)
  */
 void superslab_pool_lock_all(void)
 {
-	hak_lock(&hak_pool.lock);
+	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++)
+		hak_lock(&hak_pools[n].lock);
 }
 
 /**
- * superslab_pool_unlock_all() - release the pool lock (after fork, parent)
+ * superslab_pool_unlock_all() - release every pool lock (after fork, parent)
  */
 void superslab_pool_unlock_all(void)
 {
-	hak_unlock(&hak_pool.lock);
+	for (unsigned int n = HAK_NODE_SLOTS; n-- > 0;)
+		hak_unlock(&hak_pools[n].lock);
 }
 
 /**
- * superslab_pool_reinit() - reset the pool lock (after fork, child)
+ * superslab_pool_reinit() - reset every pool lock (after fork, child)
  */
 void superslab_pool_reinit(void)
 {
-	hak_lock_init(&hak_pool.lock);
+	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++)
+		hak_lock_init(&hak_pools[n].lock);
 }

@@ -48,7 +48,8 @@ struct slab_ro {
 	uint16_t cache_id;	/* owning cache, 0 when the slab is free */
 	uint8_t head;		/* index of the span's first slab */
 	uint8_t nslabs;		/* slabs in the span */
-	uint8_t pad[2];
+	uint8_t node;		/* pool (NUMA node) the SuperSlab belongs to */
+	uint8_t pad;
 };
 
 /* Mutable span state, valid in the head slab, under the cache's lock. */
@@ -115,9 +116,10 @@ struct ss_pool {
 	uint64_t unmapped_total;
 };
 
-extern __hidden struct ss_pool hak_pool;
+/* One pool per NUMA node, and the boot pool (numa/topology.h). */
+extern __hidden struct ss_pool hak_pools[];
 
-struct slab_rw *superslab_refill(struct hak_cache *c);
+struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node);
 void superslab_release_span(struct superslab *ss, unsigned int head);
 int superslab_purge(int unmap_empty);
 void superslab_pool_lock_all(void);

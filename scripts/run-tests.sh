@@ -90,8 +90,10 @@ fi
 
 # The fast-path modes every stress and rseq selftest runs in: per-CPU with
 # glibc's rseq, per-CPU indexed by mm_cid, per-CPU with our own rseq
-# registration (glibc's disabled), and the per-thread fallback.
-modes=("" "HAKMEM_CPU_ID=mm_cid" "GLIBC_TUNABLES=glibc.pthread.rseq=0" "HAKMEM_RSEQ=0")
+# registration (glibc's disabled), the per-thread fallback, and two fake
+# NUMA nodes.
+modes=("" "HAKMEM_CPU_ID=mm_cid" "GLIBC_TUNABLES=glibc.pthread.rseq=0" "HAKMEM_RSEQ=0"
+       "HAKMEM_NUMA_FAKE=2")
 
 if want stress; then
 	for mode in "${modes[@]}"; do

@@ -9,7 +9,7 @@
 CHECK_CFLAGS	:= $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS	:= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 TEST_CFLAGS	:= -std=gnu11 $(OPTFLAGS) -g -pthread -Wall -Wextra -Werror \
-		   -D_GNU_SOURCE -I$(srctree)/include $(SANFLAGS)
+		   -D_GNU_SOURCE -I$(srctree)/include $(SYSFLAGS) $(SANFLAGS)
 tbuild		:= $(objtree)/selftests/build
 
 unit-tests	:= $(basename $(notdir $(wildcard $(srctree)/selftests/unit/test_*.c)))
@@ -21,17 +21,17 @@ stress-bins	:= $(addprefix $(tbuild)/stress/,$(stress-tests)) $(addprefix $(tbui
 $(tbuild)/unit/%: $(srctree)/selftests/unit/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(KBUILD_LDFLAGS)
+	$(Q)$(CC) $(TEST_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(KBUILD_LDFLAGS) $(LIB_A_LIBS)
 
 $(tbuild)/stress/%: $(srctree)/selftests/stress/%.c $(LIB_A) $(wildcard $(srctree)/selftests/lib/*.h)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS)
+	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS) $(LIB_A_LIBS)
 
 $(tbuild)/rseq/%: $(srctree)/selftests/rseq/%.c $(LIB_A) $(wildcard $(srctree)/selftests/lib/*.h)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS)
+	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS) $(LIB_A_LIBS)
 
 .PHONY: selftests
 selftests: $(unit-bins) $(stress-bins)

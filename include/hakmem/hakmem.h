@@ -234,8 +234,12 @@ struct hak_slabinfo {
  * @huge_allocs: huge (own mapping) allocations live now
  * @huge_bytes: bytes mapped for huge allocations now
  * @mapped_bytes: all bytes mapped by the allocator now (metadata included)
- * @mode: fast-path mode in force ("rseq-percpu" or "per-thread")
+ * @mode: fast-path mode in force ("per-CPU rseq (cpu_id)", "per-CPU rseq
+ *        (mm_cid)" or "per-thread")
  * @mode_reason: why that mode is in force
+ * @numa_policy: the placement policy in force (local, bind, interleave,
+ *               preferred, fake nodes, or one pool)
+ * @numa_nodes: nodes with a pool of their own (0 in single-pool mode)
  */
 struct hak_global_stats {
 	uint64_t superslabs;
@@ -246,7 +250,38 @@ struct hak_global_stats {
 	uint64_t mapped_bytes;
 	const char *mode;
 	const char *mode_reason;
+	const char *numa_policy;
+	int numa_nodes;
 };
+
+/**
+ * struct hak_node_stats - per-node counters
+ * @node: node number; -1 for the boot pool (allocations made before the
+ *        topology was known)
+ * @superslabs: SuperSlabs of the node now
+ * @bytes: bytes of those SuperSlabs
+ * @refills: batches handed to fast-path caches from the node's pools
+ * @remote_frees: objects of the node freed on another node and returned
+ * @cross_refills: refills the node served for another node whose own
+ *                 memory ran out
+ */
+struct hak_node_stats {
+	int node;
+	uint64_t superslabs;
+	uint64_t bytes;
+	uint64_t refills;
+	uint64_t remote_frees;
+	uint64_t cross_refills;
+};
+
+/**
+ * hak_node_stats() - read the per-node counters
+ * @rows: array to fill, one row per pool that holds or held SuperSlabs
+ * @max: capacity of @rows
+ *
+ * Return: the number of rows available (only @max are written).
+ */
+int hak_node_stats(struct hak_node_stats *rows, int max);
 
 /**
  * hak_slabinfo() - read the slabinfo table

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The topology, learned once after start-up (from the library constructor,
+ * or lazily from the first refill that finds it missing), and the placement
+ * policy derived from the process's memory policy; the system side (libnuma
+ * and mbind) is in libnuma.c:
+ *
+ *   default or local     one pool per node; SuperSlabs MPOL_PREFERRED to
+ *                        their node (the kernel falls back to the nearest
+ *                        node when one is full)
+ *   --membind=NODES      one pool per allowed node, MPOL_BIND each; a
+ *                        thread on another node uses the nearest allowed
+ *   --interleave=NODES   one pool; new SuperSlabs rotate over the nodes
+ *   --preferred=N        one pool, every SuperSlab preferring N
+ *   HAKMEM_NUMA=0        one pool, no mbind: the process policy applies
+ *   HAKMEM_NUMA_FAKE=N   the online CPUs split into N virtual nodes, one
+ *                        pool each, no binding (tests on one-node machines)
+ *
+ * Nodes are ordered by distance for each node (nearest[]): the fallback
+ * when the local node may not hold memory.
+ */
+#include <sched.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "../core/fastcache.h"
+#include "../core/options.h"
+#include "topology.h"
+
+struct hak_topology hak_topo = { .mode = TOPO_BOOT, .single_node = -1,
+				 .single_pool = HAK_NODE_BOOT,
+				 .policy = "boot (topology not learned yet)" };
+
+static _Atomic int learning;
+static _Atomic unsigned int rotor;
+static __thread unsigned int tls_node __attribute__((tls_model("initial-exec")));
+static __thread unsigned int tls_node_age __attribute__((tls_model("initial-exec")));
+
+/**
+ * topology_node_slow() - the current node without an rseq area
+ *
+ * getcpu() through the vDSO, refreshed every 64 calls per thread: a thread
+ * that migrates keeps its old node for a short while, which only costs
+ * locality, never correctness.
+ *
+ * Return: the node.
+ */
+unsigned int topology_node_slow(void)
+{
+	int cpu;
+
+	if (tls_node_age++ & 63)
+		return tls_node;
+	cpu = sched_getcpu();
+	tls_node = cpu >= 0 && cpu < HAK_MAX_CPUS ? hak_topo.node_of_cpu[cpu] : 0;
+	return tls_node;
+}
+
+static void order_by_distance(struct hak_topology *t)
+{
+	for (int n = 0; n < t->nr_nodes; n++) {
+		int k = 0;
+
+		for (int d = 0; d < 256 && k < t->nr_nodes; d++)
+			for (int m = 0; m < t->nr_nodes; m++)
+				if (t->distance[n][m] == d &&
+				    (t->allowed >> m & 1))
+					t->nearest[n][k++] = (uint8_t)m;
+		t->nr_nearest[n] = (uint8_t)k;
+	}
+}
+
+static void learn_fake(struct hak_topology *t, int nodes)
+{
+	int cpus = (int)sysconf(_SC_NPROCESSORS_CONF);
+
+	if (cpus < 1)
+		cpus = 1;
+	if (cpus > HAK_MAX_CPUS)
+		cpus = HAK_MAX_CPUS;
+	t->fake = nodes;
+	t->nr_nodes = nodes;
+	t->allowed = (nodes == 64 ? ~0ULL : (1ULL << nodes) - 1);
+	for (int c = 0; c < HAK_MAX_CPUS; c++)
+		t->node_of_cpu[c] = (uint8_t)(c < cpus ? c * nodes / cpus : 0);
+	for (int a = 0; a < nodes; a++)
+		for (int b = 0; b < nodes; b++)
+			t->distance[a][b] = a == b ? 10 : 20;
+	t->policy = "fake nodes (HAKMEM_NUMA_FAKE)";
+	t->mode = TOPO_NODES;
+	t->bind = BIND_NONE;
+}
+
+static void pick_source(struct hak_topology *t, intptr_t rseq_base,
+			int has_node_id)
+{
+	t->rseq_base = rseq_base;
+	if (rseq_base == INTPTR_MIN)
+		t->source = SRC_NONE;
+	else if (has_node_id && !t->fake)
+		t->source = SRC_RSEQ_NODE;
+	else
+		t->source = SRC_RSEQ_CPU;
+}
+
+/**
+ * topology_learn() - learn the topology and the placement policy, once
+ *
+ * Safe to call from anywhere after start-up; a call made while another is
+ * learning (libnuma allocating, say), or before the library constructor
+ * ran (libnuma may not be initialised), returns at once and the caller
+ * keeps using the boot pool.
+ */
+void topology_learn(void)
+{
+	struct hak_topology t = hak_topo;
+	intptr_t base;
+	int node_id;
+	int expected = 0;
+
+	if (hak_topo.mode != TOPO_BOOT || !hak_constructed ||
+	    !atomic_compare_exchange_strong(&learning, &expected, 1))
+		return;
+	t.nr_nodes = 1;
+	t.allowed = 1;
+	if (hak_option(OPT_NUMA_FAKE) > 1) {
+		learn_fake(&t, (int)hak_option(OPT_NUMA_FAKE));
+	} else if (numa_learn_system(&t)) {
+		atomic_store(&learning, 0);	/* not yet: boot pool */
+		return;
+	}
+	if (t.mode == TOPO_BOOT)
+		t.mode = TOPO_SINGLE;
+	/* one pool and nothing to bind: the boot pool is that pool */
+	t.single_pool = t.bind == BIND_NONE ? HAK_NODE_BOOT : 0;
+	order_by_distance(&t);
+	base = percpu_rseq_area(&node_id);
+	pick_source(&t, base, node_id);
+	hak_topo = t;
+	atomic_store(&learning, 2);
+}
+
+/**
+ * topology_restrict() - allow memory on fewer nodes from now on
+ * @allowed: the nodes that may still hold new memory (a subset)
+ *
+ * Threads of the other nodes then refill from the nearest allowed node,
+ * as under numactl --membind. For tests and cpuset changes.
+ */
+void topology_restrict(uint64_t allowed)
+{
+	struct hak_topology t = hak_topo;
+
+	t.allowed &= allowed;
+	if (!t.allowed || t.mode != TOPO_NODES)
+		return;
+	order_by_distance(&t);
+	hak_topo = t;
+}
+
+/**
+ * topology_init() - learn the topology if it has not been learned yet
+ */
+void topology_init(void)
+{
+	if (unlikely(hak_topo.mode == TOPO_BOOT))
+		topology_learn();
+}
+
+/**
+ * topology_bind() - place a new SuperSlab's memory by the policy
+ * @addr: the mapping
+ * @len: its length
+ * @pool_node: the pool it belongs to (0 in single-pool mode)
+ */
+void topology_bind(void *addr, size_t len, unsigned int pool_node)
+{
+	const struct hak_topology *t = &hak_topo;
+	unsigned int n;
+
+	if (t->fake || pool_node == HAK_NODE_BOOT)
+		return;
+	switch (t->bind) {
+	case BIND_PREFERRED:
+		n = t->mode == TOPO_SINGLE ? (unsigned int)t->single_node : pool_node;
+		numa_bind_range(addr, len, BIND_PREFERRED, n);
+		break;
+	case BIND_STRICT:
+		n = t->mode == TOPO_SINGLE ? (unsigned int)t->single_node : pool_node;
+		numa_bind_range(addr, len, BIND_STRICT, n);
+		break;
+	case BIND_ROTATE: {
+		unsigned int k = atomic_fetch_add(&rotor, 1) %
+				 (unsigned int)__builtin_popcountll(t->allowed);
+		uint64_t m = t->allowed;
+
+		while (k--)
+			m &= m - 1;
+		numa_bind_range(addr, len, BIND_STRICT,
+				(unsigned int)__builtin_ctzll(m));
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/**
+ * topology_describe() - the placement policy in force, for statistics
+ *
+ * Return: a static string.
+ */
+const char *topology_describe(void)
+{
+	return hak_topo.policy;
+}
