@@ -52,7 +52,7 @@ struct hak_cache {
 	uint16_t span_slabs;
 	uint16_t batch;			/* objects per refill and drain */
 	uint16_t fc_cap;		/* objects a fast-path cache holds */
-	uint16_t dead;
+	uint16_t pad;
 	uint64_t recip;
 	unsigned long flags;
 	void (*ctor)(void *);

@@ -36,6 +36,10 @@ void free_slow(void *p, struct hak_cache *expect, const char *op)
 		}
 	}
 	obj_classify(p, &oi);
+	if (oi.kind == OBJ_HUGE) {	/* only with @expect: not a cache object */
+		hak_report(op, p, expect, "a huge allocation, not an object of this cache");
+		return;
+	}
 	if (oi.kind != OBJ_VALID) {
 		hak_report(op, p, oi.cache, obj_kind_str(oi.kind));
 		return;

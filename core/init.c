@@ -49,10 +49,17 @@ static void secrets_init(void)
 		hak_link_secret = ~hak_tag_secret;
 }
 
+/*
+ * Lock order: percpu drain, cache list, region list, remote buffers,
+ * centrals, pools, metadata arena; the same order the allocator nests
+ * them in.
+ */
 static void fork_prepare(void)
 {
+	percpu_lock();
 	hak_lock(&cache_list_lock);
 	regions_lock();
+	remote_lock();
 	caches_lock_all();
 	superslab_pool_lock_all();
 	meta_lock();
@@ -63,8 +70,10 @@ static void fork_parent(void)
 	meta_unlock();
 	superslab_pool_unlock_all();
 	caches_unlock_all();
+	remote_unlock();
 	regions_unlock();
 	hak_unlock(&cache_list_lock);
+	percpu_unlock();
 }
 
 static void fork_child(void)
@@ -72,8 +81,10 @@ static void fork_child(void)
 	meta_reinit();
 	superslab_pool_reinit();
 	caches_reinit_locks();
+	remote_reinit();
 	regions_reinit();
 	hak_lock_init(&cache_list_lock);
+	percpu_reinit();
 }
 
 /**

@@ -148,7 +148,7 @@ HAK_EXPORT void hak_cache_destroy(struct hak_cache *cache)
 		hak_dprintf(2, "hakmem: hak_cache_destroy(%s): %llu objects still allocated; the cache is kept\n",
 			    cache->name, (unsigned long long)(live - cached));
 	} else if (cached) {
-		cache->dead = 1;	/* other threads still cache objects */
+		/* other live threads still cache some: keep it registered */
 	} else {
 		hak_caches[cache->id] = NULL;
 		spare[cache->id] = cache;

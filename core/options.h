@@ -12,7 +12,8 @@ enum hak_option {
 	OPT_REFILL,		/* HAKMEM_REFILL: objects per refill batch */
 	OPT_STATS,		/* HAKMEM_STATS: print statistics at exit */
 	OPT_ON_ERROR,		/* HAKMEM_ON_ERROR: 0 abort, 1 warn */
-	OPT_MIN_PARTIAL,	/* HAKMEM_MIN_PARTIAL: empty spans kept per cache */
+	OPT_MIN_PARTIAL,	/* HAKMEM_MIN_PARTIAL: partial spans under which
+				 * an empty span is kept, not released */
 	OPT_SPARE_SS,		/* HAKMEM_SPARE_SUPERSLABS: empty SuperSlabs kept */
 	OPT_DIRTY_MAX_KB,	/* HAKMEM_DIRTY_MAX_KB: free dirty KiB before purge */
 	OPT_FAIL_MMAP,		/* HAKMEM_FAIL_MMAP: fail every Nth mapping */

@@ -69,6 +69,7 @@ static int own_mode;
 static int membarrier_ok;
 static pthread_key_t own_key;
 static _Atomic int cpus_seen;
+static struct hak_lock drain_lock = HAK_LOCK_INIT;
 static const char *mode_name = "per-thread";
 static const char *mode_reason = "not initialised yet";
 
@@ -349,7 +350,6 @@ static int drain_current_cpu(void)
 int percpu_drain_all(void)
 {
 	static struct fc_region *detached[HAK_MAX_CPUS];
-	static struct hak_lock drain_lock = HAK_LOCK_INIT;
 	int n = atomic_load(&cpus_seen), did = 0;
 
 	if (!hak_rseq.on)
@@ -375,4 +375,28 @@ int percpu_drain_all(void)
 	}
 	hak_unlock(&drain_lock);
 	return did;
+}
+
+/**
+ * percpu_lock() - hold off remote drains (before fork)
+ */
+void percpu_lock(void)
+{
+	hak_lock(&drain_lock);
+}
+
+/**
+ * percpu_unlock() - allow remote drains again (after fork, parent)
+ */
+void percpu_unlock(void)
+{
+	hak_unlock(&drain_lock);
+}
+
+/**
+ * percpu_reinit() - reset the drain lock (after fork, child)
+ */
+void percpu_reinit(void)
+{
+	hak_lock_init(&drain_lock);
 }

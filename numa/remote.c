@@ -122,3 +122,27 @@ void remote_flush_current(void)
 	if (tls_rb)
 		bufs_flush(tls_rb);
 }
+
+/**
+ * remote_lock() - take the buffer list lock (before fork)
+ */
+void remote_lock(void)
+{
+	hak_lock(&rb_lock);
+}
+
+/**
+ * remote_unlock() - release the buffer list lock (after fork, parent)
+ */
+void remote_unlock(void)
+{
+	hak_unlock(&rb_lock);
+}
+
+/**
+ * remote_reinit() - reset the buffer list lock (after fork, child)
+ */
+void remote_reinit(void)
+{
+	hak_lock_init(&rb_lock);
+}

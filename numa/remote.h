@@ -12,5 +12,8 @@ struct hak_cache;
 void remote_init(void);
 void remote_free(struct hak_cache *c, void *p, unsigned int node);
 void remote_flush_current(void);
+void remote_lock(void);
+void remote_unlock(void);
+void remote_reinit(void);
 
 #endif /* HAK_NUMA_REMOTE_H */

@@ -124,10 +124,19 @@ if want vm; then
 		echo "=== vm: skipped (CHECK_VM=0)"
 		skipped=$((skipped + 1))
 	elif [ -x "$srctree/selftests/vm/run-selftests.sh" ]; then
-		read -ra vm_extra <<<"${VM_EXTRA_ARGS:-}"
-		run tap "vm/run-selftests" 1200 \
+		# the NUMA selftest (both architectures) and, for aarch64, the
+		# unit, stress and rseq selftests, built static for the VMs
+		vm_args=()
+		if args=$("$srctree/selftests/numa/build-vm-tests.sh" \
+				--srctree "$srctree" --builddir "$builddir/vm-build"); then
+			mapfile -t vm_args <<<"$args"
+		else
+			echo "# vm: building the VM selftests failed; vm_sanity only"
+			failed=$((failed + 1)) failures+=("vm/build")
+		fi
+		run tap "vm/run-selftests" 1500 \
 			"$srctree/selftests/vm/run-selftests.sh" \
-			--builddir "$builddir/vm" "${vm_extra[@]}"
+			--builddir "$builddir/vm" --timeout 600 "${vm_args[@]}"
 	fi
 fi
 

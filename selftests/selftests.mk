@@ -10,6 +10,7 @@ CHECK_CFLAGS	:= $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS	:= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 TEST_CFLAGS	:= -std=gnu11 $(OPTFLAGS) -g -pthread -Wall -Wextra -Werror \
 		   -D_GNU_SOURCE -I$(srctree)/include $(SYSFLAGS) $(SANFLAGS)
+TEST_LDFLAGS	?=
 tbuild		:= $(objtree)/selftests/build
 
 unit-tests	:= $(basename $(notdir $(wildcard $(srctree)/selftests/unit/test_*.c)))
@@ -21,20 +22,27 @@ stress-bins	:= $(addprefix $(tbuild)/stress/,$(stress-tests)) $(addprefix $(tbui
 $(tbuild)/unit/%: $(srctree)/selftests/unit/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(KBUILD_LDFLAGS) $(LIB_A_LIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(KBUILD_LDFLAGS) $(LIB_A_LIBS) $(TEST_LDFLAGS)
 
 $(tbuild)/stress/%: $(srctree)/selftests/stress/%.c $(LIB_A) $(wildcard $(srctree)/selftests/lib/*.h)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS) $(LIB_A_LIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS) $(LIB_A_LIBS) $(TEST_LDFLAGS)
 
 $(tbuild)/rseq/%: $(srctree)/selftests/rseq/%.c $(LIB_A) $(wildcard $(srctree)/selftests/lib/*.h)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS) $(LIB_A_LIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS) $(LIB_A_LIBS) $(TEST_LDFLAGS)
+
+numa-bins	:= $(tbuild)/numa/numa_test
+
+$(tbuild)/numa/%: $(srctree)/selftests/numa/%.c $(LIB_A) $(wildcard $(srctree)/selftests/lib/*.h)
+	@mkdir -p $(dir $@)
+	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS) $(LIB_A_LIBS) $(TEST_LDFLAGS)
 
 .PHONY: selftests
-selftests: $(unit-bins) $(stress-bins)
+selftests: $(unit-bins) $(stress-bins) $(numa-bins)
 
 check: all selftests
 	$(Q)$(srctree)/scripts/run-tests.sh --srctree $(srctree) \

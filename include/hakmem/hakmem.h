@@ -51,12 +51,13 @@ void *hak_calloc(size_t nmemb, size_t size);
 /**
  * hak_realloc() - resize an allocation, keeping its contents
  * @ptr: existing allocation or NULL (then it acts as hak_malloc())
- * @size: new size; 0 frees @ptr and returns a fresh minimal allocation
+ * @size: new size; 0 frees @ptr and returns NULL, as glibc does
  *
- * Stays in place when the new size fits the same size class.
+ * Stays in place when the new size falls in the same size class (for huge
+ * allocations: when it fits and uses more than half of the mapping).
  *
- * Return: the (possibly moved) allocation, or NULL with errno ENOMEM, in
- * which case @ptr is left untouched.
+ * Return: the (possibly moved) allocation; NULL with errno ENOMEM when
+ * memory is short, in which case @ptr is left untouched.
  */
 void *hak_realloc(void *ptr, size_t size);
 
@@ -179,10 +180,12 @@ void hak_cache_free(struct hak_cache *cache, void *obj);
  * hak_cache_shrink() - release the empty slabs of a cache
  * @cache: the cache
  *
- * Flushes the calling thread's cached objects of @cache and returns every
- * empty slab to its SuperSlab.
+ * Flushes the fast-path caches it can reach (every CPU's in the per-CPU
+ * mode, the calling thread's in the per-thread mode; all caches' objects,
+ * not only @cache's) and returns every empty span of @cache to its
+ * SuperSlab.
  *
- * Return: the number of slabs released.
+ * Return: the number of spans released.
  */
 int hak_cache_shrink(struct hak_cache *cache);
 
@@ -191,7 +194,9 @@ int hak_cache_shrink(struct hak_cache *cache);
  * @cache: the cache, or NULL
  *
  * Objects still allocated are reported on stderr (the cache then stays
- * alive, as SLUB does, so they remain valid).
+ * alive, as SLUB does, so they remain valid). In the per-thread mode,
+ * objects freed by other live threads may still sit in their caches: the
+ * cache then stays registered, without a report, until they come back.
  */
 void hak_cache_destroy(struct hak_cache *cache);
 

@@ -13,6 +13,7 @@
  *
  * Usage: param_test [-t threads] [-r repetitions] [-1 loops] [-2 loops]
  *                   [-3 loops]
+ * The -1/-2/-3 loop counts replace those of the "custom delays" test.
  * Exit: 0 pass, 1 fail, 4 skip (no per-CPU mode in this process).
  */
 #include <pthread.h>
@@ -260,22 +261,25 @@ static void run_alloc_test(void)
 int main(int argc, char **argv)
 {
 	struct hak_global_stats st;
+	int custom[4] = { 0, 200, 100, 300 };
 	int opt;
 
-	while ((opt = getopt(argc, argv, "t:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:r:1:2:3:")) != -1) {
 		if (opt == 't')
 			nthreads = atoi(optarg);
 		else if (opt == 'r')
 			reps = atol(optarg);
+		else if (opt >= '1' && opt <= '3')
+			custom[opt - '0'] = atoi(optarg);
 	}
 	if (nthreads < 1 || nthreads > MAX_THREADS)
 		nthreads = 16;
 	hak_free(hak_malloc(1));	/* start the allocator up */
 	hak_global_stats(&st);
-	tap_plan(6);
+	tap_plan(7);
 	tap_diag("fast path: %s (%s)", st.mode, st.mode_reason);
 	if (!hak_rseq.on) {
-		for (int i = 0; i < 6; i++)
+		for (int i = 0; i < 7; i++)
 			tap_skip_test("rseq", "per-CPU mode not in force");
 		return tap_exit();
 	}
@@ -290,6 +294,7 @@ int main(int argc, char **argv)
 	run_token_test("tokens, CPU bouncing", 5, 10, 20, 1, 0);
 	run_token_test("tokens, signal storm", 5, 10, 20, 0, 1);
 	run_token_test("tokens, everything", 50, 50, 50, 1, 1);
+	run_token_test("tokens, custom delays", custom[1], custom[2], custom[3], 0, 0);
 	tap_diag("signal handlers ran %ld critical sections", atomic_load(&sig_ops));
 	run_alloc_test();
 	return tap_exit();

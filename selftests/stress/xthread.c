@@ -6,7 +6,7 @@
  * addresses), no pattern is damaged, every cache ends with no active
  * objects. Also: thread churn, exit flush, fork with busy threads.
  *
- * Usage: xthread [-t threads] [-n objects per thread] [-s seed]
+ * Usage: xthread [-t threads] [-n objects per thread] [-s seed] [-f forks]
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +43,7 @@ static struct mbox mbox[MAX_THREADS];
 static int nthreads = 8;
 static long per_thread = 200000;
 static unsigned int seed0 = 1;
+static int nforks = 50;
 static _Atomic long errors;
 static _Atomic long handed;
 
@@ -308,7 +309,7 @@ static void test_fork_with_busy_threads(void)
 
 	for (int i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, busy_thread, (void *)(uintptr_t)i);
-	for (int i = 0; i < 50 && ok; i++) {
+	for (int i = 0; i < nforks && ok; i++) {
 		int status;
 		pid_t pid = fork();
 
@@ -323,14 +324,15 @@ static void test_fork_with_busy_threads(void)
 	atomic_store(&busy_stop, 1);
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
-	tap_result(ok, "50 forks while 4 threads allocate: every child allocates and frees");
+	tap_result(ok, "%d forks while 4 threads allocate: every child allocates and frees",
+		   nforks);
 }
 
 int main(int argc, char **argv)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "t:n:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:s:f:")) != -1) {
 		switch (opt) {
 		case 't':
 			nthreads = atoi(optarg);
@@ -341,8 +343,11 @@ int main(int argc, char **argv)
 		case 's':
 			seed0 = (unsigned int)atoi(optarg);
 			break;
+		case 'f':
+			nforks = atoi(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-t threads] [-n objects] [-s seed]\n",
+			fprintf(stderr, "usage: %s [-t threads] [-n objects] [-s seed] [-f forks]\n",
 				argv[0]);
 			return 2;
 		}

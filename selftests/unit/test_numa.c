@@ -2,7 +2,7 @@
 /*
  * Unit tests: NUMA node logic on a fake topology (HAKMEM_NUMA_FAKE=2
  * splits the CPUs into two virtual nodes), so it runs on any machine with
- * two CPUs: node-local refills, cross-node frees returned to their owner
+ * two CPUs or more: node-local refills, cross-node frees returned to their owner
  * node in batches, fallback to the nearest allowed node.
  */
 #include <check.h>
@@ -19,6 +19,17 @@
 #include "../../numa/topology.h"
 
 #define N 2000
+
+/* The first CPU of each fake node (node k: CPUs k*C/2 .. (k+1)*C/2-1). */
+static int cpu_of_node[2];
+
+static void find_cpus(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+
+	cpu_of_node[0] = 0;
+	cpu_of_node[1] = (int)(cpus / 2);
+}
 
 static void pin(int cpu)
 {
@@ -53,8 +64,9 @@ START_TEST(fake_topology_is_in_force)
 	hak_global_stats(&st);
 	ck_assert_int_eq(st.numa_nodes, 2);
 	ck_assert_ptr_nonnull(strstr(st.numa_policy, "fake"));
-	ck_assert_int_eq(hak_topo.node_of_cpu[0], 0);
-	ck_assert_int_eq(hak_topo.node_of_cpu[1], 1);
+	ck_assert_int_eq(hak_topo.node_of_cpu[cpu_of_node[0]], 0);
+	ck_assert_int_eq(hak_topo.node_of_cpu[cpu_of_node[1]], 1);
+	ck_assert_int_eq(hak_topo.node_of_cpu[cpu_of_node[1] - 1], 0);
 }
 END_TEST
 
@@ -63,20 +75,20 @@ START_TEST(refills_are_node_local)
 {
 	static const size_t sizes[] = { 16, 100, 1000, 5000, 70000 };
 
-	for (int cpu = 0; cpu < 2; cpu++) {
-		pin(cpu);
+	for (int node = 0; node < 2; node++) {
+		pin(cpu_of_node[node]);
 		for (unsigned int s = 0; s < 5; s++) {
 			void *v[200];
 
 			for (int i = 0; i < 200; i++) {
 				v[i] = hak_malloc(sizes[s]);
-				ck_assert_uint_eq(node_of(v[i]), (unsigned int)cpu);
-				ck_assert_uint_eq(ss_of(v[i])->node, (unsigned int)cpu);
+				ck_assert_uint_eq(node_of(v[i]), (unsigned int)node);
+				ck_assert_uint_eq(ss_of(v[i])->node, (unsigned int)node);
 			}
 			for (int i = 0; i < 200; i++)
 				hak_free(v[i]);
 		}
-		ck_assert_uint_gt(node_row(cpu).superslabs, 0);
+		ck_assert_uint_gt(node_row(node).superslabs, 0);
 	}
 }
 END_TEST
@@ -85,7 +97,7 @@ static void *freer(void *arg)
 {
 	void **v = arg;
 
-	pin(1);
+	pin(cpu_of_node[1]);
 	for (int i = 0; i < N; i++)
 		hak_free(v[i]);
 	return NULL;	/* thread exit flushes the remote buffers */
@@ -98,7 +110,7 @@ START_TEST(cross_node_frees_return_to_owner)
 	uint64_t before;
 	pthread_t t;
 
-	pin(0);
+	pin(cpu_of_node[0]);
 	for (int i = 0; i < N; i++) {
 		v[i] = hak_malloc(64);
 		ck_assert_uint_eq(node_of(v[i]), 0);
@@ -108,14 +120,14 @@ START_TEST(cross_node_frees_return_to_owner)
 	pthread_join(t, NULL);
 	ck_assert_uint_eq(node_row(0).remote_frees - before, N);
 	/* CPU 1 now allocates: only node-1 memory, none of the freed objects */
-	pin(1);
+	pin(cpu_of_node[1]);
 	for (int i = 0; i < N; i++) {
 		void *p = hak_malloc(64);
 
 		ck_assert_uint_eq(node_of(p), 1);
 	}
 	/* and node 0 gets its objects back */
-	pin(0);
+	pin(cpu_of_node[0]);
 	for (int i = 0; i < 100; i++)
 		ck_assert_uint_eq(node_of(hak_malloc(64)), 0);
 	free(v);
@@ -125,7 +137,7 @@ END_TEST
 /* A node that may not hold memory: its threads use the nearest node. */
 START_TEST(restricted_node_falls_back_to_nearest)
 {
-	pin(1);
+	pin(cpu_of_node[1]);
 	ck_assert_uint_eq(node_of(hak_malloc(200)), 1);
 	topology_restrict(1ULL << 0);
 	hak_trim();	/* objects cached before stay usable: drain them */
@@ -170,6 +182,7 @@ int main(int argc, char **argv)
 		printf("100%%: Checks: 0, Failures: 0, Errors: 0\n");
 		return EXIT_SUCCESS;
 	}
+	find_cpus();
 	sr = srunner_create(suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

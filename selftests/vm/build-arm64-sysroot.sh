@@ -10,7 +10,8 @@
 #
 # The C library and compiler come from gcc-aarch64-linux-gnu and
 # libc6-dev-arm64-cross (installed when root and missing); libnuma-dev:arm64
-# and libnuma1:arm64 are fetched with "apt-get download" (after
+# and libnuma1:arm64 (and check:arm64 with libsubunit, for the unit tests)
+# are fetched with "apt-get download" (after
 # "dpkg --add-architecture arm64") and unpacked with "dpkg -x", never
 # installed.  libnuma.a needs nothing beyond libc.
 #
@@ -64,8 +65,9 @@ mkdir -p "$cache" || vm_skip "cannot create $cache"
 sysroot=$cache/aarch64/sysroot
 exec 9>"$cache/.lock"
 flock 9
-vm_fetch_debs "$sysroot" libnuma-dev:arm64 libnuma1:arm64 >&2 ||
-	vm_skip "cannot download libnuma-dev:arm64 libnuma1:arm64"
+vm_fetch_debs "$sysroot" libnuma-dev:arm64 libnuma1:arm64 check:arm64 \
+	libsubunit-dev:arm64 libsubunit0:arm64 >&2 ||
+	vm_skip "cannot download libnuma-dev:arm64 libnuma1:arm64 check:arm64 libsubunit-dev:arm64"
 flock -u 9
 
 if [ ! -f "$sysroot/usr/lib/aarch64-linux-gnu/libnuma.a" ] ||

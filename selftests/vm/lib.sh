@@ -150,7 +150,8 @@ vm_fetch_debs()
 	local dest=$1 stamp want tmp deb
 	shift
 
-	stamp="$dest/.hakmem-debs"
+	# one stamp per package list, so adding a package fetches again
+	stamp="$dest/.hakmem-debs-$(printf '%s' "$*" | cksum | cut -d' ' -f1)"
 	vm_fresh "$stamp" && return 0
 	if ! want=$(vm_pkg_versions "$@"); then
 		if [ -f "$stamp" ]; then
