@@ -3,8 +3,8 @@
  * Selects the processor's rseq critical sections. Each arch/<arch>/rseq.h
  * defines HAK_RSEQ_SIG and, with the same names and contracts:
  *
- *   void *rseq_pop(const struct rseq_ctx *x, void **regions,
- *                  unsigned long id)
+ *   int rseq_pop(const struct rseq_ctx *x, void **regions,
+ *                unsigned long id, void **out)
  *   int   rseq_push(const struct rseq_ctx *x, void **regions,
  *                   unsigned long id, void *p)
  *   void *hak_thread_pointer(void)
@@ -32,8 +32,12 @@ struct rseq_ctx {
 	int on;			/* per-CPU mode in force */
 };
 
-/* Region layout constants shared with core/fastcache.h. */
-#define HAK_MAX_CPUS		4096
+/*
+ * Region layout constants shared with core/fastcache.h. HAK_MAX_CPUS is
+ * the kernel's largest NR_CPUS, so cpu_id and mm_cid always fit; the
+ * region array has two NULL guard slots below index 0 for -1 and -2.
+ */
+#define HAK_MAX_CPUS		8192
 #define HAK_FC_SLOTS_OFF	2080
 
 /*

@@ -490,7 +490,7 @@ void caches_lock_all(void)
 	struct central *ct;
 	unsigned int n;
 
-	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++)
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
 		if (cache_live(id))
 			for_each_central(hak_caches[id], ct, n)
 				hak_lock(&ct->lock);
@@ -504,7 +504,7 @@ void caches_unlock_all(void)
 	struct central *ct;
 	unsigned int n;
 
-	for (unsigned int id = HAK_MAX_CACHES - 1; id > 0; id--)
+	for (unsigned int id = HAK_MAX_CACHES; id-- > 0;)
 		if (cache_live(id))
 			for_each_central(hak_caches[id], ct, n)
 				hak_unlock(&ct->lock);
@@ -518,7 +518,7 @@ void caches_reinit_locks(void)
 	struct central *ct;
 	unsigned int n;
 
-	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++)
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
 		if (cache_live(id))
 			for_each_central(hak_caches[id], ct, n)
 				hak_lock_init(&ct->lock);

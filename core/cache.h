@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Caches: every object in hakmem belongs to one. The kmalloc size classes
- * are caches like any other (ids 1..HAK_NR_CLASSES), and
+ * are caches like any other (ids 0..HAK_NR_CLASSES-1), and
  * hak_cache_create() adds more. A cache has one central pool per NUMA
  * node (and one for the boot pool): a transfer array of whole batches and
  * a list of partial spans of that node, under its own lock, so two caches,
@@ -20,8 +20,8 @@
 #include "superslab.h"
 #include "../numa/topology.h"
 
-#define HAK_MAX_CACHES		256	/* id 0 is never used */
-#define HAK_KMALLOC_FIRST	1
+#define HAK_MAX_CACHES		256
+#define HAK_KMALLOC_FIRST	0	/* kmalloc cache id == size class */
 #define HAK_MAX_BATCH		256
 
 struct central {

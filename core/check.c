@@ -43,7 +43,7 @@ static void classify_slab(const void *p, struct obj_info *oi)
 		oi->kind = OBJ_METADATA;
 		return;
 	}
-	if (!ro->cache_id) {
+	if (!ro->capacity) {	/* a free slab's metadata is all zero */
 		oi->kind = OBJ_FREE_SLAB;
 		return;
 	}

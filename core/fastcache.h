@@ -49,7 +49,14 @@ extern __hidden __thread struct fc_region *hak_tc
 	__attribute__((tls_model("initial-exec")));
 extern __hidden struct fc_region hak_fc_empty;
 extern __hidden struct rseq_ctx hak_rseq;
-extern __hidden void *hak_cpu_regions[HAK_MAX_CPUS];
+/* hak_cpu_table.cpu[-2] and [-1] are the guard slots; always NULL */
+struct cpu_table {
+	void *guard[2];
+	void *cpu[HAK_MAX_CPUS];
+};
+
+extern __hidden struct cpu_table hak_cpu_table;
+#define hak_cpu_regions	(hak_cpu_table.cpu)
 
 /* region.c */
 void regions_layout(void);
@@ -101,21 +108,23 @@ static inline void *fc_claim(struct hak_cache *c, void *p)
 /**
  * fc_pop() - take an object from this CPU's (or thread's) bin
  * @id: cache id
+ * @out: where the object (in its cached state) goes
  *
- * Return: the object in its cached state, or NULL: take the slow path.
+ * Return: 1, or 0: take the slow path.
  */
-static __always_inline void *fc_pop(unsigned int id)
+static __always_inline int fc_pop(unsigned int id, void **out)
 {
 	struct fc_region *r;
 	struct fc_bin *b;
 
 	if (likely(hak_rseq.on))
-		return rseq_pop(&hak_rseq, hak_cpu_regions, id);
+		return rseq_pop(&hak_rseq, hak_cpu_regions, id, out);
 	r = hak_tc;
 	b = &r->bin[id];
 	if (unlikely(b->current == b->begin))
-		return NULL;
-	return r->slots[--b->current];
+		return 0;
+	*out = r->slots[--b->current];
+	return 1;
 }
 
 /**

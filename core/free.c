@@ -15,6 +15,24 @@ static int is_cached(const struct obj_info *oi, const void *p)
 }
 
 /**
+ * free_multi_node() - free a checked, tagged object with several nodes
+ * @id: its cache id
+ * @p: the object
+ *
+ * An object of this thread's node goes to the fast-path cache; one of
+ * another node back to its owner, batched.
+ */
+void free_multi_node(unsigned int id, void *p)
+{
+	unsigned int node = ss_of(p)->ro[slab_idx_of(p)].node;
+
+	if (node != topology_home_node())
+		remote_free(hak_caches[id], p, node);
+	else if (!fc_push(id, p))
+		cache_free_slow(hak_caches[id], p);
+}
+
+/**
  * free_slow() - free what the fast path would not
  * @p: the pointer
  * @expect: the cache @p must belong to, or NULL for any
@@ -53,5 +71,5 @@ void free_slow(void *p, struct hak_cache *expect, const char *op)
 		return;
 	}
 	*(uintptr_t *)((uintptr_t)p + oi.ro->free_off) = free_tag((uintptr_t)p);
-	free_checked(oi.ro, p);
+	free_checked(oi.ro->cache_id, p);
 }

@@ -11,24 +11,33 @@
 #include "../numa/remote.h"
 
 void free_slow(void *p, struct hak_cache *expect, const char *op);
+void free_multi_node(unsigned int id, void *p);
 
 /**
  * free_checked() - free an object that passed every check, tagged free
- * @ro: its slab's read-only metadata
+ * @id: its cache id
  * @p: the object
  *
  * With several NUMA nodes, an object of another node goes back to its
  * owner in a batch instead of into this CPU's cache.
  */
-static __always_inline void free_checked(const struct slab_ro *ro, void *p)
+static __always_inline void free_checked(unsigned int id, void *p)
 {
-	if (unlikely(topology_multi()) && ro->node != topology_home_node()) {
-		remote_free(hak_caches[ro->cache_id], p, ro->node);
-		return;
+	if (unlikely(topology_multi())) {
+		free_multi_node(id, p);	/* out of line: keeps the fast */
+		return;			/* path in registers */
 	}
-	if (likely(fc_push(ro->cache_id, p)))
+	if (likely(fc_push(id, p)))
 		return;
-	cache_free_slow(hak_caches[ro->cache_id], p);
+	cache_free_slow(hak_caches[id], p);
+}
+
+/* The read-only half line of the slab holding @a (ss: its SuperSlab). */
+static __always_inline const struct slab_ro *ro_of(const struct superslab *ss,
+						   uintptr_t a)
+{
+	return (const struct slab_ro *)((const char *)ss->ro +
+		((a >> (HAK_SLAB_SHIFT - 5)) & ((HAK_SLABS_PER_SS - 1) << 5)));
 }
 
 /**
@@ -49,17 +58,19 @@ static __always_inline void free_fast(void *p, unsigned int expect)
 	uintptr_t a = (uintptr_t)p;
 	const struct superslab *ss = ss_of(p);
 	const struct slab_ro *ro;
+	unsigned int id;
 	uintptr_t off, *tag;
 	uint64_t i, bits;
 
 	if (unlikely(!registry_test(a)))
 		goto slow;
-	ro = &ss->ro[slab_idx_of(p)];
+	ro = ro_of(ss, a);
 	off = a - ro->base;
 	i = (off * ro->recip) >> HAK_RECIP_SHIFT;
 	if (unlikely(i * ro->stride != off || i >= ro->capacity))
 		goto slow;
-	if (expect && unlikely(ro->cache_id != expect))
+	id = ro->cache_id;
+	if (expect && unlikely(id != expect))
 		goto slow;
 	bits = atomic_load_explicit(&ss->free_map[ro->head][i >> 6],
 				    memory_order_relaxed);
@@ -71,7 +82,7 @@ static __always_inline void free_fast(void *p, unsigned int expect)
 	 * object and clear the tag at any moment.
 	 */
 	*tag = free_tag(a);
-	free_checked(ro, p);
+	free_checked(id, p);
 	return;
 slow:
 	free_slow(p, expect ? hak_caches[expect] : NULL,

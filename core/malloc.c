@@ -26,9 +26,9 @@ static __noinline void *malloc_slow(unsigned int cl)
  */
 static __always_inline void *malloc_class(unsigned int cl)
 {
-	void *p = fc_pop(HAK_KMALLOC_FIRST + cl);
+	void *p;
 
-	if (unlikely(!p))
+	if (unlikely(!fc_pop(HAK_KMALLOC_FIRST + cl, &p)))
 		return malloc_slow(cl);
 	*(uintptr_t *)p = 0;
 	return p;
@@ -219,7 +219,7 @@ HAK_EXPORT int hak_trim(void)
 
 	hak_init();
 	fc_flush_reachable();
-	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++)
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
 		if (hak_caches[id] && cache_release_empty(hak_caches[id]))
 			did = 1;
 	return superslab_purge(1) || did;

@@ -99,9 +99,9 @@ fail:
 
 HAK_EXPORT void *hak_cache_alloc(struct hak_cache *cache)
 {
-	void *p = fc_pop(cache->id);
+	void *p;
 
-	if (unlikely(!p))
+	if (unlikely(!fc_pop(cache->id, &p)))
 		return cache_alloc_slow(cache);
 	*(uintptr_t *)((char *)p + cache->free_off) = 0;
 	return p;

@@ -57,7 +57,7 @@ enum { OWN_NONE, OWN_REGISTERED, OWN_DEAD };
 enum { PREP_READY, PREP_RETRY, PREP_FALLBACK };
 
 struct rseq_ctx hak_rseq;
-void *hak_cpu_regions[HAK_MAX_CPUS];
+struct cpu_table hak_cpu_table;
 
 static __thread struct rseq_abi own_area
 	__attribute__((tls_model("initial-exec"))) = {
@@ -260,8 +260,7 @@ void *percpu_alloc_slow(struct hak_cache *c)
 	void *p;
 
 	for (;;) {
-		p = rseq_pop(&hak_rseq, hak_cpu_regions, c->id);
-		if (p)
+		if (rseq_pop(&hak_rseq, hak_cpu_regions, c->id, &p))
 			return fc_claim(c, p);
 		switch (percpu_prepare()) {
 		case PREP_FALLBACK:
@@ -309,7 +308,7 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 		break;
 	}
 	while (n < c->batch &&
-	       (q = rseq_pop(&hak_rseq, hak_cpu_regions, c->id)))
+	       rseq_pop(&hak_rseq, hak_cpu_regions, c->id, &q))
 		batch[n++] = q;
 	if (n)
 		cache_drain(c, batch, n);
@@ -323,13 +322,13 @@ static int drain_current_cpu(void)
 	void *batch[HAK_MAX_BATCH];
 	int did = 0;
 
-	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++) {
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++) {
 		struct hak_cache *c = hak_caches[id];
 		unsigned int n = 0;
 
 		if (!c)
 			continue;
-		while ((batch[n] = rseq_pop(&hak_rseq, hak_cpu_regions, id))) {
+		while (rseq_pop(&hak_rseq, hak_cpu_regions, id, &batch[n])) {
 			if (++n == HAK_MAX_BATCH) {
 				cache_drain(c, batch, n);
 				n = 0;

@@ -26,7 +26,7 @@ void regions_layout(void)
 {
 	uint32_t used = 0;
 
-	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++) {
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++) {
 		uint32_t cap = FC_USER_CAP;
 
 		if (id < HAK_KMALLOC_FIRST + HAK_NR_CLASSES)
@@ -87,7 +87,7 @@ void region_put(struct fc_region *r)
  */
 void region_flush(struct fc_region *r)
 {
-	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++) {
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++) {
 		struct fc_bin *b = &r->bin[id];
 		unsigned int n = (unsigned int)(b->current - b->begin);
 

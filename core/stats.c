@@ -43,7 +43,7 @@ HAK_EXPORT int hak_slabinfo(struct hak_slabinfo *rows, int max)
 
 	hak_init();
 	hak_cache_list_lock();
-	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++) {
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++) {
 		if (!hak_caches[id])
 			continue;
 		if (n < max)
@@ -85,7 +85,7 @@ static void node_fill(struct hak_node_stats *row, unsigned int n)
 	row->superslabs = pool->nr_superslabs;
 	row->bytes = pool->nr_superslabs * HAK_SS_SIZE;
 	hak_unlock(&pool->lock);
-	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++) {
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++) {
 		if (!hak_caches[id] || !(ct = central_peek(hak_caches[id], n)))
 			continue;
 		hak_lock(&ct->lock);
@@ -176,7 +176,7 @@ HAK_EXPORT void hak_stats_print(int fd)
 		    "name", "objsize", "stride", "objs", "slbs", "active",
 		    "total", "spans", "refills", "drains", "ss_refill");
 	hak_cache_list_lock();
-	for (unsigned int id = 1; id < HAK_MAX_CACHES; id++) {
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++) {
 		struct hak_cache *c = hak_caches[id];
 
 		if (!c)

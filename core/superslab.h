@@ -45,7 +45,7 @@ struct slab_ro {
 	uint32_t stride;	/* distance between objects */
 	uint32_t free_off;	/* where the free tag / freelist link lives */
 	uint16_t capacity;	/* objects in the span */
-	uint16_t cache_id;	/* owning cache, 0 when the slab is free */
+	uint16_t cache_id;	/* owning cache (capacity 0: slab free) */
 	uint8_t head;		/* index of the span's first slab */
 	uint8_t nslabs;		/* slabs in the span */
 	uint8_t node;		/* pool (NUMA node) the SuperSlab belongs to */

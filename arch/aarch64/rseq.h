@@ -10,6 +10,8 @@
  *   thread. The descriptor (section __rseq_cs, 32-byte aligned) is found
  *   with adrp/add, so the code stays position independent.
  * - The commit is the final "strh" of the bin's current index.
+ * - The CPU index is loaded sign-extended (ldrsw): -1 and -2 (no rseq
+ *   registration) index the NULL guard slots below the region array.
  */
 #ifndef HAK_ARCH_AARCH64_RSEQ_H
 #define HAK_ARCH_AARCH64_RSEQ_H
@@ -49,11 +51,13 @@ static inline void *hak_thread_pointer(void)
  * @x: the rseq context
  * @regions: the per-CPU region array
  * @id: cache id
+ * @out: where the object goes
  *
- * Return: the object, or NULL (empty bin, no region, no valid CPU).
+ * Return: 1, or 0 (empty bin, no region, no valid CPU).
  */
-static inline __attribute__((always_inline)) void *
-rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id)
+static inline __attribute__((always_inline)) int
+rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id,
+	 void **out)
 {
 	unsigned long tp, t0, t1, t2, t3;
 	void *p;
@@ -67,9 +71,7 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id)
 		"	str	%[t0], [%[tp], %[cs_off]]\n"
 		"1:\n"
 		RSEQ_INJECT_ASM(1)
-		"	ldr	%w[t0], [%[tp], %[cpu_off]]\n"
-		"	cmp	%w[t0], %w[maxcpu]\n"
-		"	b.hs	5f\n"
+		"	ldrsw	%[t0], [%[tp], %[cpu_off]]\n"
 		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
 		"	cbz	%[t1], 5f\n"
 		RSEQ_INJECT_ASM(2)
@@ -93,10 +95,10 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id)
 		  [t2] "=&r"(t2), [t3] "=&r"(t3)
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
 		  [regions] "r"(regions), [id] "r"(id),
-		  [maxcpu] "r"((unsigned long)HAK_MAX_CPUS),
 		  [soff] "r"((unsigned long)HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
 		: "memory", "cc" RSEQ_INJECT_CLOBBER);
-	return p;
+	*out = p;
+	return p != NULL;
 }
 
 /**
@@ -124,9 +126,7 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"	str	%[t0], [%[tp], %[cs_off]]\n"
 		"1:\n"
 		RSEQ_INJECT_ASM(1)
-		"	ldr	%w[t0], [%[tp], %[cpu_off]]\n"
-		"	cmp	%w[t0], %w[maxcpu]\n"
-		"	b.hs	5f\n"
+		"	ldrsw	%[t0], [%[tp], %[cpu_off]]\n"
 		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
 		"	cbz	%[t1], 5f\n"
 		RSEQ_INJECT_ASM(2)
@@ -151,7 +151,6 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 		  [t2] "=&r"(t2), [t3] "=&r"(t3)
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
 		  [regions] "r"(regions), [id] "r"(id), [p] "r"(p),
-		  [maxcpu] "r"((unsigned long)HAK_MAX_CPUS),
 		  [soff] "r"((unsigned long)HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
 		: "memory", "cc" RSEQ_INJECT_CLOBBER);
 	return ok;

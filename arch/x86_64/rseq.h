@@ -11,10 +11,11 @@
  *   the same for every thread.
  * - The descriptor lives in section __rseq_cs (32-byte aligned, version
  *   0, flags 0); __rseq_cs_ptr_array lists descriptors for debuggers.
- * - Registers: the CPU index is read with one 32-bit load; the region
- *   pointer is checked for NULL (no region yet, or being drained by
- *   another thread) and the index against HAK_MAX_CPUS (an unregistered
- *   area holds -1 or -2): both make the operation fail to the slow path.
+ * - Registers: the CPU index is read with one sign-extending 32-bit load:
+ *   an unregistered area holds -1 or -2, which index the two NULL guard
+ *   slots below the region array; a NULL region (none yet, or one being
+ *   drained by another thread) makes the operation miss to the slow path.
+ *   The kernel's cpu_id and mm_cid are below nr_cpu_ids <= HAK_MAX_CPUS.
  */
 #ifndef HAK_ARCH_X86_64_RSEQ_H
 #define HAK_ARCH_X86_64_RSEQ_H
@@ -49,53 +50,59 @@ static inline void *hak_thread_pointer(void)
 	return tp;
 }
 
+/*
+ * Both operations are "asm goto": a miss (empty or full bin, no region,
+ * no valid CPU) jumps straight to the caller's slow path, so the inlined
+ * fast path carries no success flag.
+ */
+
 /**
  * rseq_pop() - pop the top object of bin @id of this CPU's region
  * @x: the rseq context
  * @regions: the per-CPU region array
  * @id: cache id
+ * @out: where the object goes
  *
- * Return: the object, or NULL (empty bin, no region, no valid CPU).
+ * Return: 1, or 0 (empty bin, no region, no valid CPU).
  */
-static inline __attribute__((always_inline)) void *
-rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id)
+static inline __attribute__((always_inline)) int
+rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id,
+	 void **out)
 {
 	unsigned long t0, t1, t2;
 	void *p;
 
-	__asm__ __volatile__(
+	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
 		"0:\n\t"
 		"leaq 3b(%%rip), %[t0]\n\t"
 		"movq %[t0], %%fs:(%[cs_off])\n\t"
 		"1:\n\t"
 		RSEQ_INJECT_ASM(1)
-		"movl %%fs:(%[cpu_off]), %k[t0]\n\t"
-		"cmpl %[maxcpu], %k[t0]\n\t"
-		"jae 5f\n\t"
+		"movslq %%fs:(%[cpu_off]), %[t0]\n\t"
 		"movq (%[regions], %[t0], 8), %[t1]\n\t"
 		"testq %[t1], %[t1]\n\t"
-		"jz 5f\n\t"
+		"jz %l[miss]\n\t"
 		RSEQ_INJECT_ASM(2)
 		"movzwl (%[t1], %[id], 8), %k[t2]\n\t"
 		"cmpw 2(%[t1], %[id], 8), %w[t2]\n\t"
-		"je 5f\n\t"
+		"je %l[miss]\n\t"
 		"movq %c[soff]-8(%[t1], %[t2], 8), %[p]\n\t"
 		"subl $1, %k[t2]\n\t"
 		RSEQ_INJECT_ASM(3)
 		"movw %w[t2], (%[t1], %[id], 8)\n\t"
 		"2:\n\t"
-		"jmp 6f\n\t"
-		"5:\n\t"
-		"xorl %k[p], %k[p]\n\t"
-		"6:\n\t"
 		RSEQ_ASM_DEFINE_ABORT(4, 0b)
 		: [p] "=&r"(p), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
 		  [regions] "r"(regions), [id] "r"(id),
-		  [maxcpu] "i"(HAK_MAX_CPUS), [soff] "i"(HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
-		: "memory", "cc" RSEQ_INJECT_CLOBBER);
-	return p;
+		  [soff] "i"(HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER
+		: miss);
+	*out = p;
+	return 1;
+miss:
+	return 0;
 }
 
 /**
@@ -112,42 +119,37 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 	  void *p)
 {
 	unsigned long t0, t1, t2;
-	int ok;
 
-	__asm__ __volatile__(
+	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
 		"0:\n\t"
 		"leaq 3b(%%rip), %[t0]\n\t"
 		"movq %[t0], %%fs:(%[cs_off])\n\t"
 		"1:\n\t"
 		RSEQ_INJECT_ASM(1)
-		"movl %%fs:(%[cpu_off]), %k[t0]\n\t"
-		"cmpl %[maxcpu], %k[t0]\n\t"
-		"jae 5f\n\t"
+		"movslq %%fs:(%[cpu_off]), %[t0]\n\t"
 		"movq (%[regions], %[t0], 8), %[t1]\n\t"
 		"testq %[t1], %[t1]\n\t"
-		"jz 5f\n\t"
+		"jz %l[miss]\n\t"
 		RSEQ_INJECT_ASM(2)
 		"movzwl (%[t1], %[id], 8), %k[t2]\n\t"
 		"cmpw 4(%[t1], %[id], 8), %w[t2]\n\t"
-		"je 5f\n\t"
+		"je %l[miss]\n\t"
 		"movq %[p], %c[soff](%[t1], %[t2], 8)\n\t"
 		"addl $1, %k[t2]\n\t"
 		RSEQ_INJECT_ASM(3)
 		"movw %w[t2], (%[t1], %[id], 8)\n\t"
 		"2:\n\t"
-		"movl $1, %[ok]\n\t"
-		"jmp 6f\n\t"
-		"5:\n\t"
-		"xorl %[ok], %[ok]\n\t"
-		"6:\n\t"
 		RSEQ_ASM_DEFINE_ABORT(4, 0b)
-		: [ok] "=&r"(ok), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
+		: [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
 		  [regions] "r"(regions), [id] "r"(id), [p] "r"(p),
-		  [maxcpu] "i"(HAK_MAX_CPUS), [soff] "i"(HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
-		: "memory", "cc" RSEQ_INJECT_CLOBBER);
-	return ok;
+		  [soff] "i"(HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER
+		: miss);
+	return 1;
+miss:
+	return 0;
 }
 
 #endif /* HAK_ARCH_X86_64_RSEQ_H */

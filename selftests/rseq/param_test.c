@@ -90,9 +90,9 @@ static void hold(void *p, int me)
 /* One pop and push; retries while the thread has no valid CPU region. */
 static void cycle(int me)
 {
-	void *p = rseq_pop(&hak_rseq, regions, TEST_ID);
+	void *p;
 
-	if (!p)
+	if (!rseq_pop(&hak_rseq, regions, TEST_ID, &p))
 		return;
 	hold(p, me);
 	while (!rseq_push(&hak_rseq, regions, TEST_ID, p))
