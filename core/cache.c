@@ -23,6 +23,9 @@ struct hak_cache hak_kmalloc[HAK_NR_CLASSES];
 uintptr_t hak_tag_secret;
 uintptr_t hak_link_secret;
 
+#define XFER_BYTES	(512UL << 10)
+#define XFER_MAX	256UL
+
 static uint64_t recip_of(uint32_t stride)
 {
 	return ((1ULL << HAK_RECIP_SHIFT) + stride - 1) / stride;
@@ -87,7 +90,14 @@ int cache_setup(struct hak_cache *c, const char *name, size_t size,
 	c->objs_per_span = (uint32_t)(((size_t)c->span_slabs <<
 				       HAK_SLAB_SHIFT) / stride);
 	c->batch = (uint16_t)batch_for(c->stride);
-	c->fc_cap = (uint16_t)(2 * c->batch);
+	/* the biggest objects: one per fast-path cache is plenty */
+	c->fc_cap = (uint16_t)(c->stride > (128U << 10) ? 1 : 2 * c->batch);
+	/*
+	 * The transfer array holds at most XFER_BYTES of objects: none of
+	 * the biggest, which go straight back to their spans.
+	 */
+	c->xfer_limit = (uint16_t)(XFER_BYTES / c->stride > XFER_MAX ?
+				   XFER_MAX : XFER_BYTES / c->stride);
 	c->flags = flags;
 	c->ctor = ctor;
 	strncpy(c->name, name, sizeof(c->name) - 1);
@@ -151,7 +161,7 @@ struct central *central_get(struct hak_cache *c, unsigned int node)
  */
 void caches_init(void)
 {
-	static void *xfer[HAK_NR_CLASSES][4 * 2 * 32];
+	static void *xfer[HAK_NR_CLASSES][XFER_MAX];
 	char name[32];
 
 	for (unsigned int cl = 0; cl < HAK_NR_CLASSES; cl++) {
@@ -413,7 +423,8 @@ static void drain_run(struct hak_cache *c, struct central *ct, void **objs,
 	hak_lock(&ct->lock);
 	ct->drains++;
 	ct->remote_frees += remote ? n : 0;
-	if (ct->xfer_count + n <= ct->xfer_cap) {
+	if (ct->xfer_count + n <= ct->xfer_cap &&
+	    ct->xfer_count + n <= c->xfer_limit) {
 		memcpy(ct->xfer + ct->xfer_count, objs, n * sizeof(void *));
 		ct->xfer_count += n;
 	} else {
@@ -424,18 +435,18 @@ static void drain_run(struct hak_cache *c, struct central *ct, void **objs,
 }
 
 /**
- * cache_drain() - return objects to the central pools of their nodes
+ * cache_drain_from() - return objects to the central pools of their nodes
  * @c: the cache they belong to
  * @objs: the objects, in their cached state
  * @n: how many
+ * @remote: they were freed on another node (counted as remote frees)
  *
  * Each run of objects of one node goes to that node's central under one
- * lock acquisition; objects of another node than the caller's are counted
- * as remote frees there.
+ * lock acquisition.
  */
-void cache_drain(struct hak_cache *c, void **objs, unsigned int n)
+void cache_drain_from(struct hak_cache *c, void **objs, unsigned int n,
+		      int remote)
 {
-	unsigned int here = topology_multi() ? topology_home_node() : ~0U;
 	unsigned int i = 0, j;
 
 	while (i < n) {
@@ -443,10 +454,20 @@ void cache_drain(struct hak_cache *c, void **objs, unsigned int n)
 
 		for (j = i + 1; j < n && obj_node(objs[j]) == node; j++)
 			;
-		drain_run(c, central_peek(c, node), objs + i, j - i,
-			  here != ~0U && node != here);
+		drain_run(c, central_peek(c, node), objs + i, j - i, remote);
 		i = j;
 	}
+}
+
+/**
+ * cache_drain() - return objects from a fast-path cache to their centrals
+ * @c: the cache they belong to
+ * @objs: the objects, in their cached state
+ * @n: how many
+ */
+void cache_drain(struct hak_cache *c, void **objs, unsigned int n)
+{
+	cache_drain_from(c, objs, n, 0);
 }
 
 /**

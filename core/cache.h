@@ -52,7 +52,7 @@ struct hak_cache {
 	uint16_t span_slabs;
 	uint16_t batch;			/* objects per refill and drain */
 	uint16_t fc_cap;		/* objects a fast-path cache holds */
-	uint16_t pad;
+	uint16_t xfer_limit;		/* objects the transfer array holds */
 	uint64_t recip;
 	unsigned long flags;
 	void (*ctor)(void *);
@@ -99,6 +99,8 @@ struct central *central_get(struct hak_cache *c, unsigned int node);
 void central_reset(struct central *ct);
 unsigned int cache_refill(struct hak_cache *c, void **out, unsigned int want);
 void cache_drain(struct hak_cache *c, void **objs, unsigned int n);
+void cache_drain_from(struct hak_cache *c, void **objs, unsigned int n,
+		      int remote);
 unsigned int cache_release_empty(struct hak_cache *c);
 void caches_lock_all(void);
 void caches_unlock_all(void);
@@ -117,6 +119,7 @@ enum obj_kind {
 	OBJ_VALID,		/* an object handed out */
 	OBJ_HUGE,		/* a live huge allocation */
 	OBJ_HUGE_INTERIOR,	/* inside a huge mapping, not its start */
+	OBJ_HUGE_FREED,		/* a huge allocation already freed */
 };
 
 struct obj_info {

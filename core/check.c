@@ -17,6 +17,7 @@ static const char *const kind_str[] = {
 	[OBJ_VALID] = "valid object",
 	[OBJ_HUGE] = "valid huge allocation",
 	[OBJ_HUGE_INTERIOR] = "interior pointer into a huge allocation",
+	[OBJ_HUGE_FREED] = "double free of a huge allocation",
 };
 
 /**
@@ -79,7 +80,7 @@ void obj_classify(const void *p, struct obj_info *oi)
 		return;
 	}
 	if (interior) {
-		oi->kind = OBJ_HUGE_INTERIOR;
+		oi->kind = interior == 2 ? OBJ_HUGE_FREED : OBJ_HUGE_INTERIOR;
 		return;
 	}
 	if (registry_test((uintptr_t)p))

@@ -39,9 +39,14 @@ static uintptr_t mix64(uintptr_t x)
  */
 static void secrets_init(void)
 {
-	const uintptr_t *rnd = (const uintptr_t *)getauxval(AT_RANDOM);
-	uintptr_t a = rnd ? rnd[0] : 0, b = rnd ? rnd[1] : 0;
-	uintptr_t local = (uintptr_t)&a;
+	const void *rnd = (const void *)getauxval(AT_RANDOM);
+	uintptr_t ab[2] = { 0, 0 }, a, b, local;
+
+	if (rnd)
+		memcpy(ab, rnd, sizeof(ab));	/* not 8-byte aligned */
+	a = ab[0];
+	b = ab[1];
+	local = (uintptr_t)&a;
 
 	hak_tag_secret = mix64(a ^ hak_cycles()) | 1;
 	hak_link_secret = mix64(b ^ local ^ (hak_cycles() << 17));

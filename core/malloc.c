@@ -42,7 +42,7 @@ HAK_EXPORT void *hak_malloc(size_t size)
 	if (likely(size <= HAK_MAX_CLASS_SIZE))
 		return malloc_class(size_to_class_big(size));
 	hak_init();
-	return huge_alloc(size, 0);
+	return huge_alloc(size, 0, 0);
 }
 
 HAK_EXPORT void hak_free(void *ptr)
@@ -61,7 +61,7 @@ HAK_EXPORT void *hak_calloc(size_t nmemb, size_t size)
 	}
 	if (total > HAK_MAX_CLASS_SIZE) {
 		hak_init();
-		return huge_alloc(total, 0);	/* fresh pages: already zero */
+		return huge_alloc(total, 0, 1);
 	}
 	p = malloc_class(size_to_class(total));
 	if (p)
@@ -98,6 +98,8 @@ static int fits_in_place(size_t usable, size_t size)
 
 HAK_EXPORT void *hak_realloc(void *ptr, size_t size)
 {
+	struct huge_hdr *h;
+	int interior;
 	size_t old;
 	void *p;
 
@@ -107,7 +109,13 @@ HAK_EXPORT void *hak_realloc(void *ptr, size_t size)
 		hak_free(ptr);
 		return NULL;
 	}
-	old = usable_size(ptr, "realloc");
+	h = huge_lookup(ptr, &interior);
+	if (h && size > HAK_MAX_CLASS_SIZE) {
+		if (fits_in_place(h->usable, size))
+			return ptr;
+		return huge_resize(h, size);	/* mremap: no copy */
+	}
+	old = h ? h->usable : usable_size(ptr, "realloc");
 	if (!old)
 		return NULL;	/* reported; errno as POSIX asks */
 	if (fits_in_place(old, size))
@@ -149,7 +157,7 @@ static void *alloc_aligned(size_t align, size_t size)
 			return malloc_class(cl);
 	}
 	hak_init();
-	return huge_alloc(size, align);
+	return huge_alloc(size, align, 0);
 }
 
 HAK_EXPORT void *hak_aligned_alloc(size_t alignment, size_t size)
@@ -222,5 +230,6 @@ HAK_EXPORT int hak_trim(void)
 	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
 		if (hak_caches[id] && cache_release_empty(hak_caches[id]))
 			did = 1;
+	did |= huge_trim();
 	return superslab_purge(1) || did;
 }

@@ -25,9 +25,11 @@ static const struct option_desc option_table[OPT_COUNT] = {
 	[OPT_STATS]	   = { "HAKMEM_STATS", 0, 0, 1, NULL },
 	[OPT_ON_ERROR]	   = { "HAKMEM_ON_ERROR", 0, 0, 1, on_error_words },
 	[OPT_MIN_PARTIAL]  = { "HAKMEM_MIN_PARTIAL", 2, 0, 64, NULL },
-	[OPT_SPARE_SS]	   = { "HAKMEM_SPARE_SUPERSLABS", 1, 0, 64, NULL },
-	[OPT_DIRTY_MAX_KB] = { "HAKMEM_DIRTY_MAX_KB", 8192, 0, 1L << 30, NULL },
+	[OPT_SPARE_SS]	   = { "HAKMEM_SPARE_SUPERSLABS", 4, 0, 64, NULL },
+	[OPT_DIRTY_MAX_KB] = { "HAKMEM_DIRTY_MAX_KB", 32768, 0, 1L << 30, NULL },
+	[OPT_DECAY_MS]	   = { "HAKMEM_DECAY_MS", 1000, 0, 1L << 30, NULL },
 	[OPT_FAIL_MMAP]	   = { "HAKMEM_FAIL_MMAP", 0, 0, 1L << 30, NULL },
+	[OPT_HUGE_CACHE_KB] = { "HAKMEM_HUGE_CACHE_KB", 32768, 0, 1L << 30, NULL },
 	[OPT_RSEQ]	   = { "HAKMEM_RSEQ", 1, 0, 1, NULL },
 	[OPT_CPU_ID]	   = { "HAKMEM_CPU_ID", 0, 0, 1, cpu_id_words },
 	[OPT_NUMA]	   = { "HAKMEM_NUMA", 1, 0, 1, NULL },
@@ -35,8 +37,8 @@ static const struct option_desc option_table[OPT_COUNT] = {
 };
 
 long hak_opt[OPT_COUNT] = {
-	[OPT_REFILL] = 32, [OPT_MIN_PARTIAL] = 2, [OPT_SPARE_SS] = 1,
-	[OPT_DIRTY_MAX_KB] = 8192, [OPT_RSEQ] = 1,
+	[OPT_REFILL] = 32, [OPT_MIN_PARTIAL] = 2, [OPT_SPARE_SS] = 4,
+	[OPT_DIRTY_MAX_KB] = 32768, [OPT_DECAY_MS] = 1000, [OPT_RSEQ] = 1, [OPT_HUGE_CACHE_KB] = 32768,
 	[OPT_NUMA] = 1,
 };
 

@@ -16,7 +16,9 @@ enum hak_option {
 				 * an empty span is kept, not released */
 	OPT_SPARE_SS,		/* HAKMEM_SPARE_SUPERSLABS: empty SuperSlabs kept */
 	OPT_DIRTY_MAX_KB,	/* HAKMEM_DIRTY_MAX_KB: free dirty KiB before purge */
+	OPT_DECAY_MS,		/* HAKMEM_DECAY_MS: idle dirty slabs purged after */
 	OPT_FAIL_MMAP,		/* HAKMEM_FAIL_MMAP: fail every Nth mapping */
+	OPT_HUGE_CACHE_KB,	/* HAKMEM_HUGE_CACHE_KB: freed huge mappings kept */
 	OPT_RSEQ,		/* HAKMEM_RSEQ: per-CPU rseq caches (1) or not */
 	OPT_CPU_ID,		/* HAKMEM_CPU_ID: 0 cpu_id, 1 mm_cid */
 	OPT_NUMA,		/* HAKMEM_NUMA: node-aware pools (1) or one */

@@ -4,6 +4,7 @@
  * the HAKMEM_FAIL_MMAP fault injection.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 
@@ -110,4 +111,67 @@ void os_purge(void *p, size_t len)
 uint64_t os_mapped_bytes(void)
 {
 	return atomic_load_explicit(&mapped_bytes, memory_order_relaxed);
+}
+
+/**
+ * os_remap() - resize a mapping, in place or to a fixed address
+ * @old: the mapping
+ * @old_len: its length
+ * @len: the new length
+ * @fixed: NULL to resize in place only, or where to move the pages
+ *
+ * Return: the mapping's (new) address, or NULL with errno ENOMEM.
+ */
+void *os_remap(void *old, size_t old_len, size_t len, void *fixed)
+{
+	void *p;
+
+	if (unlikely(inject_failure()))
+		goto fail;
+	if (fixed)
+		p = mremap(old, old_len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   fixed);
+	else
+		p = mremap(old, old_len, len, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	if (len > old_len)
+		atomic_fetch_add_explicit(&mapped_bytes, len - old_len,
+					  memory_order_relaxed);
+	else
+		atomic_fetch_sub_explicit(&mapped_bytes, old_len - len,
+					  memory_order_relaxed);
+	return p;
+fail:
+	errno = ENOMEM;
+	return NULL;
+}
+
+/**
+ * os_remap_aligned() - move a mapping's pages to a new aligned place
+ * @old: the mapping
+ * @old_len: its length
+ * @len: the new length
+ * @align: alignment of the new place (a power of two)
+ *
+ * Reserves an aligned range, then moves the pages there with mremap: the
+ * page tables move, the data is not copied.
+ *
+ * Return: the new address, or NULL with errno ENOMEM (the old mapping is
+ * untouched).
+ */
+void *os_remap_aligned(void *old, size_t old_len, size_t len, size_t align)
+{
+	void *dst = os_map_aligned(len, align), *p;
+
+	if (!dst)
+		return NULL;
+	p = os_remap(old, old_len, len, dst);
+	if (!p) {
+		os_unmap(dst, len);
+		return NULL;
+	}
+	/* the reservation was replaced: take it off the books */
+	atomic_fetch_sub_explicit(&mapped_bytes, len, memory_order_relaxed);
+	return p;
 }

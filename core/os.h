@@ -14,6 +14,8 @@
 void *os_map(size_t len);
 void *os_map_aligned(size_t len, size_t align);
 void os_unmap(void *p, size_t len);
+void *os_remap(void *old, size_t old_len, size_t len, void *fixed);
+void *os_remap_aligned(void *old, size_t old_len, size_t len, size_t align);
 void os_purge(void *p, size_t len);
 uint64_t os_mapped_bytes(void);
 

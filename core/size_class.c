@@ -7,7 +7,7 @@
  *     more than 8 bytes is 16-byte aligned (a long double fits in a 20-byte
  *     request, so malloc(20) must be);
  *   - above 64 B, four classes per doubling: 80, 96, 112, 128, 160, ...,
- *     up to 256 KiB. A request of n > 64 bytes lands in a class of at most
+ *     up to 1 MiB. A request of n > 64 bytes lands in a class of at most
  *     1.25 * (n - 1) bytes rounded to the step, so internal waste stays
  *     below 20% of the object.
  * Each class also gets a span: the number of 64 KiB slabs carved together,

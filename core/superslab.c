@@ -4,11 +4,18 @@
  * the boot pool used before the topology is known). superslab_refill() hands a cache
  * a span of adjacent free slabs: finding one is a few shifts and a count of
  * trailing zeros over the 32-bit bitmap, never a walk over memory. Released
- * spans go back to the bitmap; their pages are purged (MADV_DONTNEED) once
- * the free-but-dirty bytes pass HAKMEM_DIRTY_MAX_KB, and SuperSlabs with
- * every slab free are unmapped beyond HAKMEM_SPARE_SUPERSLABS.
+ * spans go back to the bitmap, and free slabs whose pages are still
+ * touched (dirty) are taken first, so reuse costs no page faults.
+ *
+ * Dirty free slabs decay: at each tick (HAKMEM_DECAY_MS, checked when spans
+ * are released) the slabs that were already dirty and free at the previous
+ * tick are purged (MADV_DONTNEED); so an idle free slab keeps its pages for
+ * one to two ticks. Above HAKMEM_DIRTY_MAX_KB of dirty bytes a pool purges
+ * at once. SuperSlabs with every slab free are unmapped beyond
+ * HAKMEM_SPARE_SUPERSLABS.
  */
 #include <string.h>
+#include <time.h>
 
 #include "cache.h"
 #include "options.h"
@@ -122,6 +129,7 @@ static void span_take(struct ss_pool *pool, struct superslab *ss,
 	pool->dirty_bytes -= (uint64_t)__builtin_popcount(ss->dirty_bitmap &
 							  mask) * HAK_SLAB_SIZE;
 	ss->dirty_bitmap &= ~mask;
+	ss->aged_bitmap &= ~mask;
 	if (!ss->free_bitmap)
 		avail_del(pool, ss);
 }
@@ -145,7 +153,13 @@ struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node)
 	int idx = -1;
 
 	hak_lock(&pool->lock);
+	/* a run of dirty free slabs first: their pages need no fault */
 	for (ss = pool->avail; ss; ss = ss->next) {
+		idx = span_find(ss->free_bitmap & ss->dirty_bitmap, c->span_slabs);
+		if (idx >= 0)
+			break;
+	}
+	for (ss = ss ? ss : pool->avail; ss && idx < 0; ss = ss->next) {
 		idx = span_find(ss->free_bitmap, c->span_slabs);
 		if (idx >= 0)
 			break;
@@ -164,22 +178,54 @@ struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node)
 	return &ss->rw[idx];
 }
 
+/* Purges the slabs of @ss in @mask (dirty free slabs). */
+static void purge_slabs(struct ss_pool *pool, struct superslab *ss,
+			uint32_t mask)
+{
+	uint32_t d = mask;
+
+	while (d) {
+		unsigned int i = (unsigned int)__builtin_ctz(d);
+		unsigned int n = (unsigned int)__builtin_ctz(~(d >> i));
+
+		os_purge((char *)ss + ((size_t)i << HAK_SLAB_SHIFT),
+			 (size_t)n << HAK_SLAB_SHIFT);
+		d &= ~(((n < 32 ? 1U << n : 0U) - 1) << i);
+	}
+	ss->dirty_bitmap &= ~mask;
+	ss->aged_bitmap &= ~mask;
+	pool->dirty_bytes -= (uint64_t)__builtin_popcount(mask) * HAK_SLAB_SIZE;
+}
+
 static void purge_locked(struct ss_pool *pool)
 {
+	for (struct superslab *ss = pool->avail; ss; ss = ss->next)
+		purge_slabs(pool, ss, ss->dirty_bitmap);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);	/* vDSO: no syscall */
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * A decay tick: purge what was dirty and free at the last tick and still
+ * is, and remember what is dirty now.
+ */
+static void decay_locked(struct ss_pool *pool)
+{
+	uint64_t now = now_ms();
+
+	if (now - pool->last_tick_ms < (uint64_t)hak_option(OPT_DECAY_MS))
+		return;
+	pool->last_tick_ms = now;
 	for (struct superslab *ss = pool->avail; ss; ss = ss->next) {
-		uint32_t d = ss->dirty_bitmap;
-
-		while (d) {
-			unsigned int i = (unsigned int)__builtin_ctz(d);
-			unsigned int n = (unsigned int)__builtin_ctz(~(d >> i));
-
-			os_purge((char *)ss + ((size_t)i << HAK_SLAB_SHIFT),
-				 (size_t)n << HAK_SLAB_SHIFT);
-			d &= ~(((n < 32 ? 1U << n : 0U) - 1) << i);
-		}
-		ss->dirty_bitmap = 0;
+		purge_slabs(pool, ss, ss->dirty_bitmap & ss->aged_bitmap);
+		ss->aged_bitmap = ss->dirty_bitmap;
 	}
-	pool->dirty_bytes = 0;
 }
 
 static void unmap_empty_locked(struct ss_pool *pool, uint32_t keep)
@@ -220,6 +266,8 @@ void superslab_release_span(struct superslab *ss, unsigned int head)
 	}
 	if (pool->dirty_bytes > (uint64_t)hak_option(OPT_DIRTY_MAX_KB) << 10)
 		purge_locked(pool);
+	else
+		decay_locked(pool);
 	hak_unlock(&pool->lock);
 }
 

@@ -24,12 +24,13 @@
 #define HAK_SLAB_SHIFT		16
 #define HAK_SLAB_SIZE		(1UL << HAK_SLAB_SHIFT)
 #define HAK_SLABS_PER_SS	32
-#define HAK_MAX_SPAN		8
+#define HAK_MAX_SPAN		16
 #define HAK_MAX_OBJS_PER_SPAN	8192
 #define HAK_RECIP_SHIFT		40
 
 #define SS_KIND_SLABS		1
 #define SS_KIND_HUGE		2
+#define SS_KIND_HUGE_FREE	3	/* a freed huge mapping kept for reuse */
 
 /* All slabs but slab 0 are free in a fresh SuperSlab. */
 #define SS_ALL_FREE		0xfffffffeU
@@ -70,9 +71,11 @@ struct superslab {
 	/* Under the pool lock: */
 	uint32_t free_bitmap;	/* 1 = slab free */
 	uint32_t dirty_bitmap;	/* 1 = free slab whose pages were touched */
+	uint32_t aged_bitmap;	/* dirty at the last decay tick already */
+	uint32_t pad0;
 	struct superslab *next;
 	struct superslab *prev;
-	uint8_t pad[24];
+	uint8_t pad[16];
 	struct slab_ro ro[HAK_SLABS_PER_SS] __aligned(64);
 	struct slab_rw rw[HAK_SLABS_PER_SS] __aligned(64);
 	/* 1 = object not handed out (on the freelist or not carved yet). */
@@ -112,6 +115,7 @@ struct ss_pool {
 	uint32_t nr_empty;		/* SuperSlabs with every slab free */
 	uint64_t nr_superslabs;
 	uint64_t dirty_bytes;		/* free but touched slab bytes */
+	uint64_t last_tick_ms;		/* last decay tick */
 	uint64_t mapped_total;
 	uint64_t unmapped_total;
 };

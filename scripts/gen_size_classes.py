@@ -4,14 +4,14 @@
 Rules (Documentation/design.rst explains them):
   - 8, 16, 32, 48, 64: every class from 16 bytes is a multiple of 16, so
     any request above 8 bytes is 16-byte aligned (max_align_t), as glibc;
-  - above 64 bytes, four classes per doubling up to 256 KiB.
+  - above 64 bytes, four classes per doubling up to 1 MiB.
 The lookup table maps (n + 7) // 8 to the class of an n-byte request for
 n <= 1024; larger requests use the arithmetic in size_to_class_big().
 Run: python3 scripts/gen_size_classes.py > core/size_class_table.h
 """
 
 LUT_MAX = 1024
-MAX_CLASS = 256 << 10
+MAX_CLASS = 1 << 20
 
 
 def class_sizes():

@@ -147,7 +147,7 @@ struct hak_cache;
 /**
  * hak_cache_create() - create a cache of fixed-size objects
  * @name: name shown in the statistics (copied; at most 31 characters kept)
- * @size: object size in bytes (1 to 256 KiB)
+ * @size: object size in bytes (1 to 1 MiB)
  * @align: required alignment (0, or a power of two up to 4096)
  * @flags: HAK_SLAB_* flags
  * @ctor: constructor run once per object when its slab is carved, or NULL;
@@ -237,7 +237,8 @@ struct hak_slabinfo {
  * @superslabs_mapped: SuperSlabs mapped since start
  * @superslabs_unmapped: SuperSlabs returned to the system since start
  * @huge_allocs: huge (own mapping) allocations live now
- * @huge_bytes: bytes mapped for huge allocations now
+ * @huge_bytes: bytes mapped for huge allocations now (including freed
+ *              mappings kept for reuse, up to HAKMEM_HUGE_CACHE_KB)
  * @mapped_bytes: all bytes mapped by the allocator now (metadata included)
  * @mode: fast-path mode in force ("per-CPU rseq (cpu_id)", "per-CPU rseq
  *        (mm_cid)" or "per-thread")

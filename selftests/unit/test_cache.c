@@ -116,7 +116,7 @@ START_TEST(bad_create_arguments)
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_ptr_null(hak_cache_create("bad", 100, 24, 0, NULL));
 	ck_assert_ptr_null(hak_cache_create("bad", 100, 8192, 0, NULL));
-	ck_assert_ptr_null(hak_cache_create("bad", (1 << 20), 0, 0, NULL));
+	ck_assert_ptr_null(hak_cache_create("bad", (1 << 20) + 1, 0, 0, NULL));
 	ck_assert_ptr_null(hak_cache_create(NULL, 10, 0, 0, NULL));
 }
 END_TEST

@@ -158,6 +158,59 @@ START_TEST(realloc_grows_and_shrinks_keeping_contents)
 }
 END_TEST
 
+/* Freed huge mappings are reused (and zeroed for calloc), then trimmed. */
+START_TEST(huge_mapping_cache)
+{
+	struct hak_global_stats st;
+	unsigned char *a = hak_malloc(3 << 20), *b, *c;
+	size_t nonzero = 0;
+
+	memset(a, 0x5a, 3 << 20);
+	hak_free(a);
+	b = hak_malloc(3 << 20);
+	ck_assert_ptr_eq(b, a);		/* the cached mapping came back */
+	hak_free(b);
+	c = hak_calloc(1, (3 << 20) - 100);
+	ck_assert_ptr_eq(c, a);
+	for (size_t i = 0; i < (3 << 20) - 100; i++)
+		nonzero += c[i] != 0;
+	ck_assert_uint_eq(nonzero, 0);
+	hak_free(c);
+	hak_global_stats(&st);
+	ck_assert_uint_eq(st.huge_allocs, 0);
+	ck_assert_uint_gt(st.huge_bytes, 0);
+	hak_trim();
+	hak_global_stats(&st);
+	ck_assert_uint_eq(st.huge_bytes, 0);
+}
+END_TEST
+
+/* Growing a huge block moves pages, keeps contents, keeps alignment. */
+START_TEST(huge_realloc_by_remap)
+{
+	size_t n = 1 << 20;
+	unsigned char *p = hak_malloc(n);
+
+	fill(p, n, 3);
+	for (int i = 0; i < 6; i++) {
+		size_t m = n * 2;
+
+		p = hak_realloc(p, m);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_eq((uintptr_t)p % 4096, 0);
+		ck_assert(check_fill(p, n, 3));
+		fill(p, m, 3);
+		ck_assert_uint_ge(hak_malloc_usable_size(p), m);
+		n = m;
+	}
+	p = hak_realloc(p, 300000);	/* shrink, still huge */
+	ck_assert(check_fill(p, 300000, 3));
+	p = hak_realloc(p, 1000);	/* back to a size class */
+	ck_assert(check_fill(p, 1000, 3));
+	hak_free(p);
+}
+END_TEST
+
 START_TEST(realloc_in_place_within_class)
 {
 	void *p = hak_malloc(100);	/* class 112 */
@@ -298,6 +351,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, calloc_zeroes_and_checks_overflow);
 	tcase_add_test(tc, realloc_grows_and_shrinks_keeping_contents);
 	tcase_add_test(tc, realloc_in_place_within_class);
+	tcase_add_test(tc, huge_mapping_cache);
+	tcase_add_test(tc, huge_realloc_by_remap);
 	tcase_add_test(tc, realloc_edge_cases);
 	tcase_add_test(tc, aligned_family);
 	tcase_add_test(tc, aligned_bad_arguments);

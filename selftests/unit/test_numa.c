@@ -31,6 +31,13 @@ static void find_cpus(void)
 	cpu_of_node[1] = (int)(cpus / 2);
 }
 
+/*
+ * Moves the thread to @cpu. In the per-thread mode (HAKMEM_RSEQ=0) a
+ * thread's cache follows the thread, not the CPU, so objects it cached on
+ * the old node would still come back: flush them, as a program that
+ * migrates threads between nodes on purpose would (or use the per-CPU
+ * mode, where this is automatic).
+ */
 static void pin(int cpu)
 {
 	cpu_set_t set;
@@ -38,6 +45,7 @@ static void pin(int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	ck_assert_int_eq(sched_setaffinity(0, sizeof(set), &set), 0);
+	hak_trim();
 }
 
 static unsigned int node_of(const void *p)
