@@ -44,6 +44,13 @@ $(tbuild)/numa/%: $(srctree)/selftests/numa/%.c $(LIB_A) $(wildcard $(srctree)/s
 .PHONY: selftests
 selftests: $(unit-bins) $(stress-bins) $(numa-bins)
 
+# ASan+UBSan, TSan and valgrind runs of the selftests and a bounded
+# libFuzzer run (FUZZ_SECONDS, default 60); CI runs it after `make check`.
+.PHONY: check-full
+check-full:
+	$(Q)$(srctree)/scripts/check-full.sh --srctree $(srctree) \
+		--builddir $(objtree)/selftests/full
+
 check: all selftests
 	$(Q)$(srctree)/scripts/run-tests.sh --srctree $(srctree) \
 		--builddir $(tbuild) --lib $(LIB_SO) --lib-a $(LIB_A)

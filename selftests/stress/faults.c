@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fault selftest (TAP): the allocator under failing mappings and a small
+ * address-space limit gives NULL with ENOMEM and keeps working once memory
+ * is back, with no half-made SuperSlab left mapped; memory goes back to
+ * the system after a burst (hak_trim, and on its own after the decay
+ * delay); many short threads keep RSS flat.
+ *
+ * Usage: faults [-T threads for the churn test]
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "hakmem/hakmem.h"
+#include "../../core/options.h"
+#include "../lib/tap.h"
+
+static long churn_threads = 100000;
+
+/* Resident set in KiB, from /proc/self/statm. */
+static long rss_kb(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static uint64_t mapped(void)
+{
+	struct hak_global_stats st;
+
+	hak_global_stats(&st);
+	return st.mapped_bytes;
+}
+
+/* Allocates until failure or @max objects; returns how many it got. */
+static long fill_until_failure(void **v, long max, size_t size, int *err)
+{
+	long n = 0;
+
+	for (; n < max; n++) {
+		errno = 0;
+		v[n] = hak_malloc(size);
+		if (!v[n]) {
+			*err = errno;
+			break;
+		}
+		memset(v[n], 1, size < 64 ? size : 64);
+	}
+	return n;
+}
+
+static void test_fail_mmap(void)
+{
+	enum { N = 20000 };
+	static void *v[N];
+	int err = 0, fails = 0, ok = 1;
+	long got;
+
+	hak_trim();
+	hak_opt[OPT_FAIL_MMAP] = 3;	/* every third mapping fails */
+	for (int round = 0; round < 20; round++) {
+		got = fill_until_failure(v, N, 4000 + round * 1000, &err);
+		if (got < N) {
+			fails++;
+			ok &= err == ENOMEM;
+		}
+		for (long i = 0; i < got; i++)
+			hak_free(v[i]);
+		hak_trim();
+	}
+	hak_opt[OPT_FAIL_MMAP] = 0;
+	got = fill_until_failure(v, N, 5000, &err);
+	ok &= got == N;
+	for (long i = 0; i < got; i++)
+		hak_free(v[i]);
+	tap_result(ok && fails > 0,
+		   "HAKMEM_FAIL_MMAP=3: %d of 20 rounds hit ENOMEM, then %ld allocations succeed",
+		   fails, got);
+}
+
+static void test_rlimit_as(void)
+{
+	enum { N = 1 << 16 };
+	static void *v[N];
+	struct rlimit old, lim;
+	uint64_t before, after;
+	int err = 0, ok;
+	long got;
+
+	hak_trim();
+	before = mapped();
+	getrlimit(RLIMIT_AS, &old);
+	lim = old;
+	/* what the process maps now, plus 64 MiB */
+	{
+		long pages = 0;
+		FILE *f = fopen("/proc/self/statm", "r");
+
+		if (f && fscanf(f, "%ld", &pages) == 1)
+			lim.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) +
+				       (64UL << 20);
+		if (f)
+			fclose(f);
+	}
+	if (setrlimit(RLIMIT_AS, &lim)) {
+		tap_skip_test("RLIMIT_AS", "setrlimit failed");
+		return;
+	}
+	got = fill_until_failure(v, N, 16000, &err);
+	ok = got < N && err == ENOMEM;
+	for (long i = 0; i < got; i++)
+		hak_free(v[i]);
+	hak_trim();
+	after = mapped();
+	setrlimit(RLIMIT_AS, &old);
+	got = fill_until_failure(v, 10000, 16000, &err);
+	ok &= got == 10000;
+	for (long i = 0; i < got; i++)
+		hak_free(v[i]);
+	tap_result(ok && after <= before + (4UL << 20),
+		   "RLIMIT_AS: ENOMEM at the limit, mapped %llu -> %llu bytes after trim (no half-made SuperSlabs), works again",
+		   (unsigned long long)before, (unsigned long long)after);
+}
+
+/* A burst of small objects, freed: hak_trim gives the memory back. */
+static void test_rss_after_burst(void)
+{
+	enum { N = 1500000 };
+	void **v = malloc(N * sizeof(*v));
+	long base, peak, after;
+
+	hak_trim();
+	base = rss_kb();
+	for (long i = 0; i < N; i++) {
+		v[i] = hak_malloc(64 + (size_t)(i % 7) * 16);
+		memset(v[i], 2, 64);
+	}
+	peak = rss_kb();
+	for (long i = 0; i < N; i++)
+		hak_free(v[i]);
+	hak_trim();
+	after = rss_kb();
+	free(v);
+	/* live objects: none; allow 10% of the burst plus 2 MiB of slack */
+	tap_result(after <= base + (peak - base) / 10 + 2048,
+		   "burst of %d objects: RSS %ld -> %ld -> %ld KiB after free and hak_trim",
+		   N, base, peak, after);
+}
+
+/*
+ * The same without hak_trim: free slabs whose pages are dirty decay after
+ * HAKMEM_DECAY_MS. One object per SuperSlab stays live, so the SuperSlabs
+ * cannot simply be unmapped; the dirty cap is lifted so only decay acts.
+ */
+static void test_rss_decay(void)
+{
+	enum { N = 1500000 };
+	void **v = malloc(N * sizeof(*v));
+	uintptr_t last_ss = 0;
+	long base, peak, after;
+
+	hak_trim();
+	hak_opt[OPT_DECAY_MS] = 100;
+	hak_opt[OPT_DIRTY_MAX_KB] = 1L << 22;
+	base = rss_kb();
+	for (long i = 0; i < N; i++) {
+		v[i] = hak_malloc(100);
+		memset(v[i], 3, 100);
+	}
+	for (long i = 0; i < N; i++) {
+		uintptr_t ss = (uintptr_t)v[i] >> 21;
+
+		if (ss != last_ss) {	/* keep the first object of each */
+			last_ss = ss;
+			continue;
+		}
+		hak_free(v[i]);
+		v[i] = NULL;
+	}
+	peak = rss_kb();
+	/* a trickle of work for three decay periods: ticks happen on it */
+	for (int t = 0; t < 30; t++) {
+		void *w[4096];
+
+		for (int k = 0; k < 4096; k++)
+			w[k] = hak_malloc(3000);
+		for (int k = 0; k < 4096; k++)
+			hak_free(w[k]);
+		usleep(10000);
+	}
+	after = rss_kb();
+	for (long i = 0; i < N; i++)
+		hak_free(v[i]);
+	free(v);
+	hak_opt[OPT_DECAY_MS] = 1000;
+	hak_opt[OPT_DIRTY_MAX_KB] = 32768;
+	tap_result(after < base + (peak - base) / 4,
+		   "decay without hak_trim: RSS %ld -> %ld -> %ld KiB within 3 decay periods",
+		   base, peak, after);
+}
+
+static void *short_thread(void *arg)
+{
+	void *p[8];
+
+	(void)arg;
+	for (int i = 0; i < 8; i++)
+		p[i] = hak_malloc((size_t)(i + 1) * 24);
+	for (int i = 0; i < 8; i++)
+		hak_free(p[i]);
+	return NULL;
+}
+
+static void test_thread_churn(void)
+{
+	long base = 0, after;
+	pthread_t t;
+
+	for (long i = 0; i < churn_threads; i++) {
+		if (pthread_create(&t, NULL, short_thread, NULL)) {
+			tap_result(0, "pthread_create failed at %ld", i);
+			return;
+		}
+		pthread_join(t, NULL);
+		if (i == 1000)
+			base = rss_kb();
+	}
+	after = rss_kb();
+	tap_result(after <= base + 4096,
+		   "%ld short threads: RSS %ld KiB after 1000, %ld KiB at the end",
+		   churn_threads, base, after);
+}
+
+int main(int argc, char **argv)
+{
+	int opt;
+
+	while ((opt = getopt(argc, argv, "T:")) != -1)
+		if (opt == 'T')
+			churn_threads = atol(optarg);
+	hak_free(hak_malloc(1));
+	tap_plan(5);
+	test_fail_mmap();
+	test_rlimit_as();
+	test_rss_after_burst();
+	test_rss_decay();
+	test_thread_churn();
+	return tap_exit();
+}
