@@ -110,7 +110,9 @@ HAK_EXPORT void *hak_realloc(void *ptr, size_t size)
 		return NULL;
 	}
 	h = huge_lookup(ptr, &interior);
-	if (h && size > HAK_MAX_CLASS_SIZE) {
+	/* (alignments of 2 MiB and more keep their layout: copied below) */
+	if (h && size > HAK_MAX_CLASS_SIZE &&
+	    (char *)h->user - (char *)h < (ptrdiff_t)HAK_SS_SIZE) {
 		if (fits_in_place(h->usable, size))
 			return ptr;
 		return huge_resize(h, size);	/* mremap: no copy */

@@ -36,7 +36,7 @@ static struct remote_bufs *rb_free;
 static void buf_flush(struct remote_buf *b)
 {
 	if (b->n && hak_caches[b->cache_id])
-		cache_drain(hak_caches[b->cache_id], b->objs, b->n);
+		cache_drain_from(hak_caches[b->cache_id], b->objs, b->n, 1);
 	b->n = 0;
 }
 

@@ -33,27 +33,21 @@ struct hak_topology hak_topo = { .mode = TOPO_BOOT, .single_node = -1,
 
 static _Atomic int learning;
 static _Atomic unsigned int rotor;
-static __thread unsigned int tls_node __attribute__((tls_model("initial-exec")));
-static __thread unsigned int tls_node_age __attribute__((tls_model("initial-exec")));
 
 /**
  * topology_node_slow() - the current node without an rseq area
  *
- * getcpu() through the vDSO, refreshed every 64 calls per thread: a thread
- * that migrates keeps its old node for a short while, which only costs
- * locality, never correctness.
+ * getcpu() (through the vDSO on x86_64) on every call: this is the
+ * fallback for processes without rseq (valgrind, old kernels), where being
+ * exact after a migration matters more than a few nanoseconds.
  *
  * Return: the node.
  */
 unsigned int topology_node_slow(void)
 {
-	int cpu;
+	int cpu = sched_getcpu();
 
-	if (tls_node_age++ & 63)
-		return tls_node;
-	cpu = sched_getcpu();
-	tls_node = cpu >= 0 && cpu < HAK_MAX_CPUS ? hak_topo.node_of_cpu[cpu] : 0;
-	return tls_node;
+	return cpu >= 0 && cpu < HAK_MAX_CPUS ? hak_topo.node_of_cpu[cpu] : 0;
 }
 
 static void order_by_distance(struct hak_topology *t)

@@ -363,9 +363,10 @@ fi
 
 # ---- summary -----------------------------------------------------------------
 
-echo "# check-full: $npass passed, $nfail failed, $nskip skipped; logs in $logdir"
+echo "# logs in $logdir"
+[ "$nfail" -eq 0 ] || echo "# failed: ${failed[*]}"
+echo "check-full: $npass passed, $nfail failed, $nskip skipped"
 if [ "$nfail" -ne 0 ]; then
-	echo "# failed: ${failed[*]}"
 	exit 1
 fi
 if [ "$n" -gt 0 ] && [ "$nskip" -eq "$n" ]; then
