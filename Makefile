@@ -115,6 +115,7 @@ install: all
 	$(Q)install -m 0644 $(srctree)/include/hakmem/hakmem.h \
 		$(DESTDIR)$(PREFIX)/include/hakmem/
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+		-e 's|@NUMA_LIBS@|$(NUMA_LIBS)|' \
 		$(srctree)/scripts/hakmem.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/hakmem.pc
 	$(quiet) INSTALL $(DESTDIR)$(PREFIX)

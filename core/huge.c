@@ -305,3 +305,27 @@ void huge_stats(uint64_t *count, uint64_t *bytes)
 	*count = atomic_load_explicit(&huge_count, memory_order_relaxed);
 	*bytes = atomic_load_explicit(&huge_bytes, memory_order_relaxed);
 }
+
+/**
+ * huge_lock() - take the mapping cache lock (before fork)
+ */
+void huge_lock(void)
+{
+	hak_lock(&cache_lock);
+}
+
+/**
+ * huge_unlock() - release the mapping cache lock (after fork, parent)
+ */
+void huge_unlock(void)
+{
+	hak_unlock(&cache_lock);
+}
+
+/**
+ * huge_reinit() - reset the mapping cache lock (after fork, child)
+ */
+void huge_reinit(void)
+{
+	hak_lock_init(&cache_lock);
+}

@@ -9,6 +9,7 @@
 #include "../arch/arch.h"
 #include "cache.h"
 #include "fastcache.h"
+#include "huge.h"
 #include "init.h"
 #include "meta.h"
 #include "options.h"
@@ -56,8 +57,8 @@ static void secrets_init(void)
 
 /*
  * Lock order: percpu drain, cache list, region list, remote buffers,
- * centrals, pools, metadata arena; the same order the allocator nests
- * them in.
+ * centrals, pools, huge mapping cache, metadata arena; the same order the
+ * allocator nests them in.
  */
 static void fork_prepare(void)
 {
@@ -67,12 +68,14 @@ static void fork_prepare(void)
 	remote_lock();
 	caches_lock_all();
 	superslab_pool_lock_all();
+	huge_lock();
 	meta_lock();
 }
 
 static void fork_parent(void)
 {
 	meta_unlock();
+	huge_unlock();
 	superslab_pool_unlock_all();
 	caches_unlock_all();
 	remote_unlock();
@@ -84,6 +87,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
 	meta_reinit();
+	huge_reinit();
 	superslab_pool_reinit();
 	caches_reinit_locks();
 	remote_reinit();

@@ -81,6 +81,9 @@ static void node_fill(struct hak_node_stats *row, unsigned int n)
 
 	memset(row, 0, sizeof(*row));
 	row->node = n == HAK_NODE_BOOT ? -1 : (int)n;
+	/* one bound pool: slot 0 holds the node it binds to */
+	if (n == 0 && hak_topo.mode == TOPO_SINGLE && hak_topo.single_node >= 0)
+		row->node = hak_topo.single_node;
 	hak_lock(&pool->lock);
 	row->superslabs = pool->nr_superslabs;
 	row->bytes = pool->nr_superslabs * HAK_SS_SIZE;

@@ -97,6 +97,23 @@ static void pick_source(struct hak_topology *t, intptr_t rseq_base,
 		t->source = SRC_RSEQ_CPU;
 }
 
+/*
+ * Readers look at hak_topo without a lock: write everything but the mode,
+ * then the mode with a release store, so a reader that sees the new mode
+ * sees the tables that go with it.
+ */
+static void publish(const struct hak_topology *t)
+{
+	int mode = t->mode;
+
+	atomic_store_explicit((_Atomic int *)&hak_topo.mode, TOPO_BOOT,
+			      memory_order_relaxed);
+	hak_topo = *t;
+	hak_topo.mode = TOPO_BOOT;
+	atomic_store_explicit((_Atomic int *)&hak_topo.mode, mode,
+			      memory_order_release);
+}
+
 /**
  * topology_learn() - learn the topology and the placement policy, once
  *
@@ -130,7 +147,7 @@ void topology_learn(void)
 	order_by_distance(&t);
 	base = percpu_rseq_area(&node_id);
 	pick_source(&t, base, node_id);
-	hak_topo = t;
+	publish(&t);
 	atomic_store(&learning, 2);
 }
 
@@ -149,7 +166,7 @@ void topology_restrict(uint64_t allowed)
 	if (!t.allowed || t.mode != TOPO_NODES)
 		return;
 	order_by_distance(&t);
-	hak_topo = t;
+	publish(&t);
 }
 
 /**

@@ -60,7 +60,9 @@ static int loop_cnt[4];
 #define TEST_ID		1
 #define MAX_THREADS	128
 
-static void *regions[HAK_MAX_CPUS];
+/* the same layout as the allocator's: NULL guard slots for -1 and -2 */
+static struct cpu_table table;
+#define regions	(table.cpu)
 static struct { char pad[64]; } tok[NTOK];
 static _Atomic int owner[NTOK];
 static _Atomic long errors, sig_ops;
@@ -120,6 +122,8 @@ static void *worker(void *arg)
 	int me = (int)(intptr_t)arg;
 	unsigned int seed = (unsigned int)me * 7919;
 
+	/* a slow path registers this thread's own rseq area if glibc did not */
+	hak_free(hak_malloc(64));
 	for (long i = 0; i < reps; i++) {
 		cycle(me);
 		if (bounce && (i & 255) == 0)
