@@ -15,6 +15,7 @@
 #include "options.h"
 #include "init.h"
 #include "meta.h"
+#include "poison.h"
 #include "report.h"
 #include "hakmem/hakmem.h"
 
@@ -345,6 +346,9 @@ static unsigned int refill_node(struct hak_cache *c, unsigned int node,
 
 	if (c->ctor)
 		run_ctor(c, out + take, fresh);
+	else if (poison_on())	/* fresh objects start poisoned too */
+		for (unsigned int i = take; i < take + fresh; i++)
+			poison_fill(c, out[i]);
 	for (unsigned int i = take; i < n; i++) {
 		uintptr_t a = (uintptr_t)out[i];
 

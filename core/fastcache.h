@@ -22,6 +22,7 @@
 #include "../arch/rseq.h"
 #include "../numa/remote.h"
 #include "cache.h"
+#include "poison.h"
 
 #define FC_USER_CAP	64	/* slots per object cache made by the user */
 
@@ -157,6 +158,8 @@ static __always_inline int fc_push(unsigned int id, void *p)
  */
 static inline void *cache_alloc_slow(struct hak_cache *c)
 {
+	if (poison_on())
+		return poison_alloc(c);
 	if (hak_rseq.on)
 		return percpu_alloc_slow(c);
 	return tcache_alloc_slow(c);
@@ -169,7 +172,9 @@ static inline void *cache_alloc_slow(struct hak_cache *c)
  */
 static inline void cache_free_slow(struct hak_cache *c, void *p)
 {
-	if (hak_rseq.on)
+	if (poison_on())
+		poison_free(c, p);
+	else if (hak_rseq.on)
 		percpu_free_slow(c, p);
 	else
 		tcache_free_slow(c, p);

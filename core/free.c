@@ -26,6 +26,10 @@ void free_multi_node(unsigned int id, void *p)
 {
 	unsigned int node = ss_of(p)->ro[slab_idx_of(p)].node;
 
+	if (poison_on()) {
+		poison_free(hak_caches[id], p);
+		return;
+	}
 	if (node != topology_home_node())
 		remote_free(hak_caches[id], p, node);
 	else if (!fc_push(id, p))

@@ -43,6 +43,12 @@ static void huge_account(int64_t count, int64_t bytes)
 				  memory_order_relaxed);
 }
 
+/* Bytes of guard behind each huge object (HAKMEM_GUARD). */
+static size_t guard_bytes(void)
+{
+	return hak_option(OPT_GUARD) ? HAK_PAGE_SIZE : 0;
+}
+
 /* Offset of the object from its header for an alignment below 2 MiB. */
 static size_t user_offset(size_t align)
 {
@@ -62,7 +68,7 @@ static char *huge_map(size_t size, size_t align, char **user,
 		return NULL;
 	}
 	/* at least one page: the object must lie inside its mapping */
-	body = round_up(size ? size : 1, HAK_PAGE_SIZE);
+	body = round_up(size ? size : 1, HAK_PAGE_SIZE) + guard_bytes();
 	len = off + body;
 	lead = align > HAK_SS_SIZE ? align - HAK_SS_SIZE : 0;
 	start = os_map_aligned(lead + len, align > HAK_SS_SIZE ? align :
@@ -84,13 +90,22 @@ static void hdr_set(struct huge_hdr *h, char *user, size_t map_len)
 	h->user = user;
 	h->map_base = h;
 	h->map_len = map_len;
-	h->usable = map_len - (size_t)(user - (char *)h);
+	h->usable = map_len - (size_t)(user - (char *)h) - guard_bytes();
+}
+
+/* Sets (or lifts) the guard page at the end of a huge mapping. */
+static void guard_tail(struct huge_hdr *h, int on)
+{
+	if (guard_bytes())
+		os_protect((char *)h + h->map_len - HAK_PAGE_SIZE,
+			   HAK_PAGE_SIZE, on);
 }
 
 /* A cached mapping that fits @size at @align (< 2 MiB), or NULL. */
 static struct huge_hdr *cache_take(size_t size, size_t align)
 {
-	size_t need = user_offset(align) + round_up(size ? size : 1, HAK_PAGE_SIZE);
+	size_t need = user_offset(align) + round_up(size ? size : 1, HAK_PAGE_SIZE) +
+		      guard_bytes();
 	struct huge_hdr *best = NULL;
 	int bi = -1;
 
@@ -163,6 +178,7 @@ void *huge_alloc(size_t size, size_t align, int zero)
 	if (!h)
 		return NULL;
 	hdr_set(h, user, map_len);
+	guard_tail(h, 1);
 	registry_add(h);
 	huge_account(1, (int64_t)map_len);
 	return user;
@@ -236,18 +252,22 @@ void *huge_resize(struct huge_hdr *h, size_t size)
 	 */
 	if (size > h->usable)
 		size += size / 2;
-	len = off + round_up(size, HAK_PAGE_SIZE);
+	len = off + round_up(size, HAK_PAGE_SIZE) + guard_bytes();
+	guard_tail(h, 0);		/* the old guard becomes object memory */
 	base = os_remap(h, old_len, len, 0);
 	if (!base)
 		base = os_remap_aligned(h, old_len, len, HAK_SS_SIZE);
-	if (!base)
+	if (!base) {
+		guard_tail(h, 1);
 		return NULL;
+	}
 	if (base != (char *)h) {
 		registry_del(h);
 		registry_add(base);
 		h = (struct huge_hdr *)base;
 	}
 	hdr_set(h, base + off, len);
+	guard_tail(h, 1);
 	huge_account(0, (int64_t)len - (int64_t)old_len);
 	return h->user;
 }

@@ -175,3 +175,14 @@ void *os_remap_aligned(void *old, size_t old_len, size_t len, size_t align)
 	atomic_fetch_sub_explicit(&mapped_bytes, len, memory_order_relaxed);
 	return p;
 }
+
+/**
+ * os_protect() - make pages inaccessible (a guard) or accessible again
+ * @p: page-aligned start
+ * @len: length
+ * @none: 1 for PROT_NONE, 0 for read-write
+ */
+void os_protect(void *p, size_t len, int none)
+{
+	mprotect(p, len, none ? PROT_NONE : PROT_READ | PROT_WRITE);
+}

@@ -17,6 +17,7 @@ void os_unmap(void *p, size_t len);
 void *os_remap(void *old, size_t old_len, size_t len, void *fixed);
 void *os_remap_aligned(void *old, size_t old_len, size_t len, size_t align);
 void os_purge(void *p, size_t len);
+void os_protect(void *p, size_t len, int none);
 uint64_t os_mapped_bytes(void);
 
 #endif /* HAK_OS_H */

@@ -31,6 +31,8 @@ void regions_layout(void)
 
 		if (id < HAK_KMALLOC_FIRST + HAK_NR_CLASSES)
 			cap = hak_kmalloc[id - HAK_KMALLOC_FIRST].fc_cap;
+		if (poison_on())
+			cap = 0;	/* every operation takes the slow path */
 		bin_layout[id].begin = (uint16_t)used;
 		bin_layout[id].current = (uint16_t)used;
 		bin_layout[id].end = (uint16_t)(used + cap);

@@ -55,6 +55,9 @@ static struct superslab *superslab_new(struct ss_pool *pool, unsigned int node)
 	if (!ss)
 		return NULL;
 	topology_bind(ss, HAK_SS_SIZE, node);
+	if (hak_option(OPT_GUARD))	/* between metadata and objects */
+		os_protect((char *)ss + HAK_SLAB_SIZE - HAK_PAGE_SIZE,
+			   HAK_PAGE_SIZE, 1);
 	ss->magic = SS_MAGIC;
 	ss->kind = SS_KIND_SLABS;
 	ss->node = node;

@@ -82,8 +82,8 @@ struct superslab {
 	_Atomic uint64_t free_map[HAK_SLABS_PER_SS][HAK_MAX_OBJS_PER_SPAN / 64];
 };
 
-_Static_assert(sizeof(struct superslab) <= HAK_SLAB_SIZE,
-	       "SuperSlab metadata must fit in slab 0");
+_Static_assert(sizeof(struct superslab) <= HAK_SLAB_SIZE - 4096,
+	       "SuperSlab metadata must fit in slab 0, below its guard page");
 _Static_assert(sizeof(struct slab_ro) == 32, "slab_ro is half a line");
 
 static inline struct superslab *ss_of(const void *p)

@@ -10,6 +10,8 @@
  *   thread. The descriptor (section __rseq_cs, 32-byte aligned) is found
  *   with adrp/add, so the code stays position independent.
  * - The commit is the final "strh" of the bin's current index.
+ * - Pop prefetches (pstl1keep) the object below the one it takes; a stale
+ *   slot at the bottom of a bin is harmless, a prefetch never faults.
  * - The CPU index is loaded sign-extended (ldrsw): -1 and -2 (no rseq
  *   registration) index the NULL guard slots below the region array.
  */
@@ -83,6 +85,9 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"	sub	%w[t2], %w[t2], #1\n"
 		"	add	%[t0], %[t1], %[soff]\n"
 		"	ldr	%[p], [%[t0], %[t2], lsl #3]\n"
+		"	sub	%[t0], %[t0], #8\n"
+		"	ldr	%[t0], [%[t0], %[t2], lsl #3]\n"
+		"	prfm	pstl1keep, [%[t0]]\n"
 		RSEQ_INJECT_ASM(3)
 		"	strh	%w[t2], [%[t3]]\n"
 		"2:\n"

@@ -11,6 +11,10 @@
  *   the same for every thread.
  * - The descriptor lives in section __rseq_cs (32-byte aligned, version
  *   0, flags 0); __rseq_cs_ptr_array lists descriptors for debuggers.
+ * - Pop prefetches (for writing: it is about to be handed out) the object
+ *   below the one it takes. At the bottom of a bin that slot belongs to
+ *   the previous bin or the region header: any value is harmless, since a
+ *   prefetch never faults.
  * - Registers: the CPU index is read with one sign-extending 32-bit load:
  *   an unregistered area holds -1 or -2, which index the two NULL guard
  *   slots below the region array; a NULL region (none yet, or one being
@@ -88,6 +92,8 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"cmpw 2(%[t1], %[id], 8), %w[t2]\n\t"
 		"je %l[miss]\n\t"
 		"movq %c[soff]-8(%[t1], %[t2], 8), %[p]\n\t"
+		"movq %c[soff]-16(%[t1], %[t2], 8), %[t0]\n\t"
+		"prefetchw (%[t0])\n\t"
 		"subl $1, %k[t2]\n\t"
 		RSEQ_INJECT_ASM(3)
 		"movw %w[t2], (%[t1], %[id], 8)\n\t"

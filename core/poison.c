@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Poisoning of freed objects; see poison.h.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "cache.h"
+#include "fastcache.h"
+#include "poison.h"
+#include "report.h"
+
+/* The poisoned bytes of an object: all after the first word. */
+static size_t poison_len(const struct hak_cache *c)
+{
+	return c->ctor || c->size <= sizeof(uintptr_t) ? 0 :
+	       c->size - sizeof(uintptr_t);
+}
+
+/**
+ * poison_fill() - poison a free object
+ * @c: its cache
+ * @p: the object
+ */
+void poison_fill(struct hak_cache *c, void *p)
+{
+	size_t n = poison_len(c);
+
+	if (n)
+		memset((char *)p + sizeof(uintptr_t), POISON_BYTE, n);
+}
+
+static int poison_intact(struct hak_cache *c, const void *p)
+{
+	const unsigned char *b = (const unsigned char *)p + sizeof(uintptr_t);
+	size_t n = poison_len(c);
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != POISON_BYTE)
+			return 0;
+	return 1;
+}
+
+/**
+ * poison_alloc() - allocate one object, checking its poison
+ * @c: the cache
+ *
+ * Return: the object, or NULL with errno ENOMEM.
+ */
+void *poison_alloc(struct hak_cache *c)
+{
+	void *p;
+
+	if (!cache_refill(c, &p, 1)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!poison_intact(c, p))
+		hak_report("malloc", p, c,
+			   "freed object was written after free (poison damaged)");
+	return fc_claim(c, p);
+}
+
+/**
+ * poison_free() - poison a checked, tagged object and return it
+ * @c: its cache
+ * @p: the object
+ */
+void poison_free(struct hak_cache *c, void *p)
+{
+	poison_fill(c, p);
+	cache_drain(c, &p, 1);
+}
