@@ -263,12 +263,20 @@ vg_pid=
 vg_steps=()
 for t in "${unit_tests[@]}"; do vg_steps+=("valgrind: unit/$t"); done
 vg_run() {
-	local t
+	local t envs
 	for t in "${unit_tests[@]}"; do
-		# test_numa re-executes /proc/self/exe with HAKMEM_NUMA_FAKE=2
-		# set, which under valgrind is the valgrind tool: set it here
+		# test_numa and test_hardening re-execute /proc/self/exe with
+		# their HAKMEM_* set, which under valgrind is the valgrind tool:
+		# set them here (the guard tests, which fault on purpose, are
+		# left out: valgrind reports the faults itself)
+		case $t in
+		test_numa) envs=(HAKMEM_NUMA_FAKE=2) ;;
+		test_hardening) envs=(HAKMEM_POISON=1 HAKMEM_ON_ERROR=warn
+				      HAKMEM_TEST_NO_SIGNALS=1) ;;
+		*) envs=() ;;
+		esac
 		exec_step "valgrind: unit/$t" "$vg_limit" \
-			env CK_TIMEOUT_MULTIPLIER=20 HAKMEM_NUMA_FAKE=2 \
+			env CK_TIMEOUT_MULTIPLIER=20 "${envs[@]}" \
 			valgrind -q --error-exitcode=99 --leak-check=no \
 			"$b/selftests/build/unit/$t" >"$tmp/vg-$t.rc"
 	done
