@@ -8,7 +8,8 @@
 #             per-CPU (rseq) and the per-thread (HAKMEM_RSEQ=0) modes
 #   tsan      the multithreaded selftests built with CONFIG_SANITIZE=thread,
 #             run with HAKMEM_RSEQ=0
-#   valgrind  the unit tests of a plain build under memcheck
+#   valgrind  the unit tests of a plain build under memcheck, then the
+#             fault selftest with a million short threads on that build
 #   fuzz      selftests/fuzz/fuzz_alloc.c, a libFuzzer target with the
 #             allocator compiled in under ASan+UBSan, for FUZZ_SECONDS
 #
@@ -83,7 +84,7 @@ nunit=${#unit_tests[@]} nmt=${#mt_tests[@]}
 plan=0
 want asan && plan=$((plan + 1 + nunit + 2 * nmt))
 want tsan && plan=$((plan + 1 + nmt))
-want valgrind && plan=$((plan + 1 + nunit))
+want valgrind && plan=$((plan + 2 + nunit))
 want fuzz && plan=$((plan + 2))
 
 # ---- TAP -------------------------------------------------------------------
@@ -367,6 +368,10 @@ if [ -n "$vg_pid" ]; then
 		read -r rc secs_ <"$tmp/vg-$t.rc" || { rc=1 secs_=0; }
 		judge "valgrind: unit/$t" "$vg_limit" "$rc" "$secs_"
 	done
+	# a million short threads on the plain build: RSS stays flat
+	# (make check runs 100000; this takes about a minute and a half)
+	run_step "plain: stress/faults -T 1000000" 600 \
+		"$builddir/plain/selftests/build/stress/faults" -T 1000000
 fi
 
 # ---- summary -----------------------------------------------------------------
