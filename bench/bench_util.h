@@ -11,6 +11,8 @@
 #define HAKMEM_BENCH_UTIL_H
 
 #include <stdatomic.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +339,79 @@ static inline void bench_touch_pages(void *p, size_t size)
 	for (off = 4096; off + 1 < size; off += 4096)
 		if (off != size / 2)
 			c[off] = (unsigned char)(off >> 12);
+}
+
+/*
+ * The driver most workloads share: each keeps an array of per-thread
+ * structs whose first member is a struct bench_thread.
+ */
+struct bench_thread {
+	pthread_t tid;
+	unsigned int id;
+	unsigned long ops;
+};
+
+/**
+ * bench_run_threads() - start, time and join the threads of a workload
+ * @name: workload name, for messages
+ * @arr: @n structs of @size bytes, each starting with struct bench_thread
+ * @size: size of one struct
+ * @n: number of threads
+ * @fn: thread function, given a pointer to its struct
+ * @secs: run length in duration mode; 0 when the threads stop by count
+ * @stop: flag set after @secs (NULL when the workload has none)
+ * @ops: set to the sum of the threads' ops
+ *
+ * Exits with status 1 when a thread cannot be created.
+ *
+ * Return: seconds from the first thread's start to the last join.
+ */
+static inline double bench_run_threads(const char *name, void *arr, size_t size,
+				       int n, void *(*fn)(void *), double secs,
+				       atomic_int *stop, unsigned long *ops)
+{
+	char *base = arr;
+	double t0 = bench_now();
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct bench_thread *t = (struct bench_thread *)(base + (size_t)i * size);
+
+		t->id = (unsigned int)i;
+		if (pthread_create(&t->tid, NULL, fn, t)) {
+			fprintf(stderr, "%s: pthread_create failed\n", name);
+			exit(1);
+		}
+	}
+	if (secs > 0 && stop) {
+		bench_sleep(secs);
+		atomic_store(stop, 1);
+	}
+	*ops = 0;
+	for (i = 0; i < n; i++) {
+		struct bench_thread *t = (struct bench_thread *)(base + (size_t)i * size);
+
+		pthread_join(t->tid, NULL);
+		*ops += t->ops;
+	}
+	return bench_now() - t0;
+}
+
+/**
+ * bench_print_result() - print the RESULT line most workloads share
+ * @name: workload name
+ * @tags: extra "key=value" words after the name ("" for none)
+ * @threads: threads run
+ * @ops: allocator calls made
+ * @secs: elapsed seconds
+ */
+static inline void bench_print_result(const char *name, const char *tags,
+				      int threads, unsigned long ops, double secs)
+{
+	printf("RESULT name=%s%s%s threads=%d ops=%lu secs=%.3f "
+	       "ops_per_sec=%.4g peak_rss_kb=%ld rss_kb=%ld\n",
+	       name, *tags ? " " : "", tags, threads, ops, secs,
+	       (double)ops / secs, bench_peak_rss_kb(), bench_cur_rss_kb());
 }
 
 #endif /* HAKMEM_BENCH_UTIL_H */

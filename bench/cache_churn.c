@@ -53,9 +53,7 @@ struct cc_cache {
 };
 
 struct cc_thread {
-	pthread_t tid;
-	unsigned int id;
-	unsigned long ops;
+	struct bench_thread bt;	/* first: bench_run_threads() */
 };
 
 static struct bench_opts opts;
@@ -164,7 +162,7 @@ static unsigned long cc_burst(struct cc_obj **obj, uint64_t *rng)
 static void *cc_thread(void *arg)
 {
 	struct cc_thread *t = arg;
-	uint64_t rng = bench_seed(opts.seed, t->id);
+	uint64_t rng = bench_seed(opts.seed, t->bt.id);
 	struct cc_obj **obj = calloc(nslots, sizeof(*obj));
 	unsigned long k, step;
 
@@ -181,13 +179,13 @@ static void *cc_thread(void *arg)
 			break;
 		}
 		if (step % (nslots * 8) == 0) {
-			t->ops += cc_burst(obj, &rng);
+			t->bt.ops += cc_burst(obj, &rng);
 			continue;
 		}
 		k = bench_rand(&rng) % nslots;
 		cc_free(obj[k]);
 		obj[k] = cc_alloc_random(&rng);
-		t->ops += 2;
+		t->bt.ops += 2;
 	}
 	for (k = 0; k < nslots; k++)
 		cc_free(obj[k]);
@@ -225,9 +223,8 @@ int main(int argc, char **argv)
 {
 	struct cc_thread *th;
 	unsigned long ops = 0;
-	double t0, secs;
+	double secs;
 	unsigned int c;
-	int i;
 
 	parse_args(argc, argv);
 	for (c = 0; c < CC_NCACHES; c++)
@@ -235,31 +232,13 @@ int main(int argc, char **argv)
 	th = calloc((size_t)opts.threads, sizeof(*th));
 	if (!th)
 		bench_oom(NAME, sizeof(*th));
-	t0 = bench_now();
-	for (i = 0; i < opts.threads; i++) {
-		th[i].id = (unsigned int)i;
-		if (pthread_create(&th[i].tid, NULL, cc_thread, &th[i])) {
-			fprintf(stderr, NAME ": pthread_create failed\n");
-			return 1;
-		}
-	}
-	if (opts.secs > 0) {
-		bench_sleep(opts.secs);
-		atomic_store(&stop_flag, 1);
-	}
-	for (i = 0; i < opts.threads; i++) {
-		pthread_join(th[i].tid, NULL);
-		ops += th[i].ops;
-	}
-	secs = bench_now() - t0;
+	secs = bench_run_threads(NAME, th, sizeof(*th), opts.threads, cc_thread,
+				 opts.secs, &stop_flag, &ops);
 	free(th);
 #ifdef BENCH_HAKMEM
 	for (c = 0; c < CC_NCACHES; c++)
 		hak_cache_destroy(caches[c].hc);
 #endif
-	printf("RESULT name=" NAME " variant=" VARIANT " threads=%d ops=%lu "
-	       "secs=%.3f ops_per_sec=%.4g peak_rss_kb=%ld rss_kb=%ld\n",
-	       opts.threads, ops, secs, (double)ops / secs,
-	       bench_peak_rss_kb(), bench_cur_rss_kb());
+	bench_print_result(NAME, "variant=" VARIANT, opts.threads, ops, secs);
 	return 0;
 }

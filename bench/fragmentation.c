@@ -47,9 +47,7 @@ static const struct fr_phase phases[] = {
 #define FR_NPHASES (sizeof(phases) / sizeof(phases[0]))
 
 struct fr_thread {
-	pthread_t tid;
-	unsigned int id;
-	unsigned long ops;
+	struct bench_thread bt;	/* first: bench_run_threads() */
 	unsigned long live;
 	size_t live_bytes;
 };
@@ -87,7 +85,7 @@ static void fr_step(struct fr_thread *t, const struct fr_phase *ph,
 		obj[k] = NULL;
 		t->live--;
 		t->live_bytes -= size[k];
-		t->ops++;
+		t->bt.ops++;
 	}
 	if (!obj[k] && t->live < ph->target) {
 		size[k] = bench_rand_range(rng, ph->min_size, ph->max_size);
@@ -97,7 +95,7 @@ static void fr_step(struct fr_thread *t, const struct fr_phase *ph,
 		bench_fill(obj[k], size[k]);
 		t->live++;
 		t->live_bytes += size[k];
-		t->ops++;
+		t->bt.ops++;
 	}
 }
 
@@ -122,7 +120,7 @@ static void fr_run_phase(struct fr_thread *t, unsigned int p, void **obj,
 static void *fr_thread(void *arg)
 {
 	struct fr_thread *t = arg;
-	uint64_t rng = bench_seed(opts.seed, t->id);
+	uint64_t rng = bench_seed(opts.seed, t->bt.id);
 	void **obj = calloc(FR_CAP, sizeof(*obj));
 	size_t *size = calloc(FR_CAP, sizeof(*size));
 	unsigned long k;
@@ -174,27 +172,15 @@ int main(int argc, char **argv)
 	unsigned long ops = 0;
 	size_t final_live;
 	long final_rss, peak_rss;
-	double t0, secs;
-	int i;
+	double secs;
 
 	parse_args(argc, argv);
 	th = calloc((size_t)opts.threads, sizeof(*th));
 	if (!th)
 		bench_oom(NAME, sizeof(*th));
 	pthread_barrier_init(&phase_end, NULL, (unsigned int)opts.threads);
-	t0 = bench_now();
-	for (i = 0; i < opts.threads; i++) {
-		th[i].id = (unsigned int)i;
-		if (pthread_create(&th[i].tid, NULL, fr_thread, &th[i])) {
-			fprintf(stderr, NAME ": pthread_create failed\n");
-			return 1;
-		}
-	}
-	for (i = 0; i < opts.threads; i++) {
-		pthread_join(th[i].tid, NULL);
-		ops += th[i].ops;
-	}
-	secs = bench_now() - t0;
+	secs = bench_run_threads(NAME, th, sizeof(*th), opts.threads, fr_thread,
+				 opts.secs, NULL, &ops);
 	pthread_barrier_destroy(&phase_end);
 	free(th);
 	final_live = phase_live_bytes[FR_NPHASES - 1];

@@ -31,9 +31,7 @@ struct ml_pool {
 };
 
 struct ml_thread {
-	pthread_t tid;
-	unsigned int id;
-	unsigned long ops;
+	struct bench_thread bt;	/* first: bench_run_threads() */
 };
 
 static struct bench_opts opts;
@@ -109,7 +107,7 @@ static unsigned long ml_step(struct ml_pool *lng, struct ml_pool *fifo,
 static void *ml_thread(void *arg)
 {
 	struct ml_thread *t = arg;
-	uint64_t rng = bench_seed(opts.seed, t->id);
+	uint64_t rng = bench_seed(opts.seed, t->bt.id);
 	struct ml_pool lng, fifo;
 	unsigned long step = 0;
 
@@ -123,7 +121,7 @@ static void *ml_thread(void *arg)
 		} else if (step >= opts.iters) {
 			break;
 		}
-		t->ops += ml_step(&lng, &fifo, step, &rng);
+		t->bt.ops += ml_step(&lng, &fifo, step, &rng);
 		step++;
 	}
 	ml_pool_destroy(&lng);
@@ -161,34 +159,15 @@ int main(int argc, char **argv)
 {
 	struct ml_thread *th;
 	unsigned long ops = 0;
-	double t0, secs;
-	int i;
+	double secs;
 
 	parse_args(argc, argv);
 	th = calloc((size_t)opts.threads, sizeof(*th));
 	if (!th)
 		bench_oom(NAME, sizeof(*th));
-	t0 = bench_now();
-	for (i = 0; i < opts.threads; i++) {
-		th[i].id = (unsigned int)i;
-		if (pthread_create(&th[i].tid, NULL, ml_thread, &th[i])) {
-			fprintf(stderr, NAME ": pthread_create failed\n");
-			return 1;
-		}
-	}
-	if (opts.secs > 0) {
-		bench_sleep(opts.secs);
-		atomic_store(&stop_flag, 1);
-	}
-	for (i = 0; i < opts.threads; i++) {
-		pthread_join(th[i].tid, NULL);
-		ops += th[i].ops;
-	}
-	secs = bench_now() - t0;
+	secs = bench_run_threads(NAME, th, sizeof(*th), opts.threads, ml_thread,
+				 opts.secs, &stop_flag, &ops);
 	free(th);
-	printf("RESULT name=" NAME " threads=%d ops=%lu secs=%.3f "
-	       "ops_per_sec=%.4g peak_rss_kb=%ld rss_kb=%ld\n",
-	       opts.threads, ops, secs, (double)ops / secs,
-	       bench_peak_rss_kb(), bench_cur_rss_kb());
+	bench_print_result(NAME, "", opts.threads, ops, secs);
 	return 0;
 }

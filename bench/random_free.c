@@ -21,9 +21,7 @@
 #define NAME "random_free"
 
 struct rf_thread {
-	pthread_t tid;
-	unsigned int id;
-	unsigned long ops;
+	struct bench_thread bt;	/* first: bench_run_threads() */
 };
 
 static struct bench_opts opts;
@@ -68,7 +66,7 @@ static void rf_release(void **obj, size_t *size, unsigned long k)
 static void *rf_thread(void *arg)
 {
 	struct rf_thread *t = arg;
-	uint64_t rng = bench_seed(opts.seed, t->id);
+	uint64_t rng = bench_seed(opts.seed, t->bt.id);
 	void **obj = calloc(nslots, sizeof(*obj));
 	size_t *size = calloc(nslots, sizeof(*size));
 	unsigned long k, done = 0;
@@ -93,7 +91,7 @@ static void *rf_thread(void *arg)
 			rf_release(obj, size, k);
 	free(obj);
 	free(size);
-	t->ops = done;
+	t->bt.ops = done;
 	return NULL;
 }
 
@@ -133,34 +131,16 @@ int main(int argc, char **argv)
 {
 	struct rf_thread *th;
 	unsigned long ops = 0;
-	double t0, secs;
-	int i;
+	double secs;
 
 	parse_args(argc, argv);
 	th = calloc((size_t)opts.threads, sizeof(*th));
 	if (!th)
 		bench_oom(NAME, sizeof(*th));
-	t0 = bench_now();
-	for (i = 0; i < opts.threads; i++) {
-		th[i].id = (unsigned int)i;
-		if (pthread_create(&th[i].tid, NULL, rf_thread, &th[i])) {
-			fprintf(stderr, NAME ": pthread_create failed\n");
-			return 1;
-		}
-	}
-	if (opts.secs > 0) {
-		bench_sleep(opts.secs);
-		atomic_store(&stop_flag, 1);
-	}
-	for (i = 0; i < opts.threads; i++) {
-		pthread_join(th[i].tid, NULL);
-		ops += th[i].ops;
-	}
-	secs = bench_now() - t0;
+	secs = bench_run_threads(NAME, th, sizeof(*th), opts.threads, rf_thread,
+				 opts.secs, &stop_flag, &ops);
 	free(th);
-	printf("RESULT name=" NAME " dist=%s threads=%d ops=%lu secs=%.3f "
-	       "ops_per_sec=%.4g peak_rss_kb=%ld rss_kb=%ld\n",
-	       powerlaw ? "powerlaw" : "uniform", opts.threads, ops, secs,
-	       (double)ops / secs, bench_peak_rss_kb(), bench_cur_rss_kb());
+	bench_print_result(NAME, powerlaw ? "dist=powerlaw" : "dist=uniform",
+			   opts.threads, ops, secs);
 	return 0;
 }

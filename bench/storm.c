@@ -20,9 +20,7 @@
 #define NAME "storm"
 
 struct storm_thread {
-	pthread_t tid;
-	unsigned int id;
-	unsigned long ops;
+	struct bench_thread bt;	/* first: bench_run_threads() */
 	unsigned long storms;
 };
 
@@ -68,7 +66,7 @@ static void storm_once(void **obj, size_t *size, uint64_t *rng, int reverse)
 static void *storm_thread(void *arg)
 {
 	struct storm_thread *t = arg;
-	uint64_t rng = bench_seed(opts.seed, t->id);
+	uint64_t rng = bench_seed(opts.seed, t->bt.id);
 	void **obj = calloc(storm_objs, sizeof(*obj));
 	size_t *size = calloc(storm_objs, sizeof(*size));
 
@@ -78,7 +76,7 @@ static void *storm_thread(void *arg)
 		storm_once(obj, size, &rng, (int)(t->storms & 1));
 		t->storms++;
 	}
-	t->ops = t->storms * storm_objs * 2;
+	t->bt.ops = t->storms * storm_objs * 2;
 	free(obj);
 	free(size);
 	return NULL;
@@ -114,31 +112,17 @@ int main(int argc, char **argv)
 {
 	struct storm_thread *th;
 	unsigned long ops = 0, storms = 0;
-	double t0, secs;
+	double secs;
 	int i;
 
 	parse_args(argc, argv);
 	th = calloc((size_t)opts.threads, sizeof(*th));
 	if (!th)
 		bench_oom(NAME, sizeof(*th));
-	t0 = bench_now();
-	for (i = 0; i < opts.threads; i++) {
-		th[i].id = (unsigned int)i;
-		if (pthread_create(&th[i].tid, NULL, storm_thread, &th[i])) {
-			fprintf(stderr, NAME ": pthread_create failed\n");
-			return 1;
-		}
-	}
-	if (opts.secs > 0) {
-		bench_sleep(opts.secs);
-		atomic_store(&stop_flag, 1);
-	}
-	for (i = 0; i < opts.threads; i++) {
-		pthread_join(th[i].tid, NULL);
-		ops += th[i].ops;
+	secs = bench_run_threads(NAME, th, sizeof(*th), opts.threads, storm_thread,
+				 opts.secs, &stop_flag, &ops);
+	for (i = 0; i < opts.threads; i++)
 		storms += th[i].storms;
-	}
-	secs = bench_now() - t0;
 	free(th);
 	printf("RESULT name=" NAME " threads=%d storms=%lu objs_per_storm=%lu "
 	       "ops=%lu secs=%.3f ops_per_sec=%.4g peak_rss_kb=%ld "

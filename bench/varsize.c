@@ -23,9 +23,7 @@
 #define VS_HEAD 16
 
 struct vs_thread {
-	pthread_t tid;
-	unsigned int id;
-	unsigned long ops;
+	struct bench_thread bt;	/* first: bench_run_threads() */
 };
 
 static struct bench_opts opts;
@@ -116,7 +114,7 @@ static unsigned long vs_chain(uint64_t *rng)
 static void *vs_thread(void *arg)
 {
 	struct vs_thread *t = arg;
-	uint64_t rng = bench_seed(opts.seed, t->id);
+	uint64_t rng = bench_seed(opts.seed, t->bt.id);
 	void **obj = calloc(nslots, sizeof(*obj));
 	size_t *size = calloc(nslots, sizeof(*size));
 	unsigned long k, step = 0;
@@ -136,14 +134,14 @@ static void *vs_thread(void *arg)
 			break;
 		}
 		if ((step & 7) == 7) {
-			t->ops += vs_chain(&rng);
+			t->bt.ops += vs_chain(&rng);
 			continue;
 		}
 		k = bench_rand(&rng) % nslots;
 		vs_free(obj[k], size[k]);
 		size[k] = vs_size(&rng);
 		obj[k] = vs_alloc(size[k]);
-		t->ops += 2;
+		t->bt.ops += 2;
 	}
 	for (k = 0; k < nslots; k++)
 		vs_free(obj[k], size[k]);
@@ -182,34 +180,15 @@ int main(int argc, char **argv)
 {
 	struct vs_thread *th;
 	unsigned long ops = 0;
-	double t0, secs;
-	int i;
+	double secs;
 
 	parse_args(argc, argv);
 	th = calloc((size_t)opts.threads, sizeof(*th));
 	if (!th)
 		bench_oom(NAME, sizeof(*th));
-	t0 = bench_now();
-	for (i = 0; i < opts.threads; i++) {
-		th[i].id = (unsigned int)i;
-		if (pthread_create(&th[i].tid, NULL, vs_thread, &th[i])) {
-			fprintf(stderr, NAME ": pthread_create failed\n");
-			return 1;
-		}
-	}
-	if (opts.secs > 0) {
-		bench_sleep(opts.secs);
-		atomic_store(&stop_flag, 1);
-	}
-	for (i = 0; i < opts.threads; i++) {
-		pthread_join(th[i].tid, NULL);
-		ops += th[i].ops;
-	}
-	secs = bench_now() - t0;
+	secs = bench_run_threads(NAME, th, sizeof(*th), opts.threads, vs_thread,
+				 opts.secs, &stop_flag, &ops);
 	free(th);
-	printf("RESULT name=" NAME " threads=%d ops=%lu secs=%.3f "
-	       "ops_per_sec=%.4g peak_rss_kb=%ld rss_kb=%ld\n",
-	       opts.threads, ops, secs, (double)ops / secs,
-	       bench_peak_rss_kb(), bench_cur_rss_kb());
+	bench_print_result(NAME, "", opts.threads, ops, secs);
 	return 0;
 }
