@@ -19,7 +19,7 @@ stress-tests	:= $(basename $(notdir $(wildcard $(srctree)/selftests/stress/*.c))
 rseq-tests	:= $(basename $(notdir $(wildcard $(srctree)/selftests/rseq/*.c)))
 stress-bins	:= $(addprefix $(tbuild)/stress/,$(stress-tests)) $(addprefix $(tbuild)/rseq/,$(rseq-tests))
 
-$(tbuild)/unit/%: $(srctree)/selftests/unit/%.c $(LIB_A)
+$(tbuild)/unit/%: $(srctree)/selftests/unit/%.c $(LIB_A) $(wildcard $(srctree)/selftests/lib/*.h)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(KBUILD_LDFLAGS) $(LIB_A_LIBS) $(TEST_LDFLAGS)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "hakmem/hakmem.h"
+#include "../lib/check_main.h"
 
 struct obj {
 	uint64_t magic;
@@ -245,11 +246,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

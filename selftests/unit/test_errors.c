@@ -14,6 +14,7 @@
 #include "hakmem/hakmem.h"
 #include "../../core/options.h"
 #include "../../core/report.h"
+#include "../lib/check_main.h"
 
 static char errbuf[4096];
 
@@ -232,11 +233,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

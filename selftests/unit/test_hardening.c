@@ -15,6 +15,7 @@
 #include "hakmem/hakmem.h"
 #include "../../core/report.h"
 #include "../../core/superslab.h"
+#include "../lib/check_main.h"
 
 /*
  * The sanitizers install their own SIGSEGV handler (and abort): the guard
@@ -151,21 +152,11 @@ static Suite *suite(void)
 
 int main(int argc, char **argv)
 {
-	SRunner *sr;
-	int failed;
+	static const char *const env[] = {
+		"HAKMEM_POISON=1", "HAKMEM_GUARD=1", "HAKMEM_ON_ERROR=warn", NULL
+	};
 
 	(void)argc;
-	/* the allocator reads HAKMEM_* at start-up: run again with them set */
-	if (!getenv("HAKMEM_POISON")) {
-		setenv("HAKMEM_POISON", "1", 1);
-		setenv("HAKMEM_GUARD", "1", 1);
-		setenv("HAKMEM_ON_ERROR", "warn", 1);
-		execv("/proc/self/exe", argv);
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	check_reexec_with(argv, env);
+	return check_run(suite());
 }

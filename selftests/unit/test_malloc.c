@@ -11,6 +11,7 @@
 
 #include "hakmem/hakmem.h"
 #include "../../core/size_class.h"
+#include "../lib/check_main.h"
 
 static void fill(unsigned char *p, size_t n, unsigned int seed)
 {
@@ -364,11 +365,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

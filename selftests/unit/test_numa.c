@@ -17,6 +17,7 @@
 #include "hakmem/hakmem.h"
 #include "../../core/superslab.h"
 #include "../../numa/topology.h"
+#include "../lib/check_main.h"
 
 #define N 2000
 
@@ -174,16 +175,10 @@ static Suite *suite(void)
 
 int main(int argc, char **argv)
 {
-	SRunner *sr;
-	int failed;
+	static const char *const env[] = { "HAKMEM_NUMA_FAKE=2", NULL };
 
 	(void)argc;
-	/* the allocator reads HAKMEM_* at start-up: run again with it set */
-	if (!getenv("HAKMEM_NUMA_FAKE")) {
-		setenv("HAKMEM_NUMA_FAKE", "2", 1);
-		execv("/proc/self/exe", argv);
-		return EXIT_FAILURE;
-	}
+	check_reexec_with(argv, env);
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
 		/* Check has no skip: say so and pass with zero checks */
 		printf("test_numa: needs 2 CPUs, skipped\n");
@@ -191,9 +186,5 @@ int main(int argc, char **argv)
 		return EXIT_SUCCESS;
 	}
 	find_cpus();
-	sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

@@ -7,6 +7,7 @@
 
 #include "../../core/size_class.h"
 #include "../../core/superslab.h"
+#include "../lib/check_main.h"
 
 START_TEST(table_is_increasing_and_aligned)
 {
@@ -128,11 +129,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

@@ -12,6 +12,7 @@
 #include "../../core/cache.h"
 #include "../../core/registry.h"
 #include "../../core/superslab.h"
+#include "../lib/check_main.h"
 
 START_TEST(objects_live_in_registered_superslabs)
 {
@@ -139,11 +140,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

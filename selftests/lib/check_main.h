@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The main() of the Check unit tests: run one suite, exit 0 when every
+ * check passed; and, for tests that need HAKMEM_* options (which the
+ * allocator reads once at start-up), a re-execution with them set.
+ */
+#ifndef HAK_SELFTEST_CHECK_MAIN_H
+#define HAK_SELFTEST_CHECK_MAIN_H
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/**
+ * check_run() - run a suite with Check's defaults (a fork per test)
+ * @s: the suite
+ *
+ * Return: EXIT_SUCCESS when every test passed, else EXIT_FAILURE.
+ */
+static inline int check_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/**
+ * check_reexec_with() - run this program again with options in its
+ * environment, unless the first one is set already
+ * @argv: the program's arguments
+ * @env: "NAME=value" strings, NULL-terminated
+ *
+ * Returns only when the options are in force (or execv failed).
+ */
+static inline void check_reexec_with(char **argv, const char *const *env)
+{
+	char name[64];
+	const char *eq = strchr(env[0], '=');
+	size_t n = eq ? (size_t)(eq - env[0]) : strlen(env[0]);
+
+	if (n >= sizeof(name))
+		return;
+	memcpy(name, env[0], n);
+	name[n] = '\0';
+	if (getenv(name))
+		return;
+	for (int i = 0; env[i]; i++)
+		putenv((char *)env[i]);
+	execv("/proc/self/exe", argv);
+}
+
+#endif /* HAK_SELFTEST_CHECK_MAIN_H */
