@@ -8,7 +8,7 @@
  * touched (dirty) are taken first, so reuse costs no page faults.
  *
  * Dirty free slabs decay: at each tick (HAKMEM_DECAY_MS, checked when spans
- * are released) the slabs that were already dirty and free at the previous
+ * are taken or released) the slabs that were already dirty and free at the previous
  * tick are purged (MADV_DONTNEED); so an idle free slab keeps its pages for
  * one to two ticks. Above HAKMEM_DIRTY_MAX_KB of dirty bytes a pool purges
  * at once. SuperSlabs with every slab free are unmapped beyond
@@ -137,6 +137,8 @@ static void span_take(struct ss_pool *pool, struct superslab *ss,
 		avail_del(pool, ss);
 }
 
+static void decay_locked(struct ss_pool *pool);
+
 /**
  * superslab_refill() - take a free span for a cache
  * @c: the cache; its span_slabs says how many slabs
@@ -176,6 +178,7 @@ struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node)
 		idx = span_find(ss->free_bitmap, c->span_slabs);
 	}
 	span_take(pool, ss, (unsigned int)idx, c->span_slabs);
+	decay_locked(pool);
 	hak_unlock(&pool->lock);
 	span_init(c, ss, (unsigned int)idx);
 	return &ss->rw[idx];

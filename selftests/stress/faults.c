@@ -212,13 +212,18 @@ static void test_rss_decay(void)
 		v[i] = NULL;
 	}
 	peak = rss_kb();
-	/* a trickle of work for three decay periods: ticks happen on it */
+	/*
+	 * A trickle of work for three decay periods: ticks happen when spans
+	 * are taken or released. Objects of 32000 bytes, of which the caches
+	 * hold only a few, so spans really go back; about 2 MiB a round, so
+	 * its own freshly dirty slabs hardly count.
+	 */
 	for (int t = 0; t < 30; t++) {
-		void *w[4096];
+		void *w[64];
 
-		for (int k = 0; k < 4096; k++)
-			w[k] = hak_malloc(3000);
-		for (int k = 0; k < 4096; k++)
+		for (int k = 0; k < 64; k++)
+			w[k] = hak_malloc(32000);
+		for (int k = 0; k < 64; k++)
 			hak_free(w[k]);
 		usleep(10000);
 	}
