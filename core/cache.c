@@ -219,17 +219,6 @@ static int map_set(_Atomic uint64_t *map, uint32_t i)
 	return (w & bit) != 0;
 }
 
-/* Index of @p in its span, or -1 if it is not an object start. */
-static long obj_index(const struct slab_ro *ro, uintptr_t p)
-{
-	uintptr_t off = p - ro->base;
-	uint64_t i = (off * ro->recip) >> HAK_RECIP_SHIFT;
-
-	if (p < ro->base || i >= ro->capacity || i * ro->stride != off)
-		return -1;
-	return (long)i;
-}
-
 static unsigned int span_take_freelist(struct hak_cache *c,
 				       struct slab_rw *rw, void **out,
 				       unsigned int want)
@@ -241,9 +230,9 @@ static unsigned int span_take_freelist(struct hak_cache *c,
 	while (n < want && rw->freelist) {
 		void *obj = rw->freelist;
 		void *next = freelist_get(obj, c->free_off);
-		long i = obj_index(ro, (uintptr_t)obj);
+		long i = slab_obj_index(ro, (uintptr_t)obj);
 
-		if (unlikely(next && obj_index(ro, (uintptr_t)next) < 0)) {
+		if (unlikely(next && slab_obj_index(ro, (uintptr_t)next) < 0)) {
 			hak_report("malloc", obj, c,
 				   "free list link corrupted (write after free?); the rest of this slab's free list is dropped");
 			next = NULL;
@@ -396,7 +385,7 @@ static void span_put(struct hak_cache *c, struct central *ct, void *obj)
 	struct superslab *ss = ss_of(obj);
 	const struct slab_ro *ro = &ss->ro[slab_idx_of(obj)];
 	struct slab_rw *rw = &ss->rw[ro->head];
-	long i = obj_index(ro, (uintptr_t)obj);
+	long i = slab_obj_index(ro, (uintptr_t)obj);
 
 	if (unlikely(i < 0 || ro->cache_id != c->id)) {
 		hak_report("free", obj, c, "object does not belong to this cache");

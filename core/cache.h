@@ -127,6 +127,7 @@ struct obj_info {
 	struct hak_cache *cache;
 	struct superslab *ss;
 	const struct slab_ro *ro;
+	struct huge_hdr *huge;		/* OBJ_HUGE: the allocation's header */
 	uint32_t index;
 };
 

@@ -36,8 +36,7 @@ static void classify_slab(const void *p, struct obj_info *oi)
 	struct superslab *ss = ss_of(p);
 	unsigned int idx = slab_idx_of(p);
 	const struct slab_ro *ro = &ss->ro[idx];
-	uintptr_t off;
-	uint64_t i;
+	long i;
 
 	oi->ss = ss;
 	if (!idx) {
@@ -50,13 +49,12 @@ static void classify_slab(const void *p, struct obj_info *oi)
 	}
 	oi->ro = ro;
 	oi->cache = hak_caches[ro->cache_id];
-	off = (uintptr_t)p - ro->base;
-	i = (off * ro->recip) >> HAK_RECIP_SHIFT;
-	oi->index = (uint32_t)i;
-	if (i >= ro->capacity || i * ro->stride != off) {
+	i = slab_obj_index(ro, (uintptr_t)p);
+	if (i < 0) {
 		oi->kind = OBJ_INTERIOR;
 		return;
 	}
+	oi->index = (uint32_t)i;
 	if ((atomic_load_explicit(&ss->free_map[ro->head][i >> 6],
 				  memory_order_relaxed) >> (i & 63)) & 1)
 		oi->kind = OBJ_NOT_ALLOCATED;
@@ -75,7 +73,8 @@ void obj_classify(const void *p, struct obj_info *oi)
 	int interior;
 
 	*oi = (struct obj_info){ .kind = OBJ_NOT_OURS };
-	if (huge_lookup(p, &interior)) {
+	oi->huge = huge_lookup(p, &interior);
+	if (oi->huge) {
 		oi->kind = OBJ_HUGE;
 		return;
 	}

@@ -45,21 +45,15 @@ void free_multi_node(unsigned int id, void *p)
 void free_slow(void *p, struct hak_cache *expect, const char *op)
 {
 	struct obj_info oi;
-	struct huge_hdr *h;
-	int interior;
 
 	if (!p)
 		return;
-	if (!expect) {
-		h = huge_lookup(p, &interior);
-		if (h) {
-			huge_free(h);
-			return;
-		}
-	}
 	obj_classify(p, &oi);
-	if (oi.kind == OBJ_HUGE) {	/* only with @expect: not a cache object */
-		hak_report(op, p, expect, "a huge allocation, not an object of this cache");
+	if (oi.kind == OBJ_HUGE) {
+		if (expect)	/* hak_cache_free(): not a cache object */
+			hak_report(op, p, expect, "a huge allocation, not an object of this cache");
+		else
+			huge_free(oi.huge);
 		return;
 	}
 	if (oi.kind != OBJ_VALID) {

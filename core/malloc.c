@@ -72,13 +72,10 @@ HAK_EXPORT void *hak_calloc(size_t nmemb, size_t size)
 static size_t usable_size(const void *p, const char *op)
 {
 	struct obj_info oi;
-	struct huge_hdr *h;
-	int interior;
 
-	h = huge_lookup(p, &interior);
-	if (h)
-		return h->usable;
 	obj_classify(p, &oi);
+	if (oi.kind == OBJ_HUGE)
+		return oi.huge->usable;
 	if (oi.kind != OBJ_VALID) {
 		hak_report(op, p, oi.cache, obj_kind_str(oi.kind));
 		return 0;

@@ -82,6 +82,12 @@ static void superslab_destroy(struct ss_pool *pool, struct superslab *ss)
 	os_unmap(ss, HAK_SS_SIZE);
 }
 
+/* The bitmap bits of @n slabs from slab @idx (n may be 32). */
+static uint32_t slab_mask(unsigned int idx, unsigned int n)
+{
+	return ((n < 32 ? 1U << n : 0U) - 1) << idx;
+}
+
 /* First index of @n adjacent set bits in @bits, or -1. */
 static int span_find(uint32_t bits, unsigned int n)
 {
@@ -124,7 +130,7 @@ static void span_init(struct hak_cache *c, struct superslab *ss,
 static void span_take(struct ss_pool *pool, struct superslab *ss,
 		      unsigned int idx, unsigned int n)
 {
-	uint32_t mask = ((n < 32 ? 1U << n : 0U) - 1) << idx;
+	uint32_t mask = slab_mask(idx, n);
 
 	if (ss->free_bitmap == SS_ALL_FREE)
 		pool->nr_empty--;
@@ -196,7 +202,7 @@ static void purge_slabs(struct ss_pool *pool, struct superslab *ss,
 
 		os_purge((char *)ss + ((size_t)i << HAK_SLAB_SHIFT),
 			 (size_t)n << HAK_SLAB_SHIFT);
-		d &= ~(((n < 32 ? 1U << n : 0U) - 1) << i);
+		d &= ~slab_mask(i, n);
 	}
 	ss->dirty_bitmap &= ~mask;
 	ss->aged_bitmap &= ~mask;
@@ -256,7 +262,7 @@ void superslab_release_span(struct superslab *ss, unsigned int head)
 {
 	struct ss_pool *pool = &hak_pools[ss->node];
 	unsigned int n = ss->ro[head].nslabs;
-	uint32_t mask = ((n < 32 ? 1U << n : 0U) - 1) << head;
+	uint32_t mask = slab_mask(head, n);
 
 	for (unsigned int i = 0; i < n; i++)
 		memset(&ss->ro[head + i], 0, sizeof(ss->ro[head + i]));

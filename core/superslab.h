@@ -97,6 +97,25 @@ static inline unsigned int slab_idx_of(const void *p)
 	       (HAK_SLABS_PER_SS - 1);
 }
 
+/**
+ * slab_obj_index() - index of an object start in its span
+ * @ro: the read-only metadata of the slab holding @p
+ * @p: the address
+ *
+ * Exact division by the stride through its reciprocal.
+ *
+ * Return: the index, or -1 if @p is not the start of an object of the span.
+ */
+static inline long slab_obj_index(const struct slab_ro *ro, uintptr_t p)
+{
+	uintptr_t off = p - ro->base;
+	uint64_t i = (off * ro->recip) >> HAK_RECIP_SHIFT;
+
+	if (p < ro->base || i >= ro->capacity || i * ro->stride != off)
+		return -1;
+	return (long)i;
+}
+
 static inline struct superslab *ss_of_rw(const struct slab_rw *rw)
 {
 	return ss_of(rw);
