@@ -15,26 +15,15 @@
 #include "../../core/options.h"
 #include "../../core/report.h"
 #include "../lib/check_main.h"
+#include "../lib/capture.h"
 
 static char errbuf[4096];
 
 /* Runs @fn with stderr captured into errbuf, in warn mode. */
 static void capture(void (*fn)(void *), void *arg)
 {
-	int fds[2], saved;
-	ssize_t n;
-
 	hak_opt[OPT_ON_ERROR] = 1;
-	ck_assert_int_eq(pipe(fds), 0);
-	saved = dup(2);
-	dup2(fds[1], 2);
-	fn(arg);
-	dup2(saved, 2);
-	close(saved);
-	close(fds[1]);
-	n = read(fds[0], errbuf, sizeof(errbuf) - 1);
-	errbuf[n > 0 ? n : 0] = '\0';
-	close(fds[0]);
+	ck_assert_int_ge(capture_stderr(fn, arg, errbuf, sizeof(errbuf)), 0);
 }
 
 static void do_free(void *p)
@@ -155,22 +144,23 @@ START_TEST(huge_interior_and_double_free)
 }
 END_TEST
 
+static struct hak_cache *wrong;
+
+static void do_free_into_wrong(void *p)
+{
+	hak_cache_free(wrong, p);
+}
+
 START_TEST(wrong_cache)
 {
 	struct hak_cache *a = hak_cache_create("a", 64, 0, 0, NULL);
-	struct hak_cache *b = hak_cache_create("b", 64, 0, 0, NULL);
 	void *p = hak_cache_alloc(a);
 	unsigned long before = hak_reports();
-	int fds[2], saved;
 
+	wrong = hak_cache_create("b", 64, 0, 0, NULL);
 	hak_opt[OPT_ON_ERROR] = 1;
-	ck_assert_int_eq(pipe(fds), 0);
-	saved = dup(2);
-	dup2(fds[1], 2);
-	hak_cache_free(b, p);
-	dup2(saved, 2);
-	close(fds[1]);
-	ck_assert_int_gt(read(fds[0], errbuf, sizeof(errbuf) - 1), 0);
+	ck_assert_int_gt(capture_stderr(do_free_into_wrong, p, errbuf,
+					sizeof(errbuf)), 0);
 	ck_assert_uint_eq(hak_reports(), before + 1);
 	ck_assert_ptr_nonnull(strstr(errbuf, "another cache"));
 	ck_assert_ptr_nonnull(strstr(errbuf, "[cache a]"));

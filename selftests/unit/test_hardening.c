@@ -16,6 +16,7 @@
 #include "../../core/report.h"
 #include "../../core/superslab.h"
 #include "../lib/check_main.h"
+#include "../lib/capture.h"
 
 /*
  * The sanitizers install their own SIGSEGV handler (and abort): the guard
@@ -35,22 +36,17 @@
 
 static char errbuf[4096];
 
-static void *alloc_captured(size_t n)
+static void do_malloc_64(void *out)
 {
-	int fds[2], saved;
-	void *p;
-	ssize_t r;
+	*(void **)out = hak_malloc(64);
+}
 
-	ck_assert_int_eq(pipe(fds), 0);
-	saved = dup(2);
-	dup2(fds[1], 2);
-	p = hak_malloc(n);
-	dup2(saved, 2);
-	close(saved);
-	close(fds[1]);
-	r = read(fds[0], errbuf, sizeof(errbuf) - 1);
-	errbuf[r > 0 ? r : 0] = '\0';
-	close(fds[0]);
+static void *alloc_captured(void)
+{
+	void *p = NULL;
+
+	ck_assert_int_ge(capture_stderr(do_malloc_64, &p, errbuf,
+					sizeof(errbuf)), 0);
 	return p;
 }
 
@@ -62,7 +58,7 @@ START_TEST(write_after_free_is_reported)
 	memset(p, 1, 64);
 	hak_free(p);
 	p[20] = 'x';			/* use after free */
-	q = alloc_captured(64);		/* the same object comes back */
+	q = alloc_captured();		/* the same object comes back */
 	ck_assert_ptr_eq(q, p);
 	ck_assert_uint_eq(hak_reports(), before + 1);
 	ck_assert_ptr_nonnull(strstr(errbuf, "written after free"));
