@@ -59,15 +59,16 @@ struct cpu_table {
 extern __hidden struct cpu_table hak_cpu_table;
 #define hak_cpu_regions	(hak_cpu_table.cpu)
 
+/* the locks core/init.c takes around fork() */
+extern __hidden struct hak_lock hak_region_lock;
+extern __hidden struct hak_lock hak_drain_lock;
+
 /* region.c */
 void regions_layout(void);
 struct fc_region *region_get(void);
 void region_put(struct fc_region *r);
 void region_flush(struct fc_region *r);
 uint64_t regions_count_cached(unsigned int id);
-void regions_lock(void);
-void regions_unlock(void);
-void regions_reinit(void);
 
 /* tcache.c: per-thread mode */
 void tcache_init(void);
@@ -80,9 +81,6 @@ void percpu_init(void);
 void *percpu_alloc_slow(struct hak_cache *c);
 void percpu_free_slow(struct hak_cache *c, void *p);
 int percpu_drain_all(void);
-void percpu_lock(void);
-void percpu_unlock(void);
-void percpu_reinit(void);
 const char *percpu_mode_name(void);
 const char *percpu_mode_reason(void);
 intptr_t percpu_rseq_area(int *has_node_id);

@@ -31,7 +31,8 @@
 static _Atomic uint64_t huge_count;
 static _Atomic uint64_t huge_bytes;
 
-static struct hak_lock cache_lock = HAK_LOCK_INIT;
+/* taken around fork() by core/init.c */
+struct hak_lock hak_huge_lock = HAK_LOCK_INIT;
 static struct huge_hdr *cached[HUGE_CACHE_ENTRIES];
 static _Atomic size_t cached_bytes;	/* read unlocked as a hint */
 
@@ -111,7 +112,7 @@ static struct huge_hdr *cache_take(size_t size, size_t align)
 
 	if (!atomic_load_explicit(&cached_bytes, memory_order_relaxed))
 		return NULL;
-	hak_lock(&cache_lock);
+	hak_lock(&hak_huge_lock);
 	for (int i = 0; i < HUGE_CACHE_ENTRIES; i++) {
 		struct huge_hdr *h = cached[i];
 
@@ -124,7 +125,7 @@ static struct huge_hdr *cache_take(size_t size, size_t align)
 		cached_bytes -= best->map_len;
 		huge_account(1, 0);
 	}
-	hak_unlock(&cache_lock);
+	hak_unlock(&hak_huge_lock);
 	return best;
 }
 
@@ -136,7 +137,7 @@ static int cache_put(struct huge_hdr *h)
 
 	if (h->map_len > max)
 		return 0;
-	hak_lock(&cache_lock);
+	hak_lock(&hak_huge_lock);
 	for (int i = 0; i < HUGE_CACHE_ENTRIES && !done; i++) {
 		if (!cached[i] && cached_bytes + h->map_len <= max) {
 			h->kind = SS_KIND_HUGE_FREE;	/* a second free is named */
@@ -146,7 +147,7 @@ static int cache_put(struct huge_hdr *h)
 			done = 1;
 		}
 	}
-	hak_unlock(&cache_lock);
+	hak_unlock(&hak_huge_lock);
 	return done;
 }
 
@@ -215,14 +216,14 @@ int huge_trim(void)
 	struct huge_hdr *list[HUGE_CACHE_ENTRIES];
 	int n = 0;
 
-	hak_lock(&cache_lock);
+	hak_lock(&hak_huge_lock);
 	for (int i = 0; i < HUGE_CACHE_ENTRIES; i++) {
 		if (cached[i])
 			list[n++] = cached[i];
 		cached[i] = NULL;
 	}
 	cached_bytes = 0;
-	hak_unlock(&cache_lock);
+	hak_unlock(&hak_huge_lock);
 	for (int i = 0; i < n; i++)
 		huge_unmap(list[i], 0);
 	return n > 0;
@@ -324,28 +325,4 @@ void huge_stats(uint64_t *count, uint64_t *bytes)
 {
 	*count = atomic_load_explicit(&huge_count, memory_order_relaxed);
 	*bytes = atomic_load_explicit(&huge_bytes, memory_order_relaxed);
-}
-
-/**
- * huge_lock() - take the mapping cache lock (before fork)
- */
-void huge_lock(void)
-{
-	hak_lock(&cache_lock);
-}
-
-/**
- * huge_unlock() - release the mapping cache lock (after fork, parent)
- */
-void huge_unlock(void)
-{
-	hak_unlock(&cache_lock);
-}
-
-/**
- * huge_reinit() - reset the mapping cache lock (after fork, child)
- */
-void huge_reinit(void)
-{
-	hak_lock_init(&cache_lock);
 }

@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compiler.h"
+#include "lock.h"
+
 struct huge_hdr {
 	uint64_t magic;
 	uint32_t kind;		/* SS_KIND_HUGE, at the SuperSlab's offset */
@@ -21,13 +24,13 @@ struct huge_hdr {
 	size_t usable;
 };
 
+/* the locks core/init.c takes around fork() */
+extern __hidden struct hak_lock hak_huge_lock;
+
 void *huge_alloc(size_t size, size_t align, int zero);
 void huge_free(struct huge_hdr *h);
 void *huge_resize(struct huge_hdr *h, size_t size);
 int huge_trim(void);
-void huge_lock(void);
-void huge_unlock(void);
-void huge_reinit(void);
 struct huge_hdr *huge_lookup(const void *p, int *interior);
 void huge_stats(uint64_t *count, uint64_t *bytes);
 

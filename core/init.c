@@ -60,40 +60,41 @@ static void secrets_init(void)
  * centrals, pools, huge mapping cache, metadata arena; the same order the
  * allocator nests them in.
  */
+static struct hak_lock *const outer_locks[] = {
+	&hak_drain_lock, &cache_list_lock, &hak_region_lock, &hak_remote_lock,
+};
+static struct hak_lock *const inner_locks[] = {
+	&hak_huge_lock, &hak_meta_lock,
+};
+
 static void fork_prepare(void)
 {
-	percpu_lock();
-	hak_lock(&cache_list_lock);
-	regions_lock();
-	remote_lock();
+	for (size_t i = 0; i < ARRAY_SIZE(outer_locks); i++)
+		hak_lock(outer_locks[i]);
 	caches_lock_all();
 	superslab_pool_lock_all();
-	huge_lock();
-	meta_lock();
+	for (size_t i = 0; i < ARRAY_SIZE(inner_locks); i++)
+		hak_lock(inner_locks[i]);
 }
 
 static void fork_parent(void)
 {
-	meta_unlock();
-	huge_unlock();
+	for (size_t i = ARRAY_SIZE(inner_locks); i-- > 0;)
+		hak_unlock(inner_locks[i]);
 	superslab_pool_unlock_all();
 	caches_unlock_all();
-	remote_unlock();
-	regions_unlock();
-	hak_unlock(&cache_list_lock);
-	percpu_unlock();
+	for (size_t i = ARRAY_SIZE(outer_locks); i-- > 0;)
+		hak_unlock(outer_locks[i]);
 }
 
 static void fork_child(void)
 {
-	meta_reinit();
-	huge_reinit();
+	for (size_t i = 0; i < ARRAY_SIZE(inner_locks); i++)
+		hak_lock_init(inner_locks[i]);
 	superslab_pool_reinit();
 	caches_reinit_locks();
-	remote_reinit();
-	regions_reinit();
-	hak_lock_init(&cache_list_lock);
-	percpu_reinit();
+	for (size_t i = 0; i < ARRAY_SIZE(outer_locks); i++)
+		hak_lock_init(outer_locks[i]);
 }
 
 /**

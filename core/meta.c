@@ -10,7 +10,8 @@
 
 #define META_CHUNK	(256UL << 10)
 
-static struct hak_lock meta_mutex = HAK_LOCK_INIT;
+/* taken around fork() by core/init.c */
+struct hak_lock hak_meta_lock = HAK_LOCK_INIT;
 static char *meta_cur;
 static size_t meta_left;
 
@@ -27,12 +28,12 @@ void *meta_alloc(size_t size)
 	size = round_up(size, HAK_CACHELINE);
 	if (size > META_CHUNK / 4)
 		return os_map(round_up(size, HAK_PAGE_SIZE));
-	hak_lock(&meta_mutex);
+	hak_lock(&hak_meta_lock);
 	if (meta_left < size) {
 		char *chunk = os_map(META_CHUNK);
 
 		if (!chunk) {
-			hak_unlock(&meta_mutex);
+			hak_unlock(&hak_meta_lock);
 			return NULL;
 		}
 		meta_cur = chunk;
@@ -41,30 +42,6 @@ void *meta_alloc(size_t size)
 	p = meta_cur;
 	meta_cur += size;
 	meta_left -= size;
-	hak_unlock(&meta_mutex);
+	hak_unlock(&hak_meta_lock);
 	return p;
-}
-
-/**
- * meta_lock() - take the arena lock (before fork)
- */
-void meta_lock(void)
-{
-	hak_lock(&meta_mutex);
-}
-
-/**
- * meta_unlock() - release the arena lock (after fork, parent)
- */
-void meta_unlock(void)
-{
-	hak_unlock(&meta_mutex);
-}
-
-/**
- * meta_reinit() - reset the arena lock (after fork, child)
- */
-void meta_reinit(void)
-{
-	hak_lock_init(&meta_mutex);
 }

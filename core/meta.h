@@ -9,9 +9,11 @@
 
 #include <stddef.h>
 
+#include "compiler.h"
+#include "lock.h"
+
+extern __hidden struct hak_lock hak_meta_lock;	/* taken around fork() */
+
 void *meta_alloc(size_t size);
-void meta_lock(void);
-void meta_unlock(void);
-void meta_reinit(void);
 
 #endif /* HAK_META_H */

@@ -69,7 +69,8 @@ static int own_mode;
 static int membarrier_ok;
 static pthread_key_t own_key;
 static _Atomic int cpus_seen;
-static struct hak_lock drain_lock = HAK_LOCK_INIT;
+/* taken around fork() by core/init.c */
+struct hak_lock hak_drain_lock = HAK_LOCK_INIT;
 static const char *mode_name = "per-thread";
 static const char *mode_reason = "not initialised yet";
 
@@ -355,7 +356,7 @@ int percpu_drain_all(void)
 		return 0;
 	if (!membarrier_ok)
 		return drain_current_cpu();
-	hak_lock(&drain_lock);
+	hak_lock(&hak_drain_lock);
 	for (int cpu = 0; cpu < n; cpu++)
 		detached[cpu] = atomic_exchange(
 			(void *_Atomic *)&hak_cpu_regions[cpu], NULL);
@@ -372,30 +373,6 @@ int percpu_drain_all(void)
 			    (void *_Atomic *)&hak_cpu_regions[cpu], &expected, r))
 			region_put(r);
 	}
-	hak_unlock(&drain_lock);
+	hak_unlock(&hak_drain_lock);
 	return did;
-}
-
-/**
- * percpu_lock() - hold off remote drains (before fork)
- */
-void percpu_lock(void)
-{
-	hak_lock(&drain_lock);
-}
-
-/**
- * percpu_unlock() - allow remote drains again (after fork, parent)
- */
-void percpu_unlock(void)
-{
-	hak_unlock(&drain_lock);
-}
-
-/**
- * percpu_reinit() - reset the drain lock (after fork, child)
- */
-void percpu_reinit(void)
-{
-	hak_lock_init(&drain_lock);
 }

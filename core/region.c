@@ -10,7 +10,8 @@
 
 struct fc_region hak_fc_empty;
 
-static struct hak_lock region_lock = HAK_LOCK_INIT;
+/* taken around fork() by core/init.c */
+struct hak_lock hak_region_lock = HAK_LOCK_INIT;
 static struct fc_region *region_free;
 static struct fc_region *region_all;
 static struct fc_bin bin_layout[HAK_MAX_CACHES];
@@ -50,21 +51,21 @@ struct fc_region *region_get(void)
 {
 	struct fc_region *r;
 
-	hak_lock(&region_lock);
+	hak_lock(&hak_region_lock);
 	r = region_free;
 	if (r)
 		region_free = r->next_free;
-	hak_unlock(&region_lock);
+	hak_unlock(&hak_region_lock);
 	if (!r) {
 		r = meta_alloc(sizeof(*r) + region_slots * sizeof(void *));
 		if (!r)
 			return NULL;
 		memcpy(r->bin, bin_layout, sizeof(bin_layout));
 		r->slots_used = region_slots;
-		hak_lock(&region_lock);
+		hak_lock(&hak_region_lock);
 		r->next_all = region_all;
 		region_all = r;
-		hak_unlock(&region_lock);
+		hak_unlock(&hak_region_lock);
 	}
 	r->live = 1;
 	return r;
@@ -76,11 +77,11 @@ struct fc_region *region_get(void)
  */
 void region_put(struct fc_region *r)
 {
-	hak_lock(&region_lock);
+	hak_lock(&hak_region_lock);
 	r->live = 0;
 	r->next_free = region_free;
 	region_free = r;
-	hak_unlock(&region_lock);
+	hak_unlock(&hak_region_lock);
 }
 
 /**
@@ -111,34 +112,10 @@ uint64_t regions_count_cached(unsigned int id)
 {
 	uint64_t n = 0;
 
-	hak_lock(&region_lock);
+	hak_lock(&hak_region_lock);
 	for (struct fc_region *r = region_all; r; r = r->next_all)
 		if (r->live)
 			n += (uint64_t)(r->bin[id].current - r->bin[id].begin);
-	hak_unlock(&region_lock);
+	hak_unlock(&hak_region_lock);
 	return n;
-}
-
-/**
- * regions_lock() - take the region list lock (before fork)
- */
-void regions_lock(void)
-{
-	hak_lock(&region_lock);
-}
-
-/**
- * regions_unlock() - release the region list lock (after fork, parent)
- */
-void regions_unlock(void)
-{
-	hak_unlock(&region_lock);
-}
-
-/**
- * regions_reinit() - reset the region list lock (after fork, child)
- */
-void regions_reinit(void)
-{
-	hak_lock_init(&region_lock);
 }

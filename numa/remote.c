@@ -30,7 +30,8 @@ static __thread struct remote_bufs *tls_rb
 	__attribute__((tls_model("initial-exec")));
 static __thread int tls_rb_dead __attribute__((tls_model("initial-exec")));
 static pthread_key_t rb_key;
-static struct hak_lock rb_lock = HAK_LOCK_INIT;
+/* taken around fork() by core/init.c */
+struct hak_lock hak_remote_lock = HAK_LOCK_INIT;
 static struct remote_bufs *rb_free;
 
 static void buf_flush(struct remote_buf *b)
@@ -53,10 +54,10 @@ static void remote_thread_exit(void *arg)
 	bufs_flush(rb);
 	tls_rb = NULL;
 	tls_rb_dead = 1;
-	hak_lock(&rb_lock);
+	hak_lock(&hak_remote_lock);
 	rb->next_free = rb_free;
 	rb_free = rb;
-	hak_unlock(&rb_lock);
+	hak_unlock(&hak_remote_lock);
 }
 
 /**
@@ -73,11 +74,11 @@ static struct remote_bufs *bufs_get(void)
 
 	if (tls_rb_dead)
 		return NULL;
-	hak_lock(&rb_lock);
+	hak_lock(&hak_remote_lock);
 	rb = rb_free;
 	if (rb)
 		rb_free = rb->next_free;
-	hak_unlock(&rb_lock);
+	hak_unlock(&hak_remote_lock);
 	if (!rb)
 		rb = meta_alloc(sizeof(*rb));
 	if (!rb)
@@ -121,28 +122,4 @@ void remote_flush_current(void)
 {
 	if (tls_rb)
 		bufs_flush(tls_rb);
-}
-
-/**
- * remote_lock() - take the buffer list lock (before fork)
- */
-void remote_lock(void)
-{
-	hak_lock(&rb_lock);
-}
-
-/**
- * remote_unlock() - release the buffer list lock (after fork, parent)
- */
-void remote_unlock(void)
-{
-	hak_unlock(&rb_lock);
-}
-
-/**
- * remote_reinit() - reset the buffer list lock (after fork, child)
- */
-void remote_reinit(void)
-{
-	hak_lock_init(&rb_lock);
 }

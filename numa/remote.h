@@ -7,13 +7,15 @@
 #ifndef HAK_NUMA_REMOTE_H
 #define HAK_NUMA_REMOTE_H
 
+#include "../core/compiler.h"
+#include "../core/lock.h"
+
 struct hak_cache;
+
+extern __hidden struct hak_lock hak_remote_lock;	/* taken around fork() */
 
 void remote_init(void);
 void remote_free(struct hak_cache *c, void *p, unsigned int node);
 void remote_flush_current(void);
-void remote_lock(void);
-void remote_unlock(void);
-void remote_reinit(void);
 
 #endif /* HAK_NUMA_REMOTE_H */
