@@ -342,11 +342,43 @@ static inline void bench_touch_pages(void *p, size_t size)
 }
 
 /*
+ * Per-thread structs are written in the workloads' loops, so each starts
+ * a 128-byte block of its own (two lines: the adjacent-line prefetcher
+ * pairs them). Otherwise the allocator's placement of one calloc() of the
+ * array would decide whether two threads share a line, and that would be
+ * measured instead of the allocator.
+ */
+#define BENCH_LINE	128
+#define BENCH_PRIVATE	_Alignas(BENCH_LINE)
+
+/**
+ * bench_alloc_threads() - a zeroed array of per-thread structs
+ * @n: number of structs
+ * @size: size of one, a multiple of BENCH_LINE (its first member is
+ *	declared BENCH_PRIVATE)
+ *
+ * Return: the array, BENCH_LINE aligned (free() releases it), or NULL.
+ */
+static inline void *bench_alloc_threads(size_t n, size_t size)
+{
+	size_t bytes = n * size;
+	void *p;
+
+	if (size % BENCH_LINE || !bytes) {
+		fprintf(stderr, "bench_alloc_threads: bad size %zu x %zu\n",
+			n, size);
+		exit(1);
+	}
+	p = aligned_alloc(BENCH_LINE, bytes);
+	return p ? memset(p, 0, bytes) : NULL;
+}
+
+/*
  * The driver most workloads share: each keeps an array of per-thread
  * structs whose first member is a struct bench_thread.
  */
 struct bench_thread {
-	pthread_t tid;
+	BENCH_PRIVATE pthread_t tid;
 	unsigned int id;
 	unsigned long ops;
 };

@@ -229,7 +229,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv);
 	for (c = 0; c < CC_NCACHES; c++)
 		cc_cache_init(&caches[c], c);
-	th = calloc((size_t)opts.threads, sizeof(*th));
+	th = bench_alloc_threads((size_t)opts.threads, sizeof(*th));
 	if (!th)
 		bench_oom(NAME, sizeof(*th));
 	secs = bench_run_threads(NAME, th, sizeof(*th), opts.threads, cc_thread,

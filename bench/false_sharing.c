@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 	int i;
 
 	parse_args(argc, argv);
-	th = calloc((size_t)opts.threads, sizeof(*th));
+	th = bench_alloc_threads((size_t)opts.threads, sizeof(*th));
 	if (!th)
 		bench_oom(NAME, sizeof(*th));
 	for (i = 0; i < opts.threads; i++) {

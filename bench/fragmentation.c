@@ -175,7 +175,7 @@ int main(int argc, char **argv)
 	double secs;
 
 	parse_args(argc, argv);
-	th = calloc((size_t)opts.threads, sizeof(*th));
+	th = bench_alloc_threads((size_t)opts.threads, sizeof(*th));
 	if (!th)
 		bench_oom(NAME, sizeof(*th));
 	pthread_barrier_init(&phase_end, NULL, (unsigned int)opts.threads);

@@ -20,7 +20,7 @@
 #define NAME "larson"
 
 struct larson_set {
-	void **obj;
+	BENCH_PRIVATE void **obj;
 	size_t *size;
 	uint64_t rng;
 	unsigned long done;
@@ -160,7 +160,7 @@ int main(int argc, char **argv)
 	int i;
 
 	parse_args(argc, argv);
-	sets = calloc((size_t)opts.threads, sizeof(*sets));
+	sets = bench_alloc_threads((size_t)opts.threads, sizeof(*sets));
 	if (!sets)
 		bench_oom(NAME, sizeof(*sets));
 	for (i = 0; i < opts.threads; i++)

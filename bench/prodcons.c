@@ -38,7 +38,7 @@ struct pc_queue {
 };
 
 struct pc_pair {
-	struct pc_queue q;
+	BENCH_PRIVATE struct pc_queue q;
 	pthread_t prod;
 	pthread_t cons;
 	unsigned int id;
@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	npairs = opts.threads < 2 ? 1 : opts.threads / 2;
-	pairs = calloc((size_t)npairs, sizeof(*pairs));
+	pairs = bench_alloc_threads((size_t)npairs, sizeof(*pairs));
 	if (!pairs)
 		bench_oom(NAME, sizeof(*pairs));
 	t0 = bench_now();

@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 	double secs;
 
 	parse_args(argc, argv);
-	th = calloc((size_t)opts.threads, sizeof(*th));
+	th = bench_alloc_threads((size_t)opts.threads, sizeof(*th));
 	if (!th)
 		bench_oom(NAME, sizeof(*th));
 	secs = bench_run_threads(NAME, th, sizeof(*th), opts.threads, rf_thread,

@@ -84,7 +84,7 @@ struct srv_samples {
 };
 
 struct srv_worker {
-	pthread_t tid;
+	BENCH_PRIVATE pthread_t tid;
 	unsigned int id;
 	struct srv_queue q;
 	struct srv_samples lat;
@@ -423,7 +423,7 @@ static void srv_setup(void)
 		exit(1);
 	}
 #endif
-	workers = calloc((size_t)opts.threads, sizeof(*workers));
+	workers = bench_alloc_threads((size_t)opts.threads, sizeof(*workers));
 	if (!workers)
 		bench_oom(NAME, sizeof(*workers));
 	srv_samples_init(&io_lat);

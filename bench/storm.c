@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 	int i;
 
 	parse_args(argc, argv);
-	th = calloc((size_t)opts.threads, sizeof(*th));
+	th = bench_alloc_threads((size_t)opts.threads, sizeof(*th));
 	if (!th)
 		bench_oom(NAME, sizeof(*th));
 	secs = bench_run_threads(NAME, th, sizeof(*th), opts.threads, storm_thread,
