@@ -22,7 +22,7 @@
 #define NAME "false_sharing"
 
 struct fs_thread {
-	pthread_t tid;
+	BENCH_PRIVATE pthread_t tid;
 	unsigned char *first;
 	unsigned long ops;
 };

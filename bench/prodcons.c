@@ -42,8 +42,9 @@ struct pc_pair {
 	pthread_t prod;
 	pthread_t cons;
 	unsigned int id;
-	unsigned long prod_ops;
-	unsigned long cons_ops;
+	/* each written by one side only: on blocks of their own */
+	BENCH_PRIVATE unsigned long prod_ops;
+	BENCH_PRIVATE unsigned long cons_ops;
 };
 
 static struct bench_opts opts;
