@@ -35,7 +35,9 @@ struct rseq_ctx {
 /*
  * Region layout constants shared with core/fastcache.h. HAK_MAX_CPUS is
  * the kernel's largest NR_CPUS, so cpu_id and mm_cid always fit; the
- * region array has two NULL guard slots below index 0 for -1 and -2.
+ * region array has two guard slots below index 0 for -1 and -2. Every
+ * slot the CPU index can reach points to a region (the empty region when
+ * there is none), so the sequences never test for NULL.
  */
 #define HAK_MAX_CPUS		8192
 #define HAK_FC_SLOTS_OFF	2080

@@ -50,7 +50,16 @@ extern __hidden __thread struct fc_region *hak_tc
 	__attribute__((tls_model("initial-exec")));
 extern __hidden struct fc_region hak_fc_empty;
 extern __hidden struct rseq_ctx hak_rseq;
-/* hak_cpu_table.cpu[-2] and [-1] are the guard slots; always NULL */
+/*
+ * 1 when a checked free can go straight to this CPU's bin: per-CPU mode
+ * on one node. One test on the free fast path instead of two.
+ */
+extern __hidden uint8_t hak_free_direct;
+/*
+ * hak_cpu_table.cpu[-2] and [-1] are the guard slots. From percpu_init()
+ * on, they and every possible CPU's slot point to a region: its own, or
+ * hak_fc_empty.
+ */
 struct cpu_table {
 	void *guard[2];
 	void *cpu[HAK_MAX_CPUS];
@@ -81,6 +90,7 @@ void percpu_init(void);
 void *percpu_alloc_slow(struct hak_cache *c);
 void percpu_free_slow(struct hak_cache *c, void *p);
 int percpu_drain_all(void);
+void percpu_mode_update(void);
 const char *percpu_mode_name(void);
 const char *percpu_mode_reason(void);
 intptr_t percpu_rseq_area(int *has_node_id);

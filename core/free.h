@@ -21,14 +21,17 @@ void free_multi_node(unsigned int id, void *p);
  * With several NUMA nodes, an object of another node goes back to its
  * owner in a batch instead of into this CPU's cache.
  */
-static __always_inline void free_checked(unsigned int id, void *p)
+static __always_inline void free_checked(unsigned long id, void *p)
 {
-	if (unlikely(topology_multi())) {
+	if (likely(hak_free_direct)) {
+		if (likely(rseq_push(&hak_rseq, hak_cpu_regions, id, p)))
+			return;
+	} else if (topology_multi()) {
 		free_multi_node(id, p);	/* out of line: keeps the fast */
 		return;			/* path in registers */
-	}
-	if (likely(fc_push(id, p)))
+	} else if (likely(fc_push(id, p))) {
 		return;
+	}
 	cache_free_slow(hak_caches[id], p);
 }
 
@@ -58,7 +61,7 @@ static __always_inline void free_fast(void *p, unsigned int expect)
 	uintptr_t a = (uintptr_t)p;
 	const struct superslab *ss = ss_of(p);
 	const struct slab_ro *ro;
-	unsigned int id;
+	unsigned long id;
 	uintptr_t off, *tag;
 	uint64_t i, bits;
 

@@ -9,40 +9,27 @@
 #include "fastcache.h"
 #include "free.h"
 #include "huge.h"
+#include "malloc_fast.h"
 #include "init.h"
 #include "os.h"
 #include "report.h"
 #include "hakmem/hakmem.h"
 
-static __noinline void *malloc_slow(unsigned int cl)
+/**
+ * malloc_slow() - the malloc fast path missed (empty bin, no region yet)
+ * @cl: the size class
+ *
+ * Return: the object, or NULL with errno ENOMEM.
+ */
+__noinline void *malloc_slow(unsigned int cl)
 {
 	hak_init();
 	return cache_alloc_slow(kmalloc_cache(cl));
 }
 
-/*
- * The malloc fast path: class lookup, a pop from the thread's bin, and
- * clearing the free tag (so a later free is not taken for a double free).
- */
-static __always_inline void *malloc_class(unsigned int cl)
-{
-	void *p;
-
-	if (unlikely(!fc_pop(HAK_KMALLOC_FIRST + cl, &p)))
-		return malloc_slow(cl);
-	*(uintptr_t *)p = 0;
-	return p;
-}
-
-/* Small requests first: one compare and a table load for the class. */
 HAK_EXPORT void *hak_malloc(size_t size)
 {
-	if (likely(size <= HAK_LUT_MAX))
-		return malloc_class(hak_class_lut[(size + 7) >> 3]);
-	if (likely(size <= HAK_MAX_CLASS_SIZE))
-		return malloc_class(size_to_class_big(size));
-	hak_init();
-	return huge_alloc(size, 0, 0);
+	return malloc_fast(size);
 }
 
 HAK_EXPORT void hak_free(void *ptr)

@@ -20,6 +20,7 @@
  * every sequence in flight: afterwards no thread can touch the region.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -31,6 +32,7 @@
 #include "fastcache.h"
 #include "init.h"
 #include "options.h"
+#include "../numa/topology.h"
 
 #ifndef AT_RSEQ_FEATURE_SIZE
 #define AT_RSEQ_FEATURE_SIZE	27
@@ -57,6 +59,7 @@ enum { OWN_NONE, OWN_REGISTERED, OWN_DEAD };
 enum { PREP_READY, PREP_RETRY, PREP_FALLBACK };
 
 struct rseq_ctx hak_rseq;
+uint8_t hak_free_direct;
 struct cpu_table hak_cpu_table;
 
 static __thread struct rseq_abi own_area
@@ -73,6 +76,47 @@ static _Atomic int cpus_seen;
 struct hak_lock hak_drain_lock = HAK_LOCK_INIT;
 static const char *mode_name = "per-thread";
 static const char *mode_reason = "not initialised yet";
+
+/* CPU slots of hak_cpu_table filled by table_init() */
+static int table_cpus;
+
+/*
+ * The highest possible CPU number + 1, from sysfs with plain system calls
+ * (start-up must not allocate); HAK_MAX_CPUS when it cannot be read.
+ */
+static int possible_cpus(void)
+{
+	char buf[256];
+	long n, last = -1, v = -1;
+	int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return HAK_MAX_CPUS;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	for (long i = 0; i < n; i++) {
+		if (buf[i] >= '0' && buf[i] <= '9')
+			v = (v < 0 ? 0 : v * 10) + (buf[i] - '0');
+		else if (v >= 0) {
+			last = v > last ? v : last;
+			v = -1;
+		}
+	}
+	if (v > last)
+		last = v;
+	if (last < 0 || last >= HAK_MAX_CPUS)
+		return HAK_MAX_CPUS;
+	return (int)last + 1;
+}
+
+/* Every slot a CPU index can reach points to the empty region. */
+static void table_init(void)
+{
+	table_cpus = possible_cpus();
+	hak_cpu_table.guard[0] = hak_cpu_table.guard[1] = &hak_fc_empty;
+	for (int cpu = 0; cpu < table_cpus; cpu++)
+		hak_cpu_regions[cpu] = &hak_fc_empty;
+}
 
 static int own_register(void)
 {
@@ -159,12 +203,29 @@ void percpu_init(void)
 		mode_reason = "own rseq registration (glibc made none)";
 	}
 	mode_name = "per-CPU rseq (cpu_id)";
+	table_init();
 	hak_rseq.cpu_off = base + pick_cpu_field();
 	hak_rseq.cs_off = base + ABI_RSEQ_CS;
 	membarrier_ok = syscall(__NR_membarrier,
 				MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
 				0, 0) == 0;
 	hak_rseq.on = 1;
+	percpu_mode_update();
+}
+
+/**
+ * percpu_mode_update() - recompute hak_free_direct
+ *
+ * Called when the fast-path mode is chosen and whenever the topology is
+ * published. A free that still sees the old value only puts an object of
+ * another node into this CPU's cache for a while: no harm.
+ */
+void percpu_mode_update(void)
+{
+	int direct = hak_rseq.on && !topology_multi();
+
+	__atomic_store_n(&hak_free_direct, (uint8_t)direct,
+			 __ATOMIC_RELAXED);
 }
 
 /**
@@ -227,16 +288,16 @@ static void note_cpu(int cpu)
 static int percpu_prepare(void)
 {
 	struct fc_region *r;
-	void *expected = NULL;
+	void *expected = &hak_fc_empty;
 	int cpu;
 
 	if (own_mode && own_thread_start())
 		return PREP_FALLBACK;
 	cpu = current_cpu();
-	if (cpu < 0)
+	if (cpu < 0 || cpu >= table_cpus)
 		return PREP_FALLBACK;
 	if (atomic_load_explicit((void *_Atomic *)&hak_cpu_regions[cpu],
-				 memory_order_acquire))
+				 memory_order_acquire) != &hak_fc_empty)
 		return PREP_READY;
 	r = region_get();
 	if (!r)
@@ -359,13 +420,13 @@ int percpu_drain_all(void)
 	hak_lock(&hak_drain_lock);
 	for (int cpu = 0; cpu < n; cpu++)
 		detached[cpu] = atomic_exchange(
-			(void *_Atomic *)&hak_cpu_regions[cpu], NULL);
+			(void *_Atomic *)&hak_cpu_regions[cpu], &hak_fc_empty);
 	syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
 	for (int cpu = 0; cpu < n; cpu++) {
-		void *expected = NULL;
+		void *expected = &hak_fc_empty;
 		struct fc_region *r = detached[cpu];
 
-		if (!r)
+		if (r == &hak_fc_empty)
 			continue;
 		region_flush(r);
 		did = 1;

@@ -7,16 +7,19 @@
 #include <stddef.h>
 
 #include "compiler.h"
+#include "free.h"
+#include "malloc_fast.h"
 #include "hakmem/hakmem.h"
 
+/* malloc() and free() carry the fast paths themselves: no extra jump. */
 HAK_EXPORT void *malloc(size_t size)
 {
-	return hak_malloc(size);
+	return malloc_fast(size);
 }
 
 HAK_EXPORT void free(void *ptr)
 {
-	hak_free(ptr);
+	free_fast(ptr, 0);
 }
 
 HAK_EXPORT void *calloc(size_t nmemb, size_t size)

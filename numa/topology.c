@@ -112,6 +112,7 @@ static void publish(const struct hak_topology *t)
 	hak_topo.mode = TOPO_BOOT;
 	atomic_store_explicit((_Atomic int *)&hak_topo.mode, mode,
 			      memory_order_release);
+	percpu_mode_update();
 }
 
 /**

@@ -13,7 +13,9 @@
  * - Pop prefetches (pstl1keep) the object below the one it takes; a stale
  *   slot at the bottom of a bin is harmless, a prefetch never faults.
  * - The CPU index is loaded sign-extended (ldrsw): -1 and -2 (no rseq
- *   registration) index the NULL guard slots below the region array.
+ *   registration) index the guard slots below the region array. Every
+ *   reachable slot holds a region, the empty one (bins empty and full at
+ *   once) when the CPU has none yet, so a missing region is a plain miss.
  */
 #ifndef HAK_ARCH_AARCH64_RSEQ_H
 #define HAK_ARCH_AARCH64_RSEQ_H
@@ -75,7 +77,6 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id,
 		RSEQ_INJECT_ASM(1)
 		"	ldrsw	%[t0], [%[tp], %[cpu_off]]\n"
 		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
-		"	cbz	%[t1], 5f\n"
 		RSEQ_INJECT_ASM(2)
 		"	add	%[t3], %[t1], %[id], lsl #3\n"
 		"	ldrh	%w[t2], [%[t3]]\n"
@@ -133,7 +134,6 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 		RSEQ_INJECT_ASM(1)
 		"	ldrsw	%[t0], [%[tp], %[cpu_off]]\n"
 		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
-		"	cbz	%[t1], 5f\n"
 		RSEQ_INJECT_ASM(2)
 		"	add	%[t3], %[t1], %[id], lsl #3\n"
 		"	ldrh	%w[t2], [%[t3]]\n"

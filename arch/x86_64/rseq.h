@@ -16,9 +16,11 @@
  *   the previous bin or the region header: any value is harmless, since a
  *   prefetch never faults.
  * - Registers: the CPU index is read with one sign-extending 32-bit load:
- *   an unregistered area holds -1 or -2, which index the two NULL guard
- *   slots below the region array; a NULL region (none yet, or one being
- *   drained by another thread) makes the operation miss to the slow path.
+ *   an unregistered area holds -1 or -2, which index the two guard slots
+ *   below the region array. Every slot the index can reach holds a region:
+ *   a CPU with none yet (or one being drained by another thread) holds
+ *   the empty region, whose bins are empty and full at once, so the
+ *   operation misses to the slow path with no test for it here.
  *   The kernel's cpu_id and mm_cid are below nr_cpu_ids <= HAK_MAX_CPUS.
  */
 #ifndef HAK_ARCH_X86_64_RSEQ_H
@@ -85,8 +87,6 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id,
 		RSEQ_INJECT_ASM(1)
 		"movslq %%fs:(%[cpu_off]), %[t0]\n\t"
 		"movq (%[regions], %[t0], 8), %[t1]\n\t"
-		"testq %[t1], %[t1]\n\t"
-		"jz %l[miss]\n\t"
 		RSEQ_INJECT_ASM(2)
 		"movzwl (%[t1], %[id], 8), %k[t2]\n\t"
 		"cmpw 2(%[t1], %[id], 8), %w[t2]\n\t"
@@ -135,8 +135,6 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 		RSEQ_INJECT_ASM(1)
 		"movslq %%fs:(%[cpu_off]), %[t0]\n\t"
 		"movq (%[regions], %[t0], 8), %[t1]\n\t"
-		"testq %[t1], %[t1]\n\t"
-		"jz %l[miss]\n\t"
 		RSEQ_INJECT_ASM(2)
 		"movzwl (%[t1], %[id], 8), %k[t2]\n\t"
 		"cmpw 4(%[t1], %[id], 8), %w[t2]\n\t"

@@ -60,8 +60,12 @@ static int loop_cnt[4];
 #define TEST_ID		1
 #define MAX_THREADS	128
 
-/* the same layout as the allocator's: NULL guard slots for -1 and -2 */
+/*
+ * The same layout as the allocator's: the guard slots (for -1 and -2) and
+ * every CPU slot point to a region, the guards to an empty one.
+ */
 static struct cpu_table table;
+static struct fc_region empty_region;
 #define regions	(table.cpu)
 static struct { char pad[64]; } tok[NTOK];
 static _Atomic int owner[NTOK];
@@ -145,6 +149,7 @@ static void *storm_thread(void *arg)
 
 static int setup_regions(void)
 {
+	table.guard[0] = table.guard[1] = &empty_region;
 	for (int cpu = 0; cpu < ncpus && cpu < HAK_MAX_CPUS; cpu++) {
 		struct fc_region *r = calloc(1, sizeof(*r) +
 						 (NTOK + 1) * sizeof(void *));

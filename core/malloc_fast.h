@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The malloc fast path, inlined into hak_malloc() and, in libhakmem.so,
+ * into malloc() itself (core/preload.c), so that a program's malloc()
+ * is the fast path and not a jump to it.
+ */
+#ifndef HAK_MALLOC_FAST_H
+#define HAK_MALLOC_FAST_H
+
+#include "fastcache.h"
+#include "huge.h"
+#include "init.h"
+#include "size_class.h"
+
+void *malloc_slow(unsigned int cl);
+
+/*
+ * A small request: a pop from this CPU's (or thread's) bin, and the free
+ * tag cleared (so a later free is not taken for a double free).
+ */
+static __always_inline void *malloc_class(unsigned int cl)
+{
+	void *p;
+
+	if (unlikely(!fc_pop(HAK_KMALLOC_FIRST + cl, &p)))
+		return malloc_slow(cl);
+	*(uintptr_t *)p = 0;
+	return p;
+}
+
+/**
+ * malloc_fast() - malloc(): small requests first, one compare and a table
+ * load for the class
+ * @size: bytes wanted
+ *
+ * Return: the object, or NULL with errno ENOMEM.
+ */
+static __always_inline void *malloc_fast(size_t size)
+{
+	if (likely(size <= HAK_LUT_MAX))
+		return malloc_class(hak_class_lut[(size + 7) >> 3]);
+	if (likely(size <= HAK_MAX_CLASS_SIZE))
+		return malloc_class(size_to_class_big(size));
+	hak_init();
+	return huge_alloc(size, 0, 0);
+}
+
+#endif /* HAK_MALLOC_FAST_H */
