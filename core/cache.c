@@ -26,6 +26,7 @@ uintptr_t hak_link_secret;
 
 #define XFER_BYTES	(512UL << 10)
 #define XFER_MAX	256UL
+#define STASH_MAX	64U	/* 2 batches of the smallest objects */
 
 static uint64_t recip_of(uint32_t stride)
 {
@@ -121,6 +122,8 @@ void central_reset(struct central *ct)
 	ct->nr_spans = ct->inuse = 0;
 	ct->refills = ct->drains = ct->ss_refills = 0;
 	ct->remote_frees = ct->cross_refills = 0;
+	memset(ct->cur, 0, sizeof(ct->cur));
+	/* the stashes are empty (no cached objects) and stay for reuse */
 }
 
 /**
@@ -266,6 +269,120 @@ static int span_exhausted(const struct slab_rw *rw)
 	return !rw->freelist && rw->carved == ss->ro[rw_idx(rw)].capacity;
 }
 
+static unsigned int span_owner(const struct slab_rw *rw)
+{
+	const struct superslab *ss = ss_of_rw(rw);
+
+	return __atomic_load_n(&ss->ro[rw_idx(rw)].owner, __ATOMIC_RELAXED);
+}
+
+/* Every slab of the span says @owner (read racily by the free fast path). */
+static void span_set_owner(struct slab_rw *rw, unsigned int owner)
+{
+	struct superslab *ss = ss_of_rw(rw);
+	unsigned int head = rw_idx(rw);
+
+	for (unsigned int i = 0; i < ss->ro[head].nslabs; i++)
+		__atomic_store_n(&ss->ro[head + i].owner, (uint16_t)owner,
+				 __ATOMIC_RELAXED);
+}
+
+#define PICK_SCAN	8	/* partial spans looked at for a free one */
+
+/*
+ * Another CPU may adopt a span of @owner's that is not the one @owner is
+ * carving from and has at most a quarter of its objects out.
+ */
+static int span_adoptable(const struct central *ct, const struct slab_rw *rw,
+			  unsigned int owner)
+{
+	const struct superslab *ss = ss_of_rw(rw);
+
+	return ct->cur[owner % HAK_CUR_SLOTS] != rw &&
+	       rw->inuse * 4 <= ss->ro[rw_idx(rw)].capacity;
+}
+
+/*
+ * A partial span near the head for @owner: one it owns, else one nobody
+ * owns, else an adoptable one of another CPU; NULL if none.
+ */
+static struct slab_rw *partial_pick(struct central *ct, unsigned int owner)
+{
+	struct slab_rw *rw = ct->partial, *unowned = NULL, *spare = NULL;
+
+	for (unsigned int k = 0; rw && k < PICK_SCAN; k++, rw = rw->next) {
+		unsigned int o = span_owner(rw);
+
+		if (o == owner)
+			return rw;
+		if (o == HAK_OWNER_NONE) {
+			if (!unowned)
+				unowned = rw;
+		} else if (!spare && span_adoptable(ct, rw, o)) {
+			spare = rw;
+		}
+	}
+	return unowned ? unowned : spare;
+}
+
+/* @rw is still a span of @c that @owner holds (cur[] may be stale). */
+static int span_held(const struct hak_cache *c, const struct slab_rw *rw,
+		     unsigned int owner)
+{
+	const struct superslab *ss = ss_of_rw(rw);
+	const struct slab_ro *ro = &ss->ro[rw_idx(rw)];
+
+	return ro->capacity && ro->cache_id == c->id &&
+	       ro->head == rw_idx(rw) && span_owner(rw) == owner;
+}
+
+/* Makes @rw the span @owner refills from. */
+static void span_adopt(struct central *ct, struct slab_rw *rw,
+		       unsigned int owner)
+{
+	ct->cur[owner % HAK_CUR_SLOTS] = rw;
+	if (span_owner(rw) != owner)
+		span_set_owner(rw, owner);
+}
+
+/*
+ * The span to refill from, under the central lock. Each CPU (owner) has
+ * its spans, as SLUB has per-CPU slabs: a CPU's objects come from its own
+ * spans and, when its cache overflows, go back to its stash or its spans
+ * (drain_run()), so two CPUs do not carve neighbouring objects and then
+ * write the cache lines they share. When the current span is used up: a
+ * partial span of this CPU, one nobody owns or a mostly free one, else a
+ * new span; any partial span when no memory can be mapped.
+ * Per-thread mode (HAK_OWNER_NONE): the head of the partial list.
+ */
+static struct slab_rw *span_for(struct hak_cache *c, struct central *ct,
+				unsigned int owner)
+{
+	struct slab_rw *rw;
+
+	if (owner == HAK_OWNER_NONE)
+		rw = ct->partial;
+	else {
+		rw = ct->cur[owner % HAK_CUR_SLOTS];
+		if (rw && span_held(c, rw, owner) && !span_exhausted(rw))
+			return rw;
+		rw = partial_pick(ct, owner);
+	}
+	if (!rw) {
+		rw = superslab_refill(c, ct->node);
+		if (rw) {
+			ct->nr_spans++;
+			ct->ss_refills++;
+			partial_add(ct, rw);
+		} else {
+			rw = ct->partial;
+		}
+	}
+	if (rw && owner != HAK_OWNER_NONE)
+		span_adopt(ct, rw, owner);
+	return rw;
+}
+
 static void run_ctor(struct hak_cache *c, void **objs, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++)
@@ -279,22 +396,16 @@ static void run_ctor(struct hak_cache *c, void **objs, unsigned int n)
  */
 static unsigned int refill_from_spans(struct hak_cache *c, struct central *ct,
 				      void **out, unsigned int want,
-				      unsigned int *fresh)
+				      unsigned int owner, unsigned int *fresh)
 {
 	unsigned int n = 0;
 
 	while (n < want) {
-		struct slab_rw *rw = ct->partial;
+		struct slab_rw *rw = span_for(c, ct, owner);
 		unsigned int got, carved;
 
-		if (!rw) {
-			rw = superslab_refill(c, ct->node);
-			if (!rw)
-				break;
-			ct->nr_spans++;
-			ct->ss_refills++;
-			partial_add(ct, rw);
-		}
+		if (!rw)
+			break;
 		got = span_take_freelist(c, rw, out + n, want - n);
 		carved = span_carve(c, rw, out + n + got, want - n - got);
 		for (unsigned int i = 0; i < carved; i++) {
@@ -314,8 +425,26 @@ static unsigned int refill_from_spans(struct hak_cache *c, struct central *ct,
 	return n;
 }
 
+static unsigned int stash_take(struct central *ct, unsigned int owner,
+			       void **out, unsigned int want)
+{
+	struct cpu_stash *s;
+	unsigned int take;
+
+	if (owner == HAK_OWNER_NONE)
+		return 0;
+	s = ct->stash[owner % HAK_CUR_SLOTS];
+	if (!s || !s->n)
+		return 0;
+	take = want < s->n ? want : s->n;
+	s->n -= take;
+	memcpy(out, s->objs + s->n, take * sizeof(void *));
+	return take;
+}
+
 static unsigned int refill_node(struct hak_cache *c, unsigned int node,
-				void **out, unsigned int want, int cross)
+				void **out, unsigned int want,
+				unsigned int owner, int cross)
 {
 	struct central *ct = central_get(c, node);
 	unsigned int n, take, fresh = 0;
@@ -325,12 +454,20 @@ static unsigned int refill_node(struct hak_cache *c, unsigned int node,
 	hak_lock(&ct->lock);
 	ct->refills++;
 	ct->cross_refills += (uint64_t)cross;
-	take = want < ct->xfer_count ? want : ct->xfer_count;
-	ct->xfer_count -= take;
-	memcpy(out, ct->xfer + ct->xfer_count, take * sizeof(void *));
+	take = stash_take(ct, owner, out, want);
+	if (take < want) {
+		unsigned int x = want - take < ct->xfer_count ?
+				 want - take : ct->xfer_count;
+
+		ct->xfer_count -= x;
+		memcpy(out + take, ct->xfer + ct->xfer_count,
+		       x * sizeof(void *));
+		take += x;
+	}
 	n = take;
 	if (n < want)
-		n += refill_from_spans(c, ct, out + n, want - n, &fresh);
+		n += refill_from_spans(c, ct, out + n, want - n, owner,
+				       &fresh);
 	hak_unlock(&ct->lock);
 
 	if (c->ctor)
@@ -351,29 +488,37 @@ static unsigned int refill_node(struct hak_cache *c, unsigned int node,
  * @c: the cache
  * @out: where to store them
  * @want: how many, at most HAK_MAX_BATCH
+ * @owner: the CPU index of the fast-path cache they go to, or
+ *	HAK_OWNER_NONE (per-thread mode)
  *
  * From the central of the caller's node; only when that node cannot map
- * memory, from the nearest nodes by distance.
+ * memory, from the nearest nodes by distance. The transfer array first,
+ * then a span @owner holds already, then any span (which becomes its).
  * Objects come back in their cached state: tagged free, constructed.
  *
  * Return: the number stored; 0 only when no memory could be mapped.
  */
-unsigned int cache_refill(struct hak_cache *c, void **out, unsigned int want)
+unsigned int cache_refill(struct hak_cache *c, void **out, unsigned int want,
+			  unsigned int owner)
 {
 	unsigned int node, n;
 
 	topology_init();
 	node = topology_home_node();
-	n = refill_node(c, node, out, want, 0);
+	n = refill_node(c, node, out, want, owner, 0);
 	if (unlikely(!n) && topology_multi()) {
 		for (unsigned int k = 1; !n && k < hak_topo.nr_nearest[node]; k++)
-			n = refill_node(c, hak_topo.nearest[node][k], out, want, 1);
+			n = refill_node(c, hak_topo.nearest[node][k], out, want,
+					owner, 1);
 	}
 	return n;
 }
 
 static void span_release(struct central *ct, struct slab_rw *rw)
 {
+	for (unsigned int k = 0; k < HAK_CUR_SLOTS; k++)
+		if (ct->cur[k] == rw)
+			ct->cur[k] = NULL;
 	partial_del(ct, rw);
 	ct->nr_spans--;
 	superslab_release_span(ss_of_rw(rw), rw_idx(rw));
@@ -407,24 +552,85 @@ static void span_put(struct hak_cache *c, struct central *ct, void *obj)
 
 static unsigned int obj_node(const void *p)
 {
-	return ss_of(p)->ro[slab_idx_of(p)].node;
+	return ss_of(p)->node;
 }
 
+/*
+ * Into @owner's stash when the object is of its own spans and there is
+ * room; 0 when it must go elsewhere.
+ */
+static int stash_put(struct hak_cache *c, struct central *ct, void *obj,
+		     unsigned int owner)
+{
+	const struct superslab *ss = ss_of(obj);
+	struct cpu_stash **sp, *s;
+
+	if (owner == HAK_OWNER_NONE ||
+	    __atomic_load_n(&ss->ro[slab_idx_of(obj)].owner,
+			    __ATOMIC_RELAXED) != owner)
+		return 0;
+	sp = &ct->stash[owner % HAK_CUR_SLOTS];
+	s = *sp;
+	if (unlikely(!s)) {
+		s = meta_alloc(sizeof(*s) + STASH_MAX * sizeof(void *));
+		if (!s)
+			return 0;
+		s->cap = STASH_MAX;
+		*sp = s;
+	}
+	if (s->n >= s->cap || s->n >= 2U * c->batch)
+		return 0;
+	s->objs[s->n++] = obj;
+	return 1;
+}
+
+static int xfer_put(struct hak_cache *c, struct central *ct, void *obj)
+{
+	if (ct->xfer_count >= ct->xfer_cap || ct->xfer_count >= c->xfer_limit)
+		return 0;
+	ct->xfer[ct->xfer_count++] = obj;
+	return 1;
+}
+
+/*
+ * @owner (a CPU index, or HAK_OWNER_NONE) drains: objects of its own
+ * spans go to its stash, the others to the transfer array (for any CPU:
+ * they were handed over), and what does not fit back to the spans.
+ */
 static void drain_run(struct hak_cache *c, struct central *ct, void **objs,
-		      unsigned int n, int remote)
+		      unsigned int n, int remote, unsigned int owner)
 {
 	hak_lock(&ct->lock);
 	ct->drains++;
 	ct->remote_frees += remote ? n : 0;
-	if (ct->xfer_count + n <= ct->xfer_cap &&
+	if (owner == HAK_OWNER_NONE &&
+	    ct->xfer_count + n <= ct->xfer_cap &&
 	    ct->xfer_count + n <= c->xfer_limit) {
 		memcpy(ct->xfer + ct->xfer_count, objs, n * sizeof(void *));
 		ct->xfer_count += n;
 	} else {
 		for (unsigned int i = 0; i < n; i++)
-			span_put(c, ct, objs[i]);
+			if (!stash_put(c, ct, objs[i], owner) &&
+			    !xfer_put(c, ct, objs[i]))
+				span_put(c, ct, objs[i]);
 	}
 	hak_unlock(&ct->lock);
+}
+
+static void drain_runs(struct hak_cache *c, void **objs, unsigned int n,
+		       int remote, unsigned int owner)
+{
+	unsigned int i = 0, j;
+
+	while (i < n) {
+		unsigned int node = obj_node(objs[i]);
+
+		for (j = i + 1; j < n && obj_node(objs[j]) == node; j++)
+			;
+		drain_run(c, central_peek(c, node), objs + i, j - i, remote,
+			  owner);
+		i = j;
+	}
 }
 
 /**
@@ -440,16 +646,23 @@ static void drain_run(struct hak_cache *c, struct central *ct, void **objs,
 void cache_drain_from(struct hak_cache *c, void **objs, unsigned int n,
 		      int remote)
 {
-	unsigned int i = 0, j;
+	drain_runs(c, objs, n, remote, HAK_OWNER_NONE);
+}
 
-	while (i < n) {
-		unsigned int node = obj_node(objs[i]);
-
-		for (j = i + 1; j < n && obj_node(objs[j]) == node; j++)
-			;
-		drain_run(c, central_peek(c, node), objs + i, j - i, remote);
-		i = j;
-	}
+/**
+ * cache_drain_cpu() - return the overflow of a CPU's fast-path cache
+ * @c: the cache they belong to
+ * @objs: the objects, in their cached state
+ * @n: how many
+ * @owner: the CPU index whose cache they come from
+ *
+ * Objects of @owner's spans wait in its stash for its next refill; the
+ * others (freed here, allocated on another CPU) go to the transfer array.
+ */
+void cache_drain_cpu(struct hak_cache *c, void **objs, unsigned int n,
+		     unsigned int owner)
+{
+	drain_runs(c, objs, n, 0, owner);
 }
 
 /**
@@ -461,6 +674,22 @@ void cache_drain_from(struct hak_cache *c, void **objs, unsigned int n,
 void cache_drain(struct hak_cache *c, void **objs, unsigned int n)
 {
 	cache_drain_from(c, objs, n, 0);
+}
+
+/**
+ * central_parked() - objects a central holds outside its spans
+ * @ct: the central, locked by the caller
+ *
+ * Return: the objects in its transfer array and in the CPUs' stashes.
+ */
+uint64_t central_parked(const struct central *ct)
+{
+	uint64_t n = ct->xfer_count;
+
+	for (unsigned int k = 0; k < HAK_CUR_SLOTS; k++)
+		if (ct->stash[k])
+			n += ct->stash[k]->n;
+	return n;
 }
 
 /**
@@ -479,6 +708,12 @@ unsigned int cache_release_empty(struct hak_cache *c)
 		hak_lock(&ct->lock);
 		while (ct->xfer_count)
 			span_put(c, ct, ct->xfer[--ct->xfer_count]);
+		for (unsigned int k = 0; k < HAK_CUR_SLOTS; k++) {
+			struct cpu_stash *s = ct->stash[k];
+
+			while (s && s->n)
+				span_put(c, ct, s->objs[--s->n]);
+		}
 		for (rw = ct->partial; rw; rw = next) {
 			next = rw->next;
 			if (!rw->inuse) {

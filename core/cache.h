@@ -24,6 +24,23 @@
 #define HAK_KMALLOC_FIRST	0	/* kmalloc cache id == size class */
 #define HAK_MAX_BATCH		256
 
+/*
+ * Per-CPU state of a central, indexed by CPU % HAK_CUR_SLOTS (beyond 64
+ * CPUs two CPUs may share a slot: locality suffers, nothing else).
+ */
+#define HAK_CUR_SLOTS	64
+
+/*
+ * Objects of a CPU's own spans that overflowed its fast-path cache: its
+ * next refill takes them back first, without touching a span. Made on
+ * first use; holds up to two batches.
+ */
+struct cpu_stash {
+	uint32_t n;
+	uint32_t cap;
+	void *objs[];
+};
+
 struct central {
 	struct hak_lock lock;
 	uint32_t xfer_count;		/* objects in xfer[] */
@@ -40,6 +57,9 @@ struct central {
 	uint64_t remote_frees;		/* objects returned from other nodes */
 	uint64_t cross_refills;		/* refills served for another node */
 	uint32_t node;
+	/* the span each CPU refills from, and its stash */
+	struct slab_rw *cur[HAK_CUR_SLOTS];
+	struct cpu_stash *stash[HAK_CUR_SLOTS];
 } __aligned(HAK_CACHELINE);
 
 struct hak_cache {
@@ -97,11 +117,15 @@ int cache_setup(struct hak_cache *c, const char *name, size_t size,
 void caches_init(void);
 struct central *central_get(struct hak_cache *c, unsigned int node);
 void central_reset(struct central *ct);
-unsigned int cache_refill(struct hak_cache *c, void **out, unsigned int want);
+unsigned int cache_refill(struct hak_cache *c, void **out, unsigned int want,
+			  unsigned int owner);
 void cache_drain(struct hak_cache *c, void **objs, unsigned int n);
+void cache_drain_cpu(struct hak_cache *c, void **objs, unsigned int n,
+		     unsigned int owner);
 void cache_drain_from(struct hak_cache *c, void **objs, unsigned int n,
 		      int remote);
 unsigned int cache_release_empty(struct hak_cache *c);
+uint64_t central_parked(const struct central *ct);
 void caches_lock_all(void);
 void caches_unlock_all(void);
 void caches_reinit_locks(void);

@@ -24,7 +24,7 @@ static int is_cached(const struct obj_info *oi, const void *p)
  */
 void free_multi_node(unsigned int id, void *p)
 {
-	unsigned int node = ss_of(p)->ro[slab_idx_of(p)].node;
+	unsigned int node = ss_of(p)->node;
 
 	if (poison_on()) {
 		poison_free(hak_caches[id], p);

@@ -319,6 +319,7 @@ void *percpu_alloc_slow(struct hak_cache *c)
 {
 	void *batch[HAK_MAX_BATCH];
 	unsigned int n, i;
+	int cpu;
 	void *p;
 
 	for (;;) {
@@ -332,7 +333,9 @@ void *percpu_alloc_slow(struct hak_cache *c)
 		}
 		break;
 	}
-	n = cache_refill(c, batch, c->batch);
+	cpu = current_cpu();
+	n = cache_refill(c, batch, c->batch,
+			 cpu < 0 ? HAK_OWNER_NONE : (unsigned int)cpu);
 	if (!n) {
 		errno = ENOMEM;
 		return NULL;
@@ -355,6 +358,7 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 {
 	void *batch[HAK_MAX_BATCH];
 	unsigned int n = 0;
+	int cpu;
 	void *q;
 
 	for (;;) {
@@ -369,11 +373,13 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 		}
 		break;
 	}
+	cpu = current_cpu();
 	while (n < c->batch &&
 	       rseq_pop(&hak_rseq, hak_cpu_regions, c->id, &q))
 		batch[n++] = q;
 	if (n)
-		cache_drain(c, batch, n);
+		cache_drain_cpu(c, batch, n, cpu < 0 ? HAK_OWNER_NONE :
+					     (unsigned int)cpu);
 	if (!rseq_push(&hak_rseq, hak_cpu_regions, c->id, p))
 		cache_drain(c, &p, 1);
 }

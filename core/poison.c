@@ -51,7 +51,7 @@ void *poison_alloc(struct hak_cache *c)
 {
 	void *p;
 
-	if (!cache_refill(c, &p, 1)) {
+	if (!cache_refill(c, &p, 1, HAK_OWNER_NONE)) {
 		errno = ENOMEM;
 		return NULL;
 	}

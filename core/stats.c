@@ -27,7 +27,7 @@ static void slabinfo_fill(struct hak_slabinfo *row, struct hak_cache *c)
 	row->slabs_per_span = c->span_slabs;
 	for_each_central(c, ct, n) {
 		hak_lock(&ct->lock);
-		row->active_objs += ct->inuse - ct->xfer_count;
+		row->active_objs += ct->inuse - central_parked(ct);
 		row->num_objs += ct->nr_spans * c->objs_per_span;
 		row->slabs += ct->nr_spans;
 		row->refills += ct->refills;

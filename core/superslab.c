@@ -110,7 +110,7 @@ static void span_init(struct hak_cache *c, struct superslab *ss,
 		.cache_id = (uint16_t)c->id,
 		.head = (uint8_t)head,
 		.nslabs = (uint8_t)c->span_slabs,
-		.node = (uint8_t)ss->node,
+		.owner = HAK_OWNER_NONE,
 	};
 	_Atomic uint64_t *map = ss->free_map[head];
 	uint32_t words = (c->objs_per_span + 63) / 64;

@@ -49,9 +49,16 @@ struct slab_ro {
 	uint16_t cache_id;	/* owning cache (capacity 0: slab free) */
 	uint8_t head;		/* index of the span's first slab */
 	uint8_t nslabs;		/* slabs in the span */
-	uint8_t node;		/* pool (NUMA node) the SuperSlab belongs to */
-	uint8_t pad;
+	uint16_t owner;		/* CPU index that refilled from it last */
 };
+
+/*
+ * slab_ro.owner: the fast-path cache (CPU index) that took objects from
+ * the span last, or HAK_OWNER_NONE. A locality hint only: frees on other
+ * CPUs send the object back to its span (core/free.h) instead of reusing
+ * it where two CPUs would write the same cache lines.
+ */
+#define HAK_OWNER_NONE	0xffffU
 
 /* Mutable span state, valid in the head slab, under the cache's lock. */
 struct slab_rw {

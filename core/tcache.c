@@ -91,13 +91,14 @@ void *tcache_alloc_slow(struct hak_cache *c)
 	void *p;
 
 	if (!r) {
-		if (!cache_refill(c, &p, 1))
+		if (!cache_refill(c, &p, 1, HAK_OWNER_NONE))
 			goto nomem;
 		return fc_claim(c, p);
 	}
 	b = &r->bin[c->id];
 	if (b->current == b->begin) {
-		unsigned int n = cache_refill(c, &r->slots[b->begin], c->batch);
+		unsigned int n = cache_refill(c, &r->slots[b->begin], c->batch,
+						HAK_OWNER_NONE);
 
 		if (!n)
 			goto nomem;

@@ -51,7 +51,7 @@ static void pin(int cpu)
 
 static unsigned int node_of(const void *p)
 {
-	return ss_of(p)->ro[slab_idx_of(p)].node;
+	return ss_of(p)->node;
 }
 
 static struct hak_node_stats node_row(int node)

@@ -96,6 +96,111 @@ START_TEST(multi_slab_spans)
 }
 END_TEST
 
+static unsigned int head_of(const void *p)
+{
+	return ss_of(p)->ro[slab_idx_of(p)].head;
+}
+
+static int same_span(const void *p, const void *q)
+{
+	return ss_of(p) == ss_of(q) && head_of(p) == head_of(q);
+}
+
+static int in_set(void *p, void **set, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (set[i] == p)
+			return 1;
+	return 0;
+}
+
+/*
+ * Two CPUs (owners 0 and 1) refill from spans of their own; what a CPU
+ * drains of its own objects comes back to it, not to the other CPU.
+ */
+START_TEST(cpus_refill_from_own_spans)
+{
+	struct hak_cache *c = hak_cache_create("owners", 48, 0, 0, NULL);
+	void *a[16], *b[16], *x[16];
+	unsigned int i, n;
+
+	ck_assert_uint_eq(cache_refill(c, a, 16, 0), 16);
+	ck_assert_uint_eq(cache_refill(c, b, 16, 1), 16);
+	for (i = 0; i < 16; i++) {
+		ck_assert(same_span(a[i], a[0]));
+		ck_assert(same_span(b[i], b[0]));
+		ck_assert_uint_eq(ss_of(a[i])->ro[slab_idx_of(a[i])].owner, 0);
+		ck_assert_uint_eq(ss_of(b[i])->ro[slab_idx_of(b[i])].owner, 1);
+	}
+	ck_assert(!same_span(a[0], b[0]));
+
+	/* CPU 0's overflow waits for CPU 0 */
+	cache_drain_cpu(c, a, 16, 0);
+	n = cache_refill(c, x, 16, 1);
+	ck_assert_uint_eq(n, 16);
+	for (i = 0; i < n; i++)
+		ck_assert(!in_set(x[i], a, 16));
+	cache_drain_cpu(c, x, n, 1);
+	n = cache_refill(c, x, 16, 0);
+	ck_assert_uint_eq(n, 16);
+	for (i = 0; i < n; i++)
+		ck_assert(in_set(x[i], a, 16));
+
+	/* objects handed over (drained on CPU 1) are for any CPU */
+	cache_drain_cpu(c, x, n, 1);
+	n = cache_refill(c, x, 16, 7);
+	ck_assert_uint_eq(n, 16);
+	for (i = 0; i < n; i++)
+		ck_assert(in_set(x[i], a, 16));
+
+	cache_drain(c, x, n);
+	cache_drain(c, b, 16);
+	ck_assert_uint_eq(hak_cache_shrink(c) >= 0, 1);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+/*
+ * A partial span of CPU 0 is not taken by CPU 1 while CPU 0 has most of
+ * its objects out; once at most a quarter is out and CPU 0 carves from
+ * another span, another CPU may adopt it.
+ */
+START_TEST(cpus_do_not_share_a_span)
+{
+	struct hak_cache *c = hak_cache_create("owners2", 4000, 0, 0, NULL);
+	unsigned int per = c->objs_per_span, n = 0, back;
+	void **a = calloc(per, sizeof(void *)), *b[1], *d[1], *t[1];
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_ge(per, 8);
+	while (n < per)
+		n += cache_refill(c, a + n, per - n, 0);
+	ck_assert(same_span(a[0], a[per - 1]));
+	/* CPU 0 moves on to a new span */
+	ck_assert_uint_eq(cache_refill(c, t, 1, 0), 1);
+	ck_assert(!same_span(t[0], a[0]));
+	/* half back to the span (shrink flushes stash and transfer array) */
+	back = per / 2;
+	cache_drain_cpu(c, a, back, 0);
+	hak_cache_shrink(c);
+	ck_assert_uint_eq(cache_refill(c, b, 1, 1), 1);
+	ck_assert(!same_span(b[0], a[0]));
+	ck_assert(!same_span(b[0], t[0]));
+	/* all but a quarter back: now CPU 2 may adopt the span */
+	cache_drain_cpu(c, a + back, per - back - per / 4, 0);
+	hak_cache_shrink(c);
+	ck_assert_uint_eq(cache_refill(c, d, 1, 2), 1);
+	ck_assert(same_span(d[0], a[0]));
+	ck_assert_uint_eq(ss_of(d[0])->ro[slab_idx_of(d[0])].owner, 2);
+	cache_drain(c, d, 1);
+	cache_drain(c, b, 1);
+	cache_drain(c, t, 1);
+	cache_drain(c, a + per - per / 4, per / 4);
+	hak_cache_destroy(c);
+	free(a);
+}
+END_TEST
+
 /* Empty spans go back to the bitmap, empty SuperSlabs to the system. */
 START_TEST(release_to_bitmap_and_system)
 {
@@ -133,6 +238,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, registry_add_del);
 	tcase_add_test(tc, carving_is_lazy);
 	tcase_add_test(tc, multi_slab_spans);
+	tcase_add_test(tc, cpus_refill_from_own_spans);
+	tcase_add_test(tc, cpus_do_not_share_a_span);
 	tcase_add_test(tc, release_to_bitmap_and_system);
 	suite_add_tcase(s, tc);
 	return s;
