@@ -65,8 +65,11 @@ static unsigned int batch_for(uint32_t stride)
  * @flags: HAK_SLAB_* flags
  * @ctor: constructor or NULL
  *
- * A cache with a constructor keeps its free link after the object (as SLUB
- * does), so a free object stays constructed.
+ * A free object carries a tag word (free_off) and, on its span's free list,
+ * a link word (link_off), one after the other so the tag survives there
+ * too; an object of 8 bytes has room for one word, its link replaces the
+ * tag. A cache with a constructor keeps both after the object (as SLUB
+ * keeps its free pointer), so a free object stays constructed.
  *
  * Return: 0, or -1 if the parameters are invalid.
  */
@@ -84,7 +87,9 @@ int cache_setup(struct hak_cache *c, const char *name, size_t size,
 		align = hwcache_align(size, align);
 	size = round_up(size, 8);
 	c->free_off = ctor ? (uint32_t)size : 0;
-	stride = round_up(ctor ? size + sizeof(void *) : size, align);
+	stride = round_up(ctor ? size + 2 * sizeof(void *) : size, align);
+	c->link_off = c->free_off + (stride - c->free_off >= 2 * sizeof(void *) ?
+				     sizeof(void *) : 0);
 	c->size = (uint32_t)size;
 	c->stride = (uint32_t)stride;
 	c->recip = recip_of(c->stride);
@@ -232,15 +237,18 @@ static unsigned int span_take_freelist(struct hak_cache *c,
 
 	while (n < want && rw->freelist) {
 		void *obj = rw->freelist;
-		void *next = freelist_get(obj, c->free_off);
-		long i = slab_obj_index(ro, (uintptr_t)obj);
+		void *next = freelist_get(obj, c->link_off);
+		long i = slab_obj_index(ro, (uintptr_t)obj, c->objs_per_span);
 
-		if (unlikely(next && slab_obj_index(ro, (uintptr_t)next) < 0)) {
+		if (unlikely(next && slab_obj_index(ro, (uintptr_t)next,
+						    c->objs_per_span) < 0)) {
 			hak_report("malloc", obj, c,
 				   "free list link corrupted (write after free?); the rest of this slab's free list is dropped");
 			next = NULL;
 		}
 		map_clear(ss->free_map[head], (uint32_t)i);
+		/* an encoded link must not leak into handed-out memory */
+		*(uintptr_t *)((char *)obj + c->link_off) = 0;
 		rw->freelist = next;
 		out[n++] = obj;
 	}
@@ -254,19 +262,22 @@ static unsigned int span_carve(struct hak_cache *c, struct slab_rw *rw,
 	unsigned int head = rw_idx(rw), n = 0;
 	const struct slab_ro *ro = &ss->ro[head];
 
-	while (n < want && rw->carved < ro->capacity) {
+	while (n < want && rw->carved < c->objs_per_span) {
 		map_clear(ss->free_map[head], rw->carved);
 		out[n++] = (void *)(ro->base + (uintptr_t)rw->carved * c->stride);
 		rw->carved++;
 	}
+	/* before the objects leave: see slab_ro.carved */
+	if (n)
+		for (unsigned int k = 0; k < ro->nslabs; k++)
+			__atomic_store_n(&ss->ro[head + k].carved,
+					 (uint16_t)rw->carved, __ATOMIC_RELEASE);
 	return n;
 }
 
-static int span_exhausted(const struct slab_rw *rw)
+static int span_exhausted(const struct hak_cache *c, const struct slab_rw *rw)
 {
-	const struct superslab *ss = ss_of_rw(rw);
-
-	return !rw->freelist && rw->carved == ss->ro[rw_idx(rw)].capacity;
+	return !rw->freelist && rw->carved == c->objs_per_span;
 }
 
 static unsigned int span_owner(const struct slab_rw *rw)
@@ -293,20 +304,19 @@ static void span_set_owner(struct slab_rw *rw, unsigned int owner)
  * Another CPU may adopt a span of @owner's that is not the one @owner is
  * carving from and has at most a quarter of its objects out.
  */
-static int span_adoptable(const struct central *ct, const struct slab_rw *rw,
-			  unsigned int owner)
+static int span_adoptable(const struct hak_cache *c, const struct central *ct,
+			  const struct slab_rw *rw, unsigned int owner)
 {
-	const struct superslab *ss = ss_of_rw(rw);
-
 	return ct->cur[owner % HAK_CUR_SLOTS] != rw &&
-	       rw->inuse * 4 <= ss->ro[rw_idx(rw)].capacity;
+	       rw->inuse * 4 <= c->objs_per_span;
 }
 
 /*
  * A partial span near the head for @owner: one it owns, else one nobody
  * owns, else an adoptable one of another CPU; NULL if none.
  */
-static struct slab_rw *partial_pick(struct central *ct, unsigned int owner)
+static struct slab_rw *partial_pick(const struct hak_cache *c,
+				    struct central *ct, unsigned int owner)
 {
 	struct slab_rw *rw = ct->partial, *unowned = NULL, *spare = NULL;
 
@@ -318,7 +328,7 @@ static struct slab_rw *partial_pick(struct central *ct, unsigned int owner)
 		if (o == HAK_OWNER_NONE) {
 			if (!unowned)
 				unowned = rw;
-		} else if (!spare && span_adoptable(ct, rw, o)) {
+		} else if (!spare && span_adoptable(c, ct, rw, o)) {
 			spare = rw;
 		}
 	}
@@ -332,7 +342,7 @@ static int span_held(const struct hak_cache *c, const struct slab_rw *rw,
 	const struct superslab *ss = ss_of_rw(rw);
 	const struct slab_ro *ro = &ss->ro[rw_idx(rw)];
 
-	return ro->capacity && ro->cache_id == c->id &&
+	return ro->stride && ro->cache_id == c->id &&
 	       ro->head == rw_idx(rw) && span_owner(rw) == owner;
 }
 
@@ -364,9 +374,9 @@ static struct slab_rw *span_for(struct hak_cache *c, struct central *ct,
 		rw = ct->partial;
 	else {
 		rw = ct->cur[owner % HAK_CUR_SLOTS];
-		if (rw && span_held(c, rw, owner) && !span_exhausted(rw))
+		if (rw && span_held(c, rw, owner) && !span_exhausted(c, rw))
 			return rw;
-		rw = partial_pick(ct, owner);
+		rw = partial_pick(c, ct, owner);
 	}
 	if (!rw) {
 		rw = superslab_refill(c, ct->node);
@@ -419,7 +429,7 @@ static unsigned int refill_from_spans(struct hak_cache *c, struct central *ct,
 		rw->inuse += got;
 		ct->inuse += got;
 		n += got;
-		if (span_exhausted(rw))
+		if (span_exhausted(c, rw))
 			partial_del(ct, rw);
 	}
 	return n;
@@ -530,7 +540,7 @@ static void span_put(struct hak_cache *c, struct central *ct, void *obj)
 	struct superslab *ss = ss_of(obj);
 	const struct slab_ro *ro = &ss->ro[slab_idx_of(obj)];
 	struct slab_rw *rw = &ss->rw[ro->head];
-	long i = slab_obj_index(ro, (uintptr_t)obj);
+	long i = slab_obj_index(ro, (uintptr_t)obj, c->objs_per_span);
 
 	if (unlikely(i < 0 || ro->cache_id != c->id)) {
 		hak_report("free", obj, c, "object does not belong to this cache");
@@ -540,7 +550,7 @@ static void span_put(struct hak_cache *c, struct central *ct, void *obj)
 		hak_report("free", obj, c, "double free (object already on its slab's free list)");
 		return;
 	}
-	freelist_set(obj, c->free_off, rw->freelist);
+	freelist_set(obj, c->link_off, rw->freelist);
 	rw->freelist = obj;
 	rw->inuse--;
 	ct->inuse--;

@@ -67,7 +67,8 @@ struct hak_cache {
 	uint32_t id;
 	uint32_t size;			/* usable bytes of an object */
 	uint32_t stride;		/* distance between objects */
-	uint32_t free_off;		/* offset of the free tag and link */
+	uint32_t free_off;		/* offset of the free tag */
+	uint32_t link_off;		/* offset of the free-list link */
 	uint32_t objs_per_span;
 	uint16_t span_slabs;
 	uint16_t batch;			/* objects per refill and drain */

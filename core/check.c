@@ -43,13 +43,13 @@ static void classify_slab(const void *p, struct obj_info *oi)
 		oi->kind = OBJ_METADATA;
 		return;
 	}
-	if (!ro->capacity) {	/* a free slab's metadata is all zero */
+	if (!ro->stride) {	/* a free slab's metadata is all zero */
 		oi->kind = OBJ_FREE_SLAB;
 		return;
 	}
 	oi->ro = ro;
 	oi->cache = hak_caches[ro->cache_id];
-	i = slab_obj_index(ro, (uintptr_t)p);
+	i = slab_obj_index(ro, (uintptr_t)p, oi->cache->objs_per_span);
 	if (i < 0) {
 		oi->kind = OBJ_INTERIOR;
 		return;

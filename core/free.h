@@ -35,6 +35,16 @@ static __always_inline void free_checked(unsigned long id, void *p)
 	cache_free_slow(hak_caches[id], p);
 }
 
+/* The free-map bit of object @i: on the free list or never carved. */
+static inline int slab_obj_free(const struct superslab *ss,
+				const struct slab_ro *ro, uint64_t i)
+{
+	uint64_t bits = atomic_load_explicit(&ss->free_map[ro->head][i >> 6],
+					     memory_order_relaxed);
+
+	return (bits >> (i & 63)) & 1;
+}
+
 /* The read-only half line of the slab holding @a (ss: its SuperSlab). */
 static __always_inline const struct slab_ro *ro_of(const struct superslab *ss,
 						   uintptr_t a)
@@ -49,10 +59,12 @@ static __always_inline const struct slab_ro *ro_of(const struct superslab *ss,
  * @expect: 0 for any cache, or the id the object must belong to
  *
  * Written to stay in registers: one registry bit, the slab's read-only
- * half line, one free-map word, the object's tag word and the bin. The
- * checks catch foreign and interior pointers, a second free of an object
- * that sits in a cache (its tag) or on its slab's free list (its free-map
- * bit), and pointers never handed out (free-map bit of uncarved objects).
+ * half line, the object's tag word and the bin. The checks catch foreign
+ * and interior pointers, a second free of an object that sits in a cache
+ * or on its slab's free list (its tag: see cache_setup()), and pointers
+ * never handed out (index not below the slab's carved count). Only
+ * 8-byte objects, whose link overwrites the tag on the free list, also
+ * read their free-map bit.
  * NULL fails the registry test and is handled in free_slow(). A full bin
  * goes to cache_free_slow() with the object already checked and tagged.
  */
@@ -63,22 +75,25 @@ static __always_inline void free_fast(void *p, unsigned int expect)
 	const struct slab_ro *ro;
 	unsigned long id;
 	uintptr_t off, *tag;
-	uint64_t i, bits;
+	uint64_t i;
 
 	if (unlikely(!registry_test(a)))
 		goto slow;
 	ro = ro_of(ss, a);
 	off = a - ro->base;
 	i = (off * ro->recip) >> HAK_RECIP_SHIFT;
-	if (unlikely(i * ro->stride != off || i >= ro->capacity))
+	if (unlikely(i * ro->stride != off ||
+		     i >= __atomic_load_n(&ro->carved, __ATOMIC_RELAXED)))
 		goto slow;
 	id = ro->cache_id;
 	if (expect && unlikely(id != expect))
 		goto slow;
-	bits = atomic_load_explicit(&ss->free_map[ro->head][i >> 6],
-				    memory_order_relaxed);
 	tag = (uintptr_t *)(a + ro->free_off);
-	if (unlikely(((bits >> (i & 63)) & 1) || *tag == free_tag(a)))
+	if (unlikely(*tag == free_tag(a)))
+		goto slow;
+	/* 8-byte objects: the free-list link took the tag's place */
+	if (unlikely(ro->stride == sizeof(uintptr_t)) &&
+	    slab_obj_free(ss, ro, i))
 		goto slow;
 	/*
 	 * Tag first: once pushed, another thread on this CPU may pop the

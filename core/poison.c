@@ -10,11 +10,16 @@
 #include "poison.h"
 #include "report.h"
 
-/* The poisoned bytes of an object: all after the first word. */
+/* The poisoned bytes start after the free tag and the free-list link. */
+static size_t poison_start(const struct hak_cache *c)
+{
+	return c->link_off + sizeof(uintptr_t);
+}
+
 static size_t poison_len(const struct hak_cache *c)
 {
-	return c->ctor || c->size <= sizeof(uintptr_t) ? 0 :
-	       c->size - sizeof(uintptr_t);
+	return c->ctor || c->size <= poison_start(c) ? 0 :
+	       c->size - poison_start(c);
 }
 
 /**
@@ -27,12 +32,12 @@ void poison_fill(struct hak_cache *c, void *p)
 	size_t n = poison_len(c);
 
 	if (n)
-		memset((char *)p + sizeof(uintptr_t), POISON_BYTE, n);
+		memset((char *)p + poison_start(c), POISON_BYTE, n);
 }
 
 static int poison_intact(struct hak_cache *c, const void *p)
 {
-	const unsigned char *b = (const unsigned char *)p + sizeof(uintptr_t);
+	const unsigned char *b = (const unsigned char *)p + poison_start(c);
 	size_t n = poison_len(c);
 
 	for (size_t i = 0; i < n; i++)

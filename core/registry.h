@@ -30,13 +30,13 @@ void registry_del(const void *chunk);
  */
 static inline int registry_test(uintptr_t a)
 {
-	uintptr_t w = a >> 27;
+	uintptr_t chunk = a >> 21;	/* one shift: the word is chunk / 64 */
 
-	if (unlikely(w >= REGISTRY_WORDS))
+	if (unlikely(chunk >= REGISTRY_WORDS * 64))
 		return 0;
-	return (int)((atomic_load_explicit(&hak_registry[w],
+	return (int)((atomic_load_explicit(&hak_registry[chunk >> 6],
 					   memory_order_relaxed) >>
-		      ((a >> 21) & 63)) & 1);
+		      (chunk & 63)) & 1);
 }
 
 #endif /* HAK_REGISTRY_H */

@@ -44,15 +44,20 @@ struct slab_ro {
 	uintptr_t base;		/* first byte of the span */
 	uint64_t recip;		/* ceil(2^40 / stride): exact division */
 	uint32_t stride;	/* distance between objects */
-	uint32_t free_off;	/* where the free tag / freelist link lives */
-	uint16_t capacity;	/* objects in the span */
-	uint16_t cache_id;	/* owning cache (capacity 0: slab free) */
+	uint32_t free_off;	/* where the free tag lives */
+	uint16_t carved;	/* objects carved so far (see below) */
+	uint16_t cache_id;	/* owning cache (stride 0: slab free) */
 	uint8_t head;		/* index of the span's first slab */
 	uint8_t nslabs;		/* slabs in the span */
 	uint16_t owner;		/* CPU index that refilled from it last */
 };
 
 /*
+ * slab_ro.carved: a copy of slab_rw.carved for the free fast path, stored
+ * after the objects are carved and before they are handed out: an object
+ * index below it was handed out once. It only grows during a span's life,
+ * so a stale read errs towards the slow path, which has the truth.
+ *
  * slab_ro.owner: the fast-path cache (CPU index) that took objects from
  * the span last, or HAK_OWNER_NONE. A locality hint only: frees on other
  * CPUs send the object back to its span (core/free.h) instead of reusing
@@ -108,17 +113,19 @@ static inline unsigned int slab_idx_of(const void *p)
  * slab_obj_index() - index of an object start in its span
  * @ro: the read-only metadata of the slab holding @p
  * @p: the address
+ * @capacity: objects in the span (the cache's objs_per_span)
  *
  * Exact division by the stride through its reciprocal.
  *
  * Return: the index, or -1 if @p is not the start of an object of the span.
  */
-static inline long slab_obj_index(const struct slab_ro *ro, uintptr_t p)
+static inline long slab_obj_index(const struct slab_ro *ro, uintptr_t p,
+				  uint32_t capacity)
 {
 	uintptr_t off = p - ro->base;
 	uint64_t i = (off * ro->recip) >> HAK_RECIP_SHIFT;
 
-	if (p < ro->base || i >= ro->capacity || i * ro->stride != off)
+	if (p < ro->base || i >= capacity || i * ro->stride != off)
 		return -1;
 	return (long)i;
 }

@@ -72,14 +72,18 @@ START_TEST(double_free_in_cache)
 }
 END_TEST
 
-START_TEST(double_free_on_slab_freelist)
+/*
+ * @size 96: the free tag survives on the free list, next to the link;
+ * @size 8: the link takes the tag's place and the free-map bit tells.
+ */
+static void double_free_on_freelist_of(size_t size)
 {
-	enum { N = 4000 };
+	enum { N = 20000 };
 	void **v = malloc(N * sizeof(*v));
 	void *victim;
 
 	for (int i = 0; i < N; i++)
-		v[i] = hak_malloc(96);
+		v[i] = hak_malloc(size);
 	victim = v[10];
 	for (int i = 0; i < N; i++)
 		if (i != 11)
@@ -89,6 +93,17 @@ START_TEST(double_free_on_slab_freelist)
 	heap_still_works();
 	hak_free(v[11]);
 	free(v);
+}
+
+START_TEST(double_free_on_slab_freelist)
+{
+	double_free_on_freelist_of(96);
+}
+END_TEST
+
+START_TEST(double_free_on_slab_freelist_8)
+{
+	double_free_on_freelist_of(8);
 }
 END_TEST
 
@@ -210,6 +225,7 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, double_free_in_cache);
 	tcase_add_test(tc, double_free_on_slab_freelist);
+	tcase_add_test(tc, double_free_on_slab_freelist_8);
 	tcase_add_test(tc, interior_pointer);
 	tcase_add_test(tc, foreign_pointers);
 	tcase_add_test(tc, never_allocated_object);
