@@ -121,7 +121,7 @@ static inline void *fc_claim(struct hak_cache *c, void *p)
  *
  * Return: 1, or 0: take the slow path.
  */
-static __always_inline int fc_pop(unsigned int id, void **out)
+static __always_inline int fc_pop(unsigned long id, void **out)
 {
 	struct fc_region *r;
 	struct fc_bin *b;
@@ -143,7 +143,7 @@ static __always_inline int fc_pop(unsigned int id, void **out)
  *
  * Return: 1, or 0 when the bin is full: take the slow path.
  */
-static __always_inline int fc_push(unsigned int id, void *p)
+static __always_inline int fc_push(unsigned long id, void *p)
 {
 	struct fc_region *r;
 	struct fc_bin *b;

@@ -18,7 +18,7 @@ void *malloc_slow(unsigned int cl);
  * A small request: a pop from this CPU's (or thread's) bin, and the free
  * tag cleared (so a later free is not taken for a double free).
  */
-static __always_inline void *malloc_class(unsigned int cl)
+static __always_inline void *malloc_class(unsigned long cl)
 {
 	void *p;
 
