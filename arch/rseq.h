@@ -29,7 +29,7 @@
 struct rseq_ctx {
 	intptr_t cs_off;
 	intptr_t cpu_off;
-	int on;			/* per-CPU mode in force */
+	uint8_t on;		/* per-CPU mode in force */
 };
 
 /*

@@ -27,6 +27,18 @@ __noinline void *malloc_slow(unsigned int cl)
 	return cache_alloc_slow(kmalloc_cache(cl));
 }
 
+/**
+ * malloc_slow_small() - malloc_slow() for a request of at most
+ * HAK_LUT_MAX bytes
+ * @idx: its index in the class table, (size + 7) / 8
+ *
+ * Return: the object, or NULL with errno ENOMEM.
+ */
+__noinline void *malloc_slow_small(size_t idx)
+{
+	return malloc_slow(hak_class_lut[idx]);
+}
+
 HAK_EXPORT void *hak_malloc(size_t size)
 {
 	return malloc_fast(size);

@@ -13,6 +13,7 @@
 #include "size_class.h"
 
 void *malloc_slow(unsigned int cl);
+void *malloc_slow_small(size_t idx);
 
 /*
  * A small request: a pop from this CPU's (or thread's) bin, and the free
@@ -37,8 +38,16 @@ static __always_inline void *malloc_class(unsigned long cl)
  */
 static __always_inline void *malloc_fast(size_t size)
 {
-	if (likely(size <= HAK_LUT_MAX))
-		return malloc_class(hak_class_lut[(size + 7) >> 3]);
+	if (likely(size <= HAK_LUT_MAX)) {
+		size_t idx = (size + 7) >> 3;
+		void *p;
+
+		/* the miss passes idx on: no copy of the class to keep */
+		if (unlikely(!fc_pop(HAK_KMALLOC_FIRST + hak_class_lut[idx], &p)))
+			return malloc_slow_small(idx);
+		*(uintptr_t *)p = 0;
+		return p;
+	}
 	if (likely(size <= HAK_MAX_CLASS_SIZE))
 		return malloc_class(size_to_class_big(size));
 	hak_init();
