@@ -28,9 +28,14 @@ uintptr_t hak_link_secret;
 #define XFER_MAX	256UL
 #define STASH_MAX	64U	/* 2 batches of the smallest objects */
 
-static uint64_t recip_of(uint32_t stride)
+/* 1 / (the odd part of @stride) mod 2^64, by Newton's iteration. */
+static uint64_t inv_of(uint32_t stride)
 {
-	return ((1ULL << HAK_RECIP_SHIFT) + stride - 1) / stride;
+	uint64_t d = stride >> __builtin_ctz(stride), x = d;
+
+	for (int i = 0; i < 5; i++)	/* 3, 6, 12, 24, 48, 96 good bits */
+		x *= 2 - d * x;
+	return x;
 }
 
 /*
@@ -92,7 +97,7 @@ int cache_setup(struct hak_cache *c, const char *name, size_t size,
 				     sizeof(void *) : 0);
 	c->size = (uint32_t)size;
 	c->stride = (uint32_t)stride;
-	c->recip = recip_of(c->stride);
+	c->inv = inv_of(c->stride);
 	c->span_slabs = (uint16_t)size_class_span_slabs(stride);
 	c->objs_per_span = (uint32_t)(((size_t)c->span_slabs <<
 				       HAK_SLAB_SHIFT) / stride);

@@ -74,7 +74,7 @@ struct hak_cache {
 	uint16_t batch;			/* objects per refill and drain */
 	uint16_t fc_cap;		/* objects a fast-path cache holds */
 	uint16_t xfer_limit;		/* objects the transfer array holds */
-	uint64_t recip;
+	uint64_t inv;			/* see slab_obj_div() */
 	unsigned long flags;
 	void (*ctor)(void *);
 	char name[32];

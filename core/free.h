@@ -81,9 +81,8 @@ static __always_inline void free_fast(void *p, unsigned int expect)
 		goto slow;
 	ro = ro_of(ss, a);
 	off = a - ro->base;
-	i = (off * ro->recip) >> HAK_RECIP_SHIFT;
-	if (unlikely(i * ro->stride != off ||
-		     i >= __atomic_load_n(&ro->carved, __ATOMIC_RELAXED)))
+	i = slab_obj_div(ro, off);	/* free slabs: stride 0, carved 0 */
+	if (unlikely(i >= __atomic_load_n(&ro->carved, __ATOMIC_RELAXED)))
 		goto slow;
 	id = ro->cache_id;
 	if (expect && unlikely(id != expect))

@@ -103,7 +103,7 @@ static void span_init(struct hak_cache *c, struct superslab *ss,
 {
 	struct slab_ro ro = {
 		.base = (uintptr_t)ss + ((uintptr_t)head << HAK_SLAB_SHIFT),
-		.recip = c->recip,
+		.inv = c->inv,
 		.stride = c->stride,
 		.free_off = c->free_off,
 		.carved = 0,

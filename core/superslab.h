@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "../arch/arch.h"
 #include "compiler.h"
 #include "lock.h"
 
@@ -26,7 +27,6 @@
 #define HAK_SLABS_PER_SS	32
 #define HAK_MAX_SPAN		16
 #define HAK_MAX_OBJS_PER_SPAN	8192
-#define HAK_RECIP_SHIFT		40
 
 #define SS_KIND_SLABS		1
 #define SS_KIND_HUGE		2
@@ -42,7 +42,7 @@
  */
 struct slab_ro {
 	uintptr_t base;		/* first byte of the span */
-	uint64_t recip;		/* ceil(2^40 / stride): exact division */
+	uint64_t inv;		/* inverse of stride's odd part mod 2^64 */
 	uint32_t stride;	/* distance between objects */
 	uint32_t free_off;	/* where the free tag lives */
 	uint16_t carved;	/* objects carved so far (see below) */
@@ -110,24 +110,46 @@ static inline unsigned int slab_idx_of(const void *p)
 }
 
 /**
+ * slab_obj_div() - @off / stride if the stride divides @off, else huge
+ * @ro: the read-only metadata of a slab (a free slab's is all zero: the
+ *	result is then 0, and its carved count 0)
+ * @off: an offset from the span's base, below 2^21
+ *
+ * With stride = 2^k * d (d odd) and inv = 1/d mod 2^64: for off = q *
+ * stride, off * inv = q * 2^k (mod 2^64) and rotating right by k gives q.
+ * For any other off below 2^21 the result is at least 2^23 (low bits of
+ * off below 2^k end up on top; otherwise m * inv mod 2^(64-k) for an m
+ * that d does not divide exceeds (2^(64-k) - 1) / d), so one compare
+ * with a count of objects (at most 8192) both checks and divides. One
+ * multiplication, one bit scan, one rotation.
+ *
+ * Return: the quotient, or a value of at least 2^23.
+ */
+static inline uint64_t slab_obj_div(const struct slab_ro *ro, uint64_t off)
+{
+	uint64_t x = off * ro->inv;
+	unsigned int k = hak_ctz32_any(&ro->stride) & 63;
+
+	return (x >> k) | (x << ((64 - k) & 63));
+}
+
+/**
  * slab_obj_index() - index of an object start in its span
  * @ro: the read-only metadata of the slab holding @p
  * @p: the address
  * @capacity: objects in the span (the cache's objs_per_span)
- *
- * Exact division by the stride through its reciprocal.
  *
  * Return: the index, or -1 if @p is not the start of an object of the span.
  */
 static inline long slab_obj_index(const struct slab_ro *ro, uintptr_t p,
 				  uint32_t capacity)
 {
-	uintptr_t off = p - ro->base;
-	uint64_t i = (off * ro->recip) >> HAK_RECIP_SHIFT;
+	uint64_t i;
 
-	if (p < ro->base || i >= capacity || i * ro->stride != off)
+	if (p < ro->base || !ro->stride)
 		return -1;
-	return (long)i;
+	i = slab_obj_div(ro, p - ro->base);
+	return i < capacity ? (long)i : -1;
 }
 
 static inline struct superslab *ss_of_rw(const struct slab_rw *rw)

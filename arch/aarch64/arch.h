@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * aarch64: cache-line size, prefetch, spin hint and cycle counter.
+ * aarch64: cache-line size, prefetch, spin hint, bit scan and cycle
+ * counter.
  */
 #ifndef HAK_ARCH_AARCH64_H
 #define HAK_ARCH_AARCH64_H
@@ -22,6 +23,15 @@ static inline void hak_prefetchw(const void *p)
 static inline void hak_cpu_relax(void)
 {
 	__asm__ volatile("yield" ::: "memory");
+}
+
+/* Trailing zeros of @x (rbit, clz); 32 for 0. */
+static inline unsigned int hak_ctz32_any(const uint32_t *x)
+{
+	unsigned int r;
+
+	__asm__("rbit %w0, %w1\n\tclz %w0, %w0" : "=r"(r) : "r"(*x));
+	return r;
 }
 
 static inline uint64_t hak_cycles(void)

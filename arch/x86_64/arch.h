@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * x86_64: cache-line size, prefetch, spin hint and cycle counter.
+ * x86_64: cache-line size, prefetch, spin hint, bit scan and cycle
+ * counter.
  */
 #ifndef HAK_ARCH_X86_64_H
 #define HAK_ARCH_X86_64_H
@@ -24,6 +25,19 @@ static inline void hak_prefetchw(const void *p)
 static inline void hak_cpu_relax(void)
 {
 	__asm__ volatile("pause" ::: "memory");
+}
+
+/*
+ * Trailing zeros of @x read from memory in one instruction; any value for
+ * 0 (tzcnt gives 32, bsf on CPUs without BMI1 leaves the register as it
+ * was): for callers whose result does not matter then.
+ */
+static inline unsigned int hak_ctz32_any(const uint32_t *x)
+{
+	unsigned int r;
+
+	__asm__("tzcnt %1, %0" : "=r"(r) : "m"(*x));
+	return r;
 }
 
 static inline uint64_t hak_cycles(void)

@@ -96,6 +96,51 @@ START_TEST(multi_slab_spans)
 }
 END_TEST
 
+static void nop_ctor(void *p)
+{
+	(void)p;
+}
+
+/*
+ * slab_obj_div() against plain division, for every offset of a 2 MiB span
+ * and strides of every kind: powers of two, odd, even with odd parts,
+ * the kmalloc classes, constructed-cache strides.
+ */
+START_TEST(object_division_is_exact)
+{
+	static const uint32_t strides[] = {
+		8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 96, 112, 136, 160, 200,
+		264, 320, 4000, 4096, 12345 * 8, 65536, 81920, 1048576,
+	};
+	const size_t n = sizeof(strides) / sizeof(strides[0]);
+
+	/* the last round: 1 MiB with a constructor, stride 1 MiB + 16 */
+	for (size_t s = 0; s <= n; s++) {
+		struct hak_cache c = { 0 };
+		struct slab_ro ro = { 0 };
+		uint64_t bad = 0;
+
+		ck_assert_int_eq(cache_setup(&c, "div", s < n ? strides[s] : 1048576,
+					     0, 0, s < n ? NULL : nop_ctor), 0);
+		ro.stride = c.stride;
+		ro.inv = c.inv;
+		for (uint64_t off = 0; off < (2U << 20); off++) {
+			uint64_t q = slab_obj_div(&ro, off);
+			int start = off % c.stride == 0;
+
+			if (start ? q != off / c.stride : q < 8192)
+				bad++;
+		}
+		ck_assert_msg(!bad, "stride %u: %llu wrong", c.stride,
+			      (unsigned long long)bad);
+	}
+	/* a free slab's metadata is zero: index 0, below no carved count */
+	struct slab_ro zero = { 0 };
+
+	ck_assert_uint_eq(slab_obj_div(&zero, 12345), 0);
+}
+END_TEST
+
 static unsigned int head_of(const void *p)
 {
 	return ss_of(p)->ro[slab_idx_of(p)].head;
@@ -238,6 +283,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, registry_add_del);
 	tcase_add_test(tc, carving_is_lazy);
 	tcase_add_test(tc, multi_slab_spans);
+	tcase_add_test(tc, object_division_is_exact);
 	tcase_add_test(tc, cpus_refill_from_own_spans);
 	tcase_add_test(tc, cpus_do_not_share_a_span);
 	tcase_add_test(tc, release_to_bitmap_and_system);
