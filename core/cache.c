@@ -93,8 +93,10 @@ int cache_setup(struct hak_cache *c, const char *name, size_t size,
 	size = round_up(size, 8);
 	c->free_off = ctor ? (uint32_t)size : 0;
 	stride = round_up(ctor ? size + 2 * sizeof(void *) : size, align);
-	c->link_off = c->free_off + (stride - c->free_off >= 2 * sizeof(void *) ?
-				     sizeof(void *) : 0);
+	/* the link after the tag, when the object has room for both */
+	c->link_off = c->free_off;
+	if (stride - c->free_off >= 2 * sizeof(void *))
+		c->link_off += sizeof(void *);
 	c->size = (uint32_t)size;
 	c->stride = (uint32_t)stride;
 	c->inv = inv_of(c->stride);
@@ -273,10 +275,9 @@ static unsigned int span_carve(struct hak_cache *c, struct slab_rw *rw,
 		rw->carved++;
 	}
 	/* before the objects leave: see slab_ro.carved */
-	if (n)
-		for (unsigned int k = 0; k < ro->nslabs; k++)
-			__atomic_store_n(&ss->ro[head + k].carved,
-					 (uint16_t)rw->carved, __ATOMIC_RELEASE);
+	for (unsigned int k = 0; n && k < ro->nslabs; k++)
+		__atomic_store_n(&ss->ro[head + k].carved, (uint16_t)rw->carved,
+				 __ATOMIC_RELEASE);
 	return n;
 }
 

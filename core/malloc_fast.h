@@ -40,10 +40,11 @@ static __always_inline void *malloc_fast(size_t size)
 {
 	if (likely(size <= HAK_LUT_MAX)) {
 		size_t idx = (size + 7) >> 3;
+		unsigned long cl = HAK_KMALLOC_FIRST + hak_class_lut[idx];
 		void *p;
 
 		/* the miss passes idx on: no copy of the class to keep */
-		if (unlikely(!fc_pop(HAK_KMALLOC_FIRST + hak_class_lut[idx], &p)))
+		if (unlikely(!fc_pop(cl, &p)))
 			return malloc_slow_small(idx);
 		*(uintptr_t *)p = 0;
 		return p;
