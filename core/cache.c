@@ -11,7 +11,6 @@
 
 #include "cache.h"
 #include "fmt.h"
-#include "freelist.h"
 #include "options.h"
 #include "init.h"
 #include "meta.h"
@@ -22,7 +21,6 @@
 struct hak_cache *hak_caches[HAK_MAX_CACHES];
 struct hak_cache hak_kmalloc[HAK_NR_CLASSES];
 uintptr_t hak_tag_secret;
-uintptr_t hak_link_secret;
 
 #define XFER_BYTES	(512UL << 10)
 #define XFER_MAX	256UL
@@ -70,11 +68,10 @@ static unsigned int batch_for(uint32_t stride)
  * @flags: HAK_SLAB_* flags
  * @ctor: constructor or NULL
  *
- * A free object carries a tag word (free_off) and, on its span's free list,
- * a link word (link_off), one after the other so the tag survives there
- * too; an object of 8 bytes has room for one word, its link replaces the
- * tag. A cache with a constructor keeps both after the object (as SLUB
- * keeps its free pointer), so a free object stays constructed.
+ * A free object carries a tag word (free_off) wherever it is: a span's
+ * free set is its free map, so nothing else is written into free objects.
+ * A cache with a constructor keeps the tag after the object (as SLUB keeps
+ * its free pointer), so a free object stays constructed.
  *
  * Return: 0, or -1 if the parameters are invalid.
  */
@@ -92,11 +89,7 @@ int cache_setup(struct hak_cache *c, const char *name, size_t size,
 		align = hwcache_align(size, align);
 	size = round_up(size, 8);
 	c->free_off = ctor ? (uint32_t)size : 0;
-	stride = round_up(ctor ? size + 2 * sizeof(void *) : size, align);
-	/* the link after the tag, when the object has room for both */
-	c->link_off = c->free_off;
-	if (stride - c->free_off >= 2 * sizeof(void *))
-		c->link_off += sizeof(void *);
+	stride = round_up(ctor ? size + sizeof(void *) : size, align);
 	c->size = (uint32_t)size;
 	c->stride = (uint32_t)stride;
 	c->inv = inv_of(c->stride);
@@ -234,31 +227,40 @@ static int map_set(_Atomic uint64_t *map, uint32_t i)
 	return (w & bit) != 0;
 }
 
-static unsigned int span_take_freelist(struct hak_cache *c,
-				       struct slab_rw *rw, void **out,
-				       unsigned int want)
+/*
+ * Takes up to @want free carved objects of the span, lowest address first,
+ * by scanning its free map from rw->hint: no object is read, so the scan
+ * costs no cache miss on the objects (they keep their free tag).
+ */
+static unsigned int span_take_free(struct hak_cache *c, struct slab_rw *rw,
+				   void **out, unsigned int want)
 {
 	struct superslab *ss = ss_of_rw(rw);
 	unsigned int head = rw_idx(rw), n = 0;
-	const struct slab_ro *ro = &ss->ro[head];
+	_Atomic uint64_t *map = ss->free_map[head];
+	uintptr_t base = ss->ro[head].base;
+	uint32_t w = rw->hint, words = (rw->carved + 63) / 64;
 
-	while (n < want && rw->freelist) {
-		void *obj = rw->freelist;
-		void *next = freelist_get(obj, c->link_off);
-		long i = slab_obj_index(ro, (uintptr_t)obj, c->objs_per_span);
+	while (n < want && rw->nfree && w < words) {
+		uint64_t bits = atomic_load_explicit(&map[w], memory_order_relaxed);
+		uint64_t take = bits;
 
-		if (unlikely(next && slab_obj_index(ro, (uintptr_t)next,
-						    c->objs_per_span) < 0)) {
-			hak_report("malloc", obj, c,
-				   "free list link corrupted (write after free?); the rest of this slab's free list is dropped");
-			next = NULL;
+		if (w == words - 1 && rw->carved % 64)	/* uncarved stay set */
+			take &= (1ULL << (rw->carved % 64)) - 1;
+		while (take && n < want) {
+			unsigned int b = (unsigned int)__builtin_ctzll(take);
+
+			take &= take - 1;
+			bits &= ~(1ULL << b);
+			out[n++] = (void *)(base + ((uintptr_t)w * 64 + b) *
+						   c->stride);
+			rw->nfree--;
 		}
-		map_clear(ss->free_map[head], (uint32_t)i);
-		/* an encoded link must not leak into handed-out memory */
-		*(uintptr_t *)((char *)obj + c->link_off) = 0;
-		rw->freelist = next;
-		out[n++] = obj;
+		atomic_store_explicit(&map[w], bits, memory_order_relaxed);
+		if (!take)
+			w++;
 	}
+	rw->hint = w;
 	return n;
 }
 
@@ -283,7 +285,7 @@ static unsigned int span_carve(struct hak_cache *c, struct slab_rw *rw,
 
 static int span_exhausted(const struct hak_cache *c, const struct slab_rw *rw)
 {
-	return !rw->freelist && rw->carved == c->objs_per_span;
+	return !rw->nfree && rw->carved == c->objs_per_span;
 }
 
 static unsigned int span_owner(const struct slab_rw *rw)
@@ -422,7 +424,7 @@ static unsigned int refill_from_spans(struct hak_cache *c, struct central *ct,
 
 		if (!rw)
 			break;
-		got = span_take_freelist(c, rw, out + n, want - n);
+		got = span_take_free(c, rw, out + n, want - n);
 		carved = span_carve(c, rw, out + n + got, want - n - got);
 		for (unsigned int i = 0; i < carved; i++) {
 			void *tmp = out[*fresh];
@@ -491,7 +493,8 @@ static unsigned int refill_node(struct hak_cache *c, unsigned int node,
 	else if (poison_on())	/* fresh objects start poisoned too */
 		for (unsigned int i = take; i < take + fresh; i++)
 			poison_fill(c, out[i]);
-	for (unsigned int i = take; i < n; i++) {
+	/* only fresh objects lack the tag: freed ones kept theirs */
+	for (unsigned int i = take; i < take + fresh; i++) {
 		uintptr_t a = (uintptr_t)out[i];
 
 		*(uintptr_t *)(a + c->free_off) = free_tag(a);
@@ -540,7 +543,10 @@ static void span_release(struct central *ct, struct slab_rw *rw)
 	superslab_release_span(ss_of_rw(rw), rw_idx(rw));
 }
 
-/* Puts one object back on its span's free list (@ct: its node's central). */
+/*
+ * Puts one object back into its span's free set (@ct: its node's central):
+ * its free-map bit. The object itself is not touched; it carries its tag.
+ */
 static void span_put(struct hak_cache *c, struct central *ct, void *obj)
 {
 	struct superslab *ss = ss_of(obj);
@@ -556,8 +562,9 @@ static void span_put(struct hak_cache *c, struct central *ct, void *obj)
 		hak_report("free", obj, c, "double free (object already on its slab's free list)");
 		return;
 	}
-	freelist_set(obj, c->link_off, rw->freelist);
-	rw->freelist = obj;
+	rw->nfree++;
+	if ((uint32_t)i / 64 < rw->hint)
+		rw->hint = (uint32_t)i / 64;
 	rw->inuse--;
 	ct->inuse--;
 	if (!rw->on_partial)

@@ -68,7 +68,6 @@ struct hak_cache {
 	uint32_t size;			/* usable bytes of an object */
 	uint32_t stride;		/* distance between objects */
 	uint32_t free_off;		/* offset of the free tag */
-	uint32_t link_off;		/* offset of the free-list link */
 	uint32_t objs_per_span;
 	uint16_t span_slabs;
 	uint16_t batch;			/* objects per refill and drain */
@@ -95,9 +94,8 @@ static inline struct central *central_peek(struct hak_cache *c,
 	for ((n) = 0; (n) < HAK_NODE_SLOTS; (n)++)			\
 		if (((ct) = central_peek((c), (n))) != NULL)
 
-/* Per-process secrets; see freelist.h. */
+/* The per-process secret of the free tag (free_tag()), from AT_RANDOM. */
 extern __hidden uintptr_t hak_tag_secret;
-extern __hidden uintptr_t hak_link_secret;
 
 extern __hidden struct hak_cache *hak_caches[HAK_MAX_CACHES];
 extern __hidden struct hak_cache hak_kmalloc[HAK_NR_CLASSES];

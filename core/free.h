@@ -35,16 +35,6 @@ static __always_inline void free_checked(unsigned long id, void *p)
 	cache_free_slow(hak_caches[id], p);
 }
 
-/* The free-map bit of object @i: on the free list or never carved. */
-static inline int slab_obj_free(const struct superslab *ss,
-				const struct slab_ro *ro, uint64_t i)
-{
-	uint64_t bits = atomic_load_explicit(&ss->free_map[ro->head][i >> 6],
-					     memory_order_relaxed);
-
-	return (bits >> (i & 63)) & 1;
-}
-
 /* The read-only half line of the slab holding @a (ss: its SuperSlab). */
 static __always_inline const struct slab_ro *ro_of(const struct superslab *ss,
 						   uintptr_t a)
@@ -60,11 +50,10 @@ static __always_inline const struct slab_ro *ro_of(const struct superslab *ss,
  *
  * Written to stay in registers: one registry bit, the slab's read-only
  * half line, the object's tag word and the bin. The checks catch foreign
- * and interior pointers, a second free of an object that sits in a cache
- * or on its slab's free list (its tag: see cache_setup()), and pointers
- * never handed out (index not below the slab's carved count). Only
- * 8-byte objects, whose link overwrites the tag on the free list, also
- * read their free-map bit.
+ * and interior pointers, a second free of an object that is free anywhere
+ * (a cache, a stash, its span's free set: its tag, see cache_setup()),
+ * and pointers never handed out (index not below the slab's carved
+ * count).
  * NULL fails the registry test and is handled in free_slow(). A full bin
  * goes to cache_free_slow() with the object already checked and tagged.
  */
@@ -89,10 +78,6 @@ static __always_inline void free_fast(void *p, unsigned int expect)
 		goto slow;
 	tag = (uintptr_t *)(a + ro->free_off);
 	if (unlikely(*tag == free_tag(a)))
-		goto slow;
-	/* 8-byte objects: the free-list link took the tag's place */
-	if (unlikely(ro->stride == sizeof(uintptr_t)) &&
-	    slab_obj_free(ss, ro, i))
 		goto slow;
 	/*
 	 * Tag first: once pushed, another thread on this CPU may pop the

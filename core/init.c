@@ -49,10 +49,7 @@ static void secrets_init(void)
 	b = ab[1];
 	local = (uintptr_t)&a;
 
-	hak_tag_secret = mix64(a ^ hak_cycles()) | 1;
-	hak_link_secret = mix64(b ^ local ^ (hak_cycles() << 17));
-	if (hak_link_secret == hak_tag_secret)
-		hak_link_secret = ~hak_tag_secret;
+	hak_tag_secret = mix64(a ^ mix64(b ^ local) ^ hak_cycles()) | 1;
 }
 
 /*

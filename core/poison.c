@@ -10,10 +10,10 @@
 #include "poison.h"
 #include "report.h"
 
-/* The poisoned bytes start after the free tag and the free-list link. */
+/* The poisoned bytes start after the free tag (ctor caches: none). */
 static size_t poison_start(const struct hak_cache *c)
 {
-	return c->link_off + sizeof(uintptr_t);
+	return c->free_off + sizeof(uintptr_t);
 }
 
 static size_t poison_len(const struct hak_cache *c)

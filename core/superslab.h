@@ -67,7 +67,8 @@ struct slab_ro {
 
 /* Mutable span state, valid in the head slab, under the cache's lock. */
 struct slab_rw {
-	void *freelist;		/* encoded singly linked free objects */
+	uint32_t nfree;		/* carved objects free in the span (map bits) */
+	uint32_t hint;		/* no free carved object below word hint */
 	uint32_t carved;	/* objects carved so far (bump pointer) */
 	uint32_t inuse;		/* objects out of the span */
 	struct slab_rw *next;	/* partial list of the owning cache */
@@ -90,7 +91,10 @@ struct superslab {
 	uint8_t pad[16];
 	struct slab_ro ro[HAK_SLABS_PER_SS] __aligned(64);
 	struct slab_rw rw[HAK_SLABS_PER_SS] __aligned(64);
-	/* 1 = object not handed out (on the freelist or not carved yet). */
+	/*
+	 * 1 = object not handed out: free in its span, or not carved yet.
+	 * The span's free set itself: refills scan it (core/cache.c).
+	 */
 	_Atomic uint64_t free_map[HAK_SLABS_PER_SS][HAK_MAX_OBJS_PER_SPAN / 64];
 };
 

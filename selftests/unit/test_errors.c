@@ -73,8 +73,8 @@ START_TEST(double_free_in_cache)
 END_TEST
 
 /*
- * @size 96: the free tag survives on the free list, next to the link;
- * @size 8: the link takes the tag's place and the free-map bit tells.
+ * An object back in its span's free set keeps its free tag (nothing is
+ * written into free objects), 8-byte ones included.
  */
 static void double_free_on_freelist_of(size_t size)
 {
