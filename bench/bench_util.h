@@ -446,4 +446,31 @@ static inline void bench_print_result(const char *name, const char *tags,
 	       (double)ops / secs, bench_peak_rss_kb(), bench_cur_rss_kb());
 }
 
+/**
+ * bench_run_workload() - the main() of most workloads after their options
+ * @name: workload name
+ * @tags: extra "key=value" words for the RESULT line ("" for none)
+ * @size: size of one per-thread struct (see bench_alloc_threads())
+ * @n: number of threads
+ * @fn: thread function, given its struct
+ * @secs: run length in duration mode; 0 when the threads stop by count
+ * @stop: flag set after @secs
+ *
+ * Exits with status 3 when the thread array cannot be allocated.
+ */
+static inline void bench_run_workload(const char *name, const char *tags,
+				      size_t size, int n, void *(*fn)(void *),
+				      double secs, atomic_int *stop)
+{
+	void *th = bench_alloc_threads((size_t)n, size);
+	unsigned long ops = 0;
+	double t;
+
+	if (!th)
+		bench_oom(name, size);
+	t = bench_run_threads(name, th, size, n, fn, secs, stop, &ops);
+	free(th);
+	bench_print_result(name, tags, n, ops, t);
+}
+
 #endif /* HAKMEM_BENCH_UTIL_H */

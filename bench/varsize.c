@@ -178,17 +178,8 @@ static void parse_args(int argc, char **argv)
  */
 int main(int argc, char **argv)
 {
-	struct vs_thread *th;
-	unsigned long ops = 0;
-	double secs;
-
 	parse_args(argc, argv);
-	th = bench_alloc_threads((size_t)opts.threads, sizeof(*th));
-	if (!th)
-		bench_oom(NAME, sizeof(*th));
-	secs = bench_run_threads(NAME, th, sizeof(*th), opts.threads, vs_thread,
-				 opts.secs, &stop_flag, &ops);
-	free(th);
-	bench_print_result(NAME, "", opts.threads, ops, secs);
+	bench_run_workload(NAME, "", sizeof(struct vs_thread), opts.threads,
+			   vs_thread, opts.secs, &stop_flag);
 	return 0;
 }
