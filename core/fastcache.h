@@ -39,7 +39,7 @@ struct fc_region {
 	uint32_t live;
 	struct fc_region *next_free;
 	struct fc_region *next_all;
-	uint64_t pad;
+	uint64_t slow_ops;	/* slow paths taken on it (per-CPU mode) */
 	void *slots[];
 };
 
@@ -90,6 +90,7 @@ void percpu_init(void);
 void *percpu_alloc_slow(struct hak_cache *c);
 void percpu_free_slow(struct hak_cache *c, void *p);
 int percpu_drain_all(void);
+void percpu_idle_tick(void);
 void percpu_mode_update(void);
 const char *percpu_mode_name(void);
 const char *percpu_mode_reason(void);

@@ -36,6 +36,15 @@ static inline void hak_lock(struct hak_lock *l)
 	hak_lock_slow(l);
 }
 
+/* Takes the lock if it is free; 1 when taken. */
+static inline int hak_trylock(struct hak_lock *l)
+{
+	int expected = 0;
+
+	return atomic_compare_exchange_strong_explicit(&l->state, &expected, 1,
+			memory_order_acquire, memory_order_relaxed);
+}
+
 static inline void hak_unlock(struct hak_lock *l)
 {
 	if (unlikely(atomic_exchange_explicit(&l->state, 0,

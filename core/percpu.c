@@ -284,6 +284,103 @@ static void note_cpu(int cpu)
 		;
 }
 
+/*
+ * Idle CPUs: a region that took no slow path during a whole decay tick
+ * (HAKMEM_DECAY_MS) while still holding objects is drained by the next
+ * slow path of any thread after the tick, so a CPU whose threads went
+ * away (or sleep) does not keep memory cached. Ticks come from the pools
+ * (core/superslab.c), under a pool lock: they only raise a flag.
+ */
+static _Atomic int idle_scan_due;
+static uint64_t idle_seen_ops[HAK_MAX_CPUS];
+
+/**
+ * percpu_idle_tick() - a decay tick passed: look for idle CPUs soon
+ */
+void percpu_idle_tick(void)
+{
+	if (hak_rseq.on && membarrier_ok)
+		atomic_store_explicit(&idle_scan_due, 1, memory_order_relaxed);
+}
+
+static int region_holds_objects(const struct fc_region *r)
+{
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
+		if (r->bin[id].current != r->bin[id].begin)
+			return 1;
+	return 0;
+}
+
+/* Detaches the regions of @n CPUs, fences, flushes and puts them back. */
+static void drain_detached(struct fc_region **detached, int n)
+{
+	syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
+	for (int cpu = 0; cpu < n; cpu++) {
+		void *expected = &hak_fc_empty;
+		struct fc_region *r = detached[cpu];
+
+		if (r == &hak_fc_empty)
+			continue;
+		region_flush(r);
+		if (!atomic_compare_exchange_strong(
+			    (void *_Atomic *)&hak_cpu_regions[cpu], &expected, r))
+			region_put(r);
+	}
+}
+
+static void drain_idle(void)
+{
+	static struct fc_region *detached[HAK_MAX_CPUS];
+	int n = atomic_load(&cpus_seen), found = 0;
+
+	if (!hak_trylock(&hak_drain_lock))
+		return;		/* another drain is running: it will do */
+	atomic_store_explicit(&idle_scan_due, 0, memory_order_relaxed);
+	for (int cpu = 0; cpu < n; cpu++) {
+		struct fc_region *r = atomic_load_explicit(
+			(void *_Atomic *)&hak_cpu_regions[cpu],
+			memory_order_acquire);
+		uint64_t ops;
+
+		detached[cpu] = &hak_fc_empty;
+		if (r == &hak_fc_empty)
+			continue;
+		ops = __atomic_load_n(&r->slow_ops, __ATOMIC_RELAXED);
+		if (ops == idle_seen_ops[cpu] && region_holds_objects(r)) {
+			detached[cpu] = atomic_exchange(
+				(void *_Atomic *)&hak_cpu_regions[cpu],
+				&hak_fc_empty);
+			found = 1;
+		}
+		idle_seen_ops[cpu] = ops;
+	}
+	if (found)
+		drain_detached(detached, n);
+	hak_unlock(&hak_drain_lock);
+}
+
+/* A slow path on this CPU's region: counts as activity; may scan. */
+static void slow_path_done(void)
+{
+	int cpu = current_cpu();
+
+	if (cpu >= 0 && cpu < table_cpus) {
+		struct fc_region *r = atomic_load_explicit(
+			(void *_Atomic *)&hak_cpu_regions[cpu],
+			memory_order_relaxed);
+
+		/* no locked add: a lost count still leaves a change */
+		if (r != &hak_fc_empty)
+			__atomic_store_n(&r->slow_ops,
+					 __atomic_load_n(&r->slow_ops,
+							 __ATOMIC_RELAXED) + 1,
+					 __ATOMIC_RELAXED);
+	}
+	if (unlikely(atomic_load_explicit(&idle_scan_due,
+					  memory_order_relaxed)))
+		drain_idle();
+}
+
 /* Makes sure this thread can use its CPU's region. */
 static int percpu_prepare(void)
 {
@@ -346,6 +443,7 @@ void *percpu_alloc_slow(struct hak_cache *c)
 			break;
 	if (i < n)
 		cache_drain(c, batch + i, n - i);
+	slow_path_done();
 	return fc_claim(c, p);
 }
 
@@ -382,6 +480,7 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 					     (unsigned int)cpu);
 	if (!rseq_push(&hak_rseq, hak_cpu_regions, c->id, p))
 		cache_drain(c, &p, 1);
+	slow_path_done();
 }
 
 /* Without membarrier only this CPU's bins can be emptied, by popping. */
@@ -424,22 +523,12 @@ int percpu_drain_all(void)
 	if (!membarrier_ok)
 		return drain_current_cpu();
 	hak_lock(&hak_drain_lock);
-	for (int cpu = 0; cpu < n; cpu++)
+	for (int cpu = 0; cpu < n; cpu++) {
 		detached[cpu] = atomic_exchange(
 			(void *_Atomic *)&hak_cpu_regions[cpu], &hak_fc_empty);
-	syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
-	for (int cpu = 0; cpu < n; cpu++) {
-		void *expected = &hak_fc_empty;
-		struct fc_region *r = detached[cpu];
-
-		if (r == &hak_fc_empty)
-			continue;
-		region_flush(r);
-		did = 1;
-		if (!atomic_compare_exchange_strong(
-			    (void *_Atomic *)&hak_cpu_regions[cpu], &expected, r))
-			region_put(r);
+		did |= detached[cpu] != &hak_fc_empty;
 	}
+	drain_detached(detached, n);
 	hak_unlock(&hak_drain_lock);
 	return did;
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cache.h"
+#include "fastcache.h"
 #include "options.h"
 #include "os.h"
 #include "registry.h"
@@ -234,6 +235,7 @@ static void decay_locked(struct ss_pool *pool)
 	if (now - pool->last_tick_ms < (uint64_t)hak_option(OPT_DECAY_MS))
 		return;
 	pool->last_tick_ms = now;
+	percpu_idle_tick();	/* idle CPUs' caches: drained after the lock */
 	for (struct superslab *ss = pool->avail; ss; ss = ss->next) {
 		purge_slabs(pool, ss, ss->dirty_bitmap & ss->aged_bitmap);
 		ss->aged_bitmap = ss->dirty_bitmap;

@@ -8,7 +8,11 @@
  *
  * Usage: faults [-T threads for the churn test]
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -238,6 +242,87 @@ static void test_rss_decay(void)
 		   base, peak, after);
 }
 
+#define SLABINFO_ROWS	256	/* every cache id */
+
+static uint64_t active_objs(const char *name)
+{
+	struct hak_slabinfo rows[SLABINFO_ROWS];
+	int n = hak_slabinfo(rows, SLABINFO_ROWS);
+
+	for (int i = 0; i < n && i < SLABINFO_ROWS; i++)
+		if (!strcmp(rows[i].name, name))
+			return rows[i].active_objs;
+	return 0;
+}
+
+static void pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *fill_and_leave(void *arg)
+{
+	void *p[16];
+
+	pin_to((int)(intptr_t)arg);
+	for (int i = 0; i < 16; i++)
+		p[i] = hak_malloc(2000);
+	for (int i = 0; i < 16; i++)
+		hak_free(p[i]);
+	return NULL;		/* 16 objects stay in that CPU's cache */
+}
+
+/*
+ * An idle CPU does not keep memory cached: a thread on the last CPU
+ * leaves 16 objects of kmalloc-2048 in that CPU's cache and exits; work
+ * on CPU 0 for a few decay ticks, none of it of that class, must drain
+ * them back to the central pool (per-CPU mode only).
+ */
+static void test_idle_cpu_drain(void)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct hak_global_stats gs;
+	cpu_set_t all;
+	uint64_t before, after;
+	pthread_t t;
+
+	hak_global_stats(&gs);
+	if (ncpu < 2 || strncmp(gs.mode, "per-CPU", 7)) {
+		tap_skip_test("idle CPU drain", ncpu < 2 ? "one CPU" :
+			      "per-CPU mode not in force");
+		return;
+	}
+	sched_getaffinity(0, sizeof(all), &all);
+	hak_trim();
+	hak_opt[OPT_DECAY_MS] = 20;
+	if (pthread_create(&t, NULL, fill_and_leave, (void *)(intptr_t)(ncpu - 1))) {
+		tap_result(0, "pthread_create failed");
+		return;
+	}
+	pthread_join(t, NULL);
+	before = active_objs("kmalloc-2048");
+	pin_to(0);
+	for (int r = 0; r < 20; r++) {	/* spans taken and released: ticks */
+		void *w[64];
+
+		for (int k = 0; k < 64; k++)
+			w[k] = hak_malloc(32000);
+		for (int k = 0; k < 64; k++)
+			hak_free(w[k]);
+		usleep(10000);
+	}
+	after = active_objs("kmalloc-2048");
+	sched_setaffinity(0, sizeof(all), &all);
+	hak_opt[OPT_DECAY_MS] = 1000;
+	tap_result(before >= 16 && after == 0,
+		   "idle CPU drain: kmalloc-2048 objects out of the central pool %llu -> %llu after 20 rounds of 10 ms on CPU 0",
+		   (unsigned long long)before, (unsigned long long)after);
+}
+
 static void *short_thread(void *arg)
 {
 	void *p[8];
@@ -278,9 +363,10 @@ int main(int argc, char **argv)
 		if (opt == 'T')
 			churn_threads = atol(optarg);
 	hak_free(hak_malloc(1));
-	tap_plan(5);
+	tap_plan(6);
 	test_fail_mmap();
 	test_rlimit_as();
+	test_idle_cpu_drain();
 	if (RSS_MEANINGFUL) {
 		test_rss_after_burst();
 		test_rss_decay();
