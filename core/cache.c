@@ -295,7 +295,7 @@ static unsigned int span_owner(const struct slab_rw *rw)
 	return __atomic_load_n(&ss->ro[rw_idx(rw)].owner, __ATOMIC_RELAXED);
 }
 
-/* Every slab of the span says @owner (read racily by the free fast path). */
+/* Every slab of the span says @owner. */
 static void span_set_owner(struct slab_rw *rw, unsigned int owner)
 {
 	struct superslab *ss = ss_of_rw(rw);

@@ -58,10 +58,10 @@ struct slab_ro {
  * index below it was handed out once. It only grows during a span's life,
  * so a stale read errs towards the slow path, which has the truth.
  *
- * slab_ro.owner: the fast-path cache (CPU index) that took objects from
- * the span last, or HAK_OWNER_NONE. A locality hint only: frees on other
- * CPUs send the object back to its span (core/free.h) instead of reusing
- * it where two CPUs would write the same cache lines.
+ * slab_ro.owner: the fast-path cache (CPU index) that carves from the
+ * span, or HAK_OWNER_NONE. A locality hint, read under the central lock:
+ * refills prefer their own spans and drains keep a CPU's own objects in
+ * its stash (core/cache.c); the fast paths never look at it.
  */
 #define HAK_OWNER_NONE	0xffffU
 
