@@ -35,6 +35,31 @@
 	"	.quad	" __rseq_str(label) "b\n"				\
 	"	.popsection\n"
 
+/*
+ * The entry both sequences share: read the thread pointer, arm the
+ * descriptor at label 3 (start_ip is label 1), read the CPU index, load
+ * the region, point t3 at the bin, load its current index into t2 and
+ * branch to 5 when it equals the bin field at byte @limit (2: begin, for
+ * a pop; 4: end, for a push). Named operands: tp, t0 to t3, cs_off,
+ * cpu_off, regions, id.
+ */
+#define RSEQ_ASM_BIN_ENTER(limit)					\
+	"	mrs	%[tp], tpidr_el0\n"					\
+	"0:\n"								\
+	"	adrp	%[t0], 3b\n"						\
+	"	add	%[t0], %[t0], :lo12:3b\n"				\
+	"	str	%[t0], [%[tp], %[cs_off]]\n"				\
+	"1:\n"								\
+	RSEQ_INJECT_ASM(1)						\
+	"	ldrsw	%[t0], [%[tp], %[cpu_off]]\n"				\
+	"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"			\
+	RSEQ_INJECT_ASM(2)						\
+	"	add	%[t3], %[t1], %[id], lsl #3\n"				\
+	"	ldrh	%w[t2], [%[t3]]\n"					\
+	"	ldrh	%w[t0], [%[t3], #" __rseq_str(limit) "]\n"		\
+	"	cmp	%w[t2], %w[t0]\n"					\
+	"	b.eq	5f\n"
+
 #define RSEQ_ASM_DEFINE_ABORT(label, restart)				\
 	"	b	222f\n"							\
 	"	.inst	" __rseq_str(HAK_RSEQ_SIG) "\n"			\
@@ -68,21 +93,7 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
-		"	mrs	%[tp], tpidr_el0\n"
-		"0:\n"
-		"	adrp	%[t0], 3b\n"
-		"	add	%[t0], %[t0], :lo12:3b\n"
-		"	str	%[t0], [%[tp], %[cs_off]]\n"
-		"1:\n"
-		RSEQ_INJECT_ASM(1)
-		"	ldrsw	%[t0], [%[tp], %[cpu_off]]\n"
-		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
-		RSEQ_INJECT_ASM(2)
-		"	add	%[t3], %[t1], %[id], lsl #3\n"
-		"	ldrh	%w[t2], [%[t3]]\n"
-		"	ldrh	%w[t0], [%[t3], #2]\n"
-		"	cmp	%w[t2], %w[t0]\n"
-		"	b.eq	5f\n"
+		RSEQ_ASM_BIN_ENTER(2)	/* miss when current == begin */
 		"	sub	%w[t2], %w[t2], #1\n"
 		"	add	%[t0], %[t1], %[soff]\n"
 		"	ldr	%[p], [%[t0], %[t2], lsl #3]\n"
@@ -125,21 +136,7 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
-		"	mrs	%[tp], tpidr_el0\n"
-		"0:\n"
-		"	adrp	%[t0], 3b\n"
-		"	add	%[t0], %[t0], :lo12:3b\n"
-		"	str	%[t0], [%[tp], %[cs_off]]\n"
-		"1:\n"
-		RSEQ_INJECT_ASM(1)
-		"	ldrsw	%[t0], [%[tp], %[cpu_off]]\n"
-		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
-		RSEQ_INJECT_ASM(2)
-		"	add	%[t3], %[t1], %[id], lsl #3\n"
-		"	ldrh	%w[t2], [%[t3]]\n"
-		"	ldrh	%w[t0], [%[t3], #4]\n"
-		"	cmp	%w[t2], %w[t0]\n"
-		"	b.eq	5f\n"
+		RSEQ_ASM_BIN_ENTER(4)	/* miss when current == end */
 		"	add	%[t0], %[t1], %[soff]\n"
 		"	str	%[p], [%[t0], %[t2], lsl #3]\n"
 		"	add	%w[t2], %w[t2], #1\n"

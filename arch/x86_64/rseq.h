@@ -40,6 +40,26 @@
 	".quad " __rseq_str(label) "b\n\t"				\
 	".popsection\n\t"
 
+/*
+ * The entry both sequences share: arm the descriptor at label 3 (start_ip
+ * is label 1), read the CPU index, load the region, load the bin's
+ * current index into t2 and miss when it equals the bin field at byte
+ * @limit (2: begin, for a pop; 4: end, for a push). Named operands: t0,
+ * t1, t2, cs_off, cpu_off, regions, id and the label miss.
+ */
+#define RSEQ_ASM_BIN_ENTER(limit)					\
+	"0:\n\t"							\
+	"leaq 3b(%%rip), %[t0]\n\t"					\
+	"movq %[t0], %%fs:(%[cs_off])\n\t"				\
+	"1:\n\t"							\
+	RSEQ_INJECT_ASM(1)						\
+	"movslq %%fs:(%[cpu_off]), %[t0]\n\t"				\
+	"movq (%[regions], %[t0], 8), %[t1]\n\t"			\
+	RSEQ_INJECT_ASM(2)						\
+	"movzwl (%[t1], %[id], 8), %k[t2]\n\t"				\
+	"cmpw " __rseq_str(limit) "(%[t1], %[id], 8), %w[t2]\n\t"	\
+	"je %l[miss]\n\t"
+
 #define RSEQ_ASM_DEFINE_ABORT(label, restart)				\
 	".pushsection __rseq_failure, \"ax\"\n\t"			\
 	".byte 0x0f, 0xb9, 0x3d\n\t"					\
@@ -80,17 +100,7 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
-		"0:\n\t"
-		"leaq 3b(%%rip), %[t0]\n\t"
-		"movq %[t0], %%fs:(%[cs_off])\n\t"
-		"1:\n\t"
-		RSEQ_INJECT_ASM(1)
-		"movslq %%fs:(%[cpu_off]), %[t0]\n\t"
-		"movq (%[regions], %[t0], 8), %[t1]\n\t"
-		RSEQ_INJECT_ASM(2)
-		"movzwl (%[t1], %[id], 8), %k[t2]\n\t"
-		"cmpw 2(%[t1], %[id], 8), %w[t2]\n\t"
-		"je %l[miss]\n\t"
+		RSEQ_ASM_BIN_ENTER(2)	/* miss when current == begin */
 		"movq %c[soff]-8(%[t1], %[t2], 8), %[p]\n\t"
 		"movq %c[soff]-16(%[t1], %[t2], 8), %[t0]\n\t"
 		"prefetchw (%[t0])\n\t"
@@ -128,17 +138,7 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
-		"0:\n\t"
-		"leaq 3b(%%rip), %[t0]\n\t"
-		"movq %[t0], %%fs:(%[cs_off])\n\t"
-		"1:\n\t"
-		RSEQ_INJECT_ASM(1)
-		"movslq %%fs:(%[cpu_off]), %[t0]\n\t"
-		"movq (%[regions], %[t0], 8), %[t1]\n\t"
-		RSEQ_INJECT_ASM(2)
-		"movzwl (%[t1], %[id], 8), %k[t2]\n\t"
-		"cmpw 4(%[t1], %[id], 8), %w[t2]\n\t"
-		"je %l[miss]\n\t"
+		RSEQ_ASM_BIN_ENTER(4)	/* miss when current == end */
 		"movq %[p], %c[soff](%[t1], %[t2], 8)\n\t"
 		"addl $1, %k[t2]\n\t"
 		RSEQ_INJECT_ASM(3)
