@@ -16,17 +16,25 @@ void *malloc_slow(unsigned int cl);
 void *malloc_slow_small(size_t idx);
 
 /*
- * A small request: a pop from this CPU's (or thread's) bin, and the free
- * tag cleared (so a later free is not taken for a double free).
+ * A pop from this CPU's (or thread's) bin of class @cl, with the free tag
+ * cleared (so a later free is not taken for a double free); NULL on a miss.
  */
-static __always_inline void *malloc_class(unsigned long cl)
+static __always_inline void *malloc_pop(unsigned long cl)
 {
 	void *p;
 
 	if (unlikely(!fc_pop(HAK_KMALLOC_FIRST + cl, &p)))
-		return malloc_slow(cl);
+		return NULL;
 	*(uintptr_t *)p = 0;
 	return p;
+}
+
+/* A request of class @cl: the bin, else the slow path. */
+static __always_inline void *malloc_class(unsigned long cl)
+{
+	void *p = malloc_pop(cl);
+
+	return likely(p) ? p : malloc_slow(cl);
 }
 
 /**
@@ -40,14 +48,10 @@ static __always_inline void *malloc_fast(size_t size)
 {
 	if (likely(size <= HAK_LUT_MAX)) {
 		size_t idx = (size + 7) >> 3;
-		unsigned long cl = HAK_KMALLOC_FIRST + hak_class_lut[idx];
-		void *p;
+		void *p = malloc_pop(hak_class_lut[idx]);
 
 		/* the miss passes idx on: no copy of the class to keep */
-		if (unlikely(!fc_pop(cl, &p)))
-			return malloc_slow_small(idx);
-		*(uintptr_t *)p = 0;
-		return p;
+		return likely(p) ? p : malloc_slow_small(idx);
 	}
 	if (likely(size <= HAK_MAX_CLASS_SIZE))
 		return malloc_class(size_to_class_big(size));
