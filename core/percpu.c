@@ -267,12 +267,21 @@ const char *percpu_mode_reason(void)
 	return mode_reason;
 }
 
+/* This thread's CPU index, or -1 (unregistered, or beyond the table). */
 static int current_cpu(void)
 {
 	const char *tp = hak_thread_pointer();
 	uint32_t v = *(const volatile uint32_t *)(tp + hak_rseq.cpu_off);
 
-	return v < HAK_MAX_CPUS ? (int)v : -1;
+	return v < (uint32_t)table_cpus ? (int)v : -1;
+}
+
+/* The owner id of this CPU's spans (core/cache.c). */
+static unsigned int current_owner(void)
+{
+	int cpu = current_cpu();
+
+	return cpu < 0 ? HAK_OWNER_NONE : (unsigned int)cpu;
 }
 
 static void note_cpu(int cpu)
@@ -293,6 +302,8 @@ static void note_cpu(int cpu)
  */
 static _Atomic int idle_scan_due;
 static uint64_t idle_seen_ops[HAK_MAX_CPUS];
+/* the regions a drain detached, by CPU; under hak_drain_lock */
+static struct fc_region *detached[HAK_MAX_CPUS];
 
 /**
  * percpu_idle_tick() - a decay tick passed: look for idle CPUs soon
@@ -311,8 +322,8 @@ static int region_holds_objects(const struct fc_region *r)
 	return 0;
 }
 
-/* Detaches the regions of @n CPUs, fences, flushes and puts them back. */
-static void drain_detached(struct fc_region **detached, int n)
+/* Fences, then flushes the detached regions of @n CPUs and puts them back. */
+static void drain_detached(int n)
 {
 	syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
 	for (int cpu = 0; cpu < n; cpu++) {
@@ -330,7 +341,6 @@ static void drain_detached(struct fc_region **detached, int n)
 
 static void drain_idle(void)
 {
-	static struct fc_region *detached[HAK_MAX_CPUS];
 	int n = atomic_load(&cpus_seen), found = 0;
 
 	if (!hak_trylock(&hak_drain_lock))
@@ -355,18 +365,19 @@ static void drain_idle(void)
 		idle_seen_ops[cpu] = ops;
 	}
 	if (found)
-		drain_detached(detached, n);
+		drain_detached(n);
 	hak_unlock(&hak_drain_lock);
 }
 
-/* A slow path on this CPU's region: counts as activity; may scan. */
-static void slow_path_done(void)
+/*
+ * A slow path on the region of @owner (this CPU's, as the slow path read
+ * it): counts as activity; may scan for idle CPUs.
+ */
+static void slow_path_done(unsigned int owner)
 {
-	int cpu = current_cpu();
-
-	if (cpu >= 0 && cpu < table_cpus) {
+	if (owner != HAK_OWNER_NONE) {
 		struct fc_region *r = atomic_load_explicit(
-			(void *_Atomic *)&hak_cpu_regions[cpu],
+			(void *_Atomic *)&hak_cpu_regions[owner],
 			memory_order_relaxed);
 
 		/* no locked add: a lost count still leaves a change */
@@ -391,7 +402,7 @@ static int percpu_prepare(void)
 	if (own_mode && own_thread_start())
 		return PREP_FALLBACK;
 	cpu = current_cpu();
-	if (cpu < 0 || cpu >= table_cpus)
+	if (cpu < 0)
 		return PREP_FALLBACK;
 	if (atomic_load_explicit((void *_Atomic *)&hak_cpu_regions[cpu],
 				 memory_order_acquire) != &hak_fc_empty)
@@ -415,8 +426,7 @@ static int percpu_prepare(void)
 void *percpu_alloc_slow(struct hak_cache *c)
 {
 	void *batch[HAK_MAX_BATCH];
-	unsigned int n, i;
-	int cpu;
+	unsigned int n, i, owner;
 	void *p;
 
 	for (;;) {
@@ -430,9 +440,8 @@ void *percpu_alloc_slow(struct hak_cache *c)
 		}
 		break;
 	}
-	cpu = current_cpu();
-	n = cache_refill(c, batch, c->batch,
-			 cpu < 0 ? HAK_OWNER_NONE : (unsigned int)cpu);
+	owner = current_owner();
+	n = cache_refill(c, batch, c->batch, owner);
 	if (!n) {
 		errno = ENOMEM;
 		return NULL;
@@ -443,7 +452,7 @@ void *percpu_alloc_slow(struct hak_cache *c)
 			break;
 	if (i < n)
 		cache_drain(c, batch + i, n - i);
-	slow_path_done();
+	slow_path_done(owner);
 	return fc_claim(c, p);
 }
 
@@ -455,8 +464,7 @@ void *percpu_alloc_slow(struct hak_cache *c)
 void percpu_free_slow(struct hak_cache *c, void *p)
 {
 	void *batch[HAK_MAX_BATCH];
-	unsigned int n = 0;
-	int cpu;
+	unsigned int n = 0, owner;
 	void *q;
 
 	for (;;) {
@@ -471,16 +479,15 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 		}
 		break;
 	}
-	cpu = current_cpu();
+	owner = current_owner();
 	while (n < c->batch &&
 	       rseq_pop(&hak_rseq, hak_cpu_regions, c->id, &q))
 		batch[n++] = q;
 	if (n)
-		cache_drain_cpu(c, batch, n, cpu < 0 ? HAK_OWNER_NONE :
-					     (unsigned int)cpu);
+		cache_drain_cpu(c, batch, n, owner);
 	if (!rseq_push(&hak_rseq, hak_cpu_regions, c->id, p))
 		cache_drain(c, &p, 1);
-	slow_path_done();
+	slow_path_done(owner);
 }
 
 /* Without membarrier only this CPU's bins can be emptied, by popping. */
@@ -515,7 +522,6 @@ static int drain_current_cpu(void)
  */
 int percpu_drain_all(void)
 {
-	static struct fc_region *detached[HAK_MAX_CPUS];
 	int n = atomic_load(&cpus_seen), did = 0;
 
 	if (!hak_rseq.on)
@@ -528,7 +534,7 @@ int percpu_drain_all(void)
 			(void *_Atomic *)&hak_cpu_regions[cpu], &hak_fc_empty);
 		did |= detached[cpu] != &hak_fc_empty;
 	}
-	drain_detached(detached, n);
+	drain_detached(n);
 	hak_unlock(&hak_drain_lock);
 	return did;
 }
