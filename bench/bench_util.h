@@ -10,7 +10,7 @@
 #ifndef HAKMEM_BENCH_UTIL_H
 #define HAKMEM_BENCH_UTIL_H
 
-#include <stdatomic.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -128,6 +128,40 @@ static inline void bench_opts_check(struct bench_opts *o, const char *name)
 	}
 	if (o->seed == 0)
 		o->seed = 1;
+}
+
+/**
+ * bench_parse_count() - parse the common options and one count option
+ * @argc: argument count
+ * @argv: arguments
+ * @o: options, set up by bench_opts_init()
+ * @name: program name for messages
+ * @opt: the letter of the count option
+ * @count: its value, holding the default on entry; must end at least 1
+ * @usage: the count option's part of the usage message
+ *
+ * Exits with status 1 (through bench_usage()) on a bad option.
+ */
+static inline void bench_parse_count(int argc, char **argv,
+				     struct bench_opts *o, const char *name,
+				     char opt, unsigned long *count,
+				     const char *usage)
+{
+	char optstring[sizeof(BENCH_COMMON_OPTS) + 2];
+	int c;
+
+	snprintf(optstring, sizeof(optstring), "%s%c:", BENCH_COMMON_OPTS, opt);
+	while ((c = getopt(argc, argv, optstring)) != -1) {
+		if (bench_parse_common(o, c, optarg) == 0)
+			continue;
+		if (c == opt)
+			*count = strtoul(optarg, NULL, 0);
+		else
+			bench_usage(name, usage);
+	}
+	bench_opts_check(o, name);
+	if (*count < 1)
+		bench_usage(name, usage);
 }
 
 /**

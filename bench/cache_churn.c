@@ -195,20 +195,9 @@ static void *cc_thread(void *arg)
 
 static void parse_args(int argc, char **argv)
 {
-	int c;
-
 	bench_opts_init(&opts, 2, 128, 640, 8000000);
-	while ((c = getopt(argc, argv, BENCH_COMMON_OPTS "k:")) != -1) {
-		if (bench_parse_common(&opts, c, optarg) == 0)
-			continue;
-		if (c == 'k')
-			nslots = strtoul(optarg, NULL, 0);
-		else
-			bench_usage(NAME, " [-k objects_per_thread]");
-	}
-	bench_opts_check(&opts, NAME);
-	if (nslots < 1)
-		bench_usage(NAME, " [-k objects_per_thread]");
+	bench_parse_count(argc, argv, &opts, NAME, 'k', &nslots,
+			  " [-k objects_per_thread]");
 }
 
 /**

@@ -78,20 +78,9 @@ static void *fs_thread(void *arg)
 
 static void parse_args(int argc, char **argv)
 {
-	int c;
-
 	bench_opts_init(&opts, 2, 8, 8, 500000);
-	while ((c = getopt(argc, argv, BENCH_COMMON_OPTS "w:")) != -1) {
-		if (bench_parse_common(&opts, c, optarg) == 0)
-			continue;
-		if (c == 'w')
-			writes = strtoul(optarg, NULL, 0);
-		else
-			bench_usage(NAME, " [-w writes_per_object]");
-	}
-	bench_opts_check(&opts, NAME);
-	if (writes < 1)
-		bench_usage(NAME, " [-w writes_per_object]");
+	bench_parse_count(argc, argv, &opts, NAME, 'w', &writes,
+			  " [-w writes_per_object]");
 }
 
 /**

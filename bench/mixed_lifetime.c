@@ -131,20 +131,9 @@ static void *ml_thread(void *arg)
 
 static void parse_args(int argc, char **argv)
 {
-	int c;
-
 	bench_opts_init(&opts, 2, 16, 512, 400000);
-	while ((c = getopt(argc, argv, BENCH_COMMON_OPTS "k:")) != -1) {
-		if (bench_parse_common(&opts, c, optarg) == 0)
-			continue;
-		if (c == 'k')
-			long_lived = strtoul(optarg, NULL, 0);
-		else
-			bench_usage(NAME, " [-k long_lived_objects]");
-	}
-	bench_opts_check(&opts, NAME);
-	if (long_lived < 1)
-		bench_usage(NAME, " [-k long_lived_objects]");
+	bench_parse_count(argc, argv, &opts, NAME, 'k', &long_lived,
+			  " [-k long_lived_objects]");
 }
 
 /**

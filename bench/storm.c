@@ -84,20 +84,9 @@ static void *storm_thread(void *arg)
 
 static void parse_args(int argc, char **argv)
 {
-	int c;
-
 	bench_opts_init(&opts, 2, 16, 256, 10);
-	while ((c = getopt(argc, argv, BENCH_COMMON_OPTS "k:")) != -1) {
-		if (bench_parse_common(&opts, c, optarg) == 0)
-			continue;
-		if (c == 'k')
-			storm_objs = strtoul(optarg, NULL, 0);
-		else
-			bench_usage(NAME, " [-k objects_per_storm]");
-	}
-	bench_opts_check(&opts, NAME);
-	if (storm_objs < 1)
-		bench_usage(NAME, " [-k objects_per_storm]");
+	bench_parse_count(argc, argv, &opts, NAME, 'k', &storm_objs,
+			  " [-k objects_per_storm]");
 }
 
 /**

@@ -152,20 +152,8 @@ static void *vs_thread(void *arg)
 
 static void parse_args(int argc, char **argv)
 {
-	int c;
-
 	bench_opts_init(&opts, 2, 8, 1 << 20, 60000);
-	while ((c = getopt(argc, argv, BENCH_COMMON_OPTS "k:")) != -1) {
-		if (bench_parse_common(&opts, c, optarg) == 0)
-			continue;
-		if (c == 'k')
-			nslots = strtoul(optarg, NULL, 0);
-		else
-			bench_usage(NAME, " [-k slots]");
-	}
-	bench_opts_check(&opts, NAME);
-	if (nslots < 1)
-		bench_usage(NAME, " [-k slots]");
+	bench_parse_count(argc, argv, &opts, NAME, 'k', &nslots, " [-k slots]");
 }
 
 /**
