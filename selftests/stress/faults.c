@@ -186,6 +186,25 @@ static void test_rss_after_burst(void)
 }
 
 /*
+ * A trickle of work, @rounds of 10 ms, so that decay ticks happen: they
+ * come when spans are taken or released. Objects of 32000 bytes, of which
+ * the caches hold only a few, so spans really go back; about 2 MiB a
+ * round, so its own freshly dirty slabs hardly count.
+ */
+static void span_trickle(int rounds)
+{
+	for (int r = 0; r < rounds; r++) {
+		void *w[64];
+
+		for (int k = 0; k < 64; k++)
+			w[k] = hak_malloc(32000);
+		for (int k = 0; k < 64; k++)
+			hak_free(w[k]);
+		usleep(10000);
+	}
+}
+
+/*
  * The same without hak_trim: free slabs whose pages are dirty decay after
  * HAKMEM_DECAY_MS. One object per SuperSlab stays live, so the SuperSlabs
  * cannot simply be unmapped; the dirty cap is lifted so only decay acts.
@@ -216,21 +235,7 @@ static void test_rss_decay(void)
 		v[i] = NULL;
 	}
 	peak = rss_kb();
-	/*
-	 * A trickle of work for three decay periods: ticks happen when spans
-	 * are taken or released. Objects of 32000 bytes, of which the caches
-	 * hold only a few, so spans really go back; about 2 MiB a round, so
-	 * its own freshly dirty slabs hardly count.
-	 */
-	for (int t = 0; t < 30; t++) {
-		void *w[64];
-
-		for (int k = 0; k < 64; k++)
-			w[k] = hak_malloc(32000);
-		for (int k = 0; k < 64; k++)
-			hak_free(w[k]);
-		usleep(10000);
-	}
+	span_trickle(30);	/* three decay periods */
 	after = rss_kb();
 	for (long i = 0; i < N; i++)
 		hak_free(v[i]);
@@ -306,15 +311,7 @@ static void test_idle_cpu_drain(void)
 	pthread_join(t, NULL);
 	before = active_objs("kmalloc-2048");
 	pin_to(0);
-	for (int r = 0; r < 20; r++) {	/* spans taken and released: ticks */
-		void *w[64];
-
-		for (int k = 0; k < 64; k++)
-			w[k] = hak_malloc(32000);
-		for (int k = 0; k < 64; k++)
-			hak_free(w[k]);
-		usleep(10000);
-	}
+	span_trickle(20);
 	after = active_objs("kmalloc-2048");
 	sched_setaffinity(0, sizeof(all), &all);
 	hak_opt[OPT_DECAY_MS] = 1000;
