@@ -131,6 +131,21 @@ static inline void bench_opts_check(struct bench_opts *o, const char *name)
 }
 
 /**
+ * bench_finished() - whether a thread's loop is over
+ * @o: options: a run of o->secs seconds when positive, else o->iters
+ *	iterations
+ * @stop: the flag the main thread raises once the seconds are over
+ * @done: iterations done so far
+ */
+static inline int bench_finished(const struct bench_opts *o, atomic_int *stop,
+				 unsigned long done)
+{
+	if (o->secs > 0)
+		return atomic_load_explicit(stop, memory_order_relaxed);
+	return done >= o->iters;
+}
+
+/**
  * bench_parse_count() - parse the common options and one count option
  * @argc: argument count
  * @argv: arguments

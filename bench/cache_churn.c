@@ -171,13 +171,8 @@ static void *cc_thread(void *arg)
 	for (k = 0; k < nslots; k++)
 		obj[k] = cc_alloc_random(&rng);
 	for (step = 1;; step++) {
-		if (opts.secs > 0) {
-			if (atomic_load_explicit(&stop_flag,
-						 memory_order_relaxed))
-				break;
-		} else if (step > opts.iters) {
-			break;
-		}
+		if (bench_finished(&opts, &stop_flag, step - 1))
+			break;	/* step counts from 1 */
 		if (step % (nslots * 8) == 0) {
 			t->bt.ops += cc_burst(obj, &rng);
 			continue;

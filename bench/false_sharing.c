@@ -48,13 +48,6 @@ static void fs_scratch(unsigned char *obj, size_t size)
 		bench_corrupt(NAME, obj, size);
 }
 
-static int fs_finished(unsigned long done)
-{
-	if (opts.secs > 0)
-		return atomic_load_explicit(&stop_flag, memory_order_relaxed);
-	return done >= opts.iters;
-}
-
 static void *fs_thread(void *arg)
 {
 	struct fs_thread *t = arg;
@@ -70,7 +63,7 @@ static void *fs_thread(void *arg)
 		obj = malloc(size);
 		if (!obj)
 			bench_oom(NAME, size);
-	} while (!fs_finished(done));
+	} while (!bench_finished(&opts, &stop_flag, done));
 	free(obj);
 	t->ops = done * writes;
 	return NULL;

@@ -59,13 +59,6 @@ static void larson_round(struct larson_set *set)
 	set->done += round_ops;
 }
 
-static int larson_finished(const struct larson_set *set)
-{
-	if (opts.secs > 0)
-		return atomic_load_explicit(&stop_flag, memory_order_relaxed);
-	return set->done >= opts.iters;
-}
-
 static void *larson_thread(void *arg)
 {
 	struct larson_set *set = arg;
@@ -73,7 +66,7 @@ static void *larson_thread(void *arg)
 
 	for (;;) {
 		larson_round(set);
-		if (larson_finished(set))
+		if (bench_finished(&opts, &stop_flag, set->done))
 			break;
 		/* Hand the slot set over to a new thread. */
 		if (pthread_create(&next, &detached, larson_thread, set) == 0) {

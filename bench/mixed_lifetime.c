@@ -114,13 +114,8 @@ static void *ml_thread(void *arg)
 	ml_pool_init(&lng, long_lived, &rng);
 	ml_pool_init(&fifo, ML_FIFO, &rng);
 	for (;;) {
-		if (opts.secs > 0) {
-			if (atomic_load_explicit(&stop_flag,
-						 memory_order_relaxed))
-				break;
-		} else if (step >= opts.iters) {
+		if (bench_finished(&opts, &stop_flag, step))
 			break;
-		}
 		t->bt.ops += ml_step(&lng, &fifo, step, &rng);
 		step++;
 	}

@@ -76,13 +76,6 @@ static struct pc_batch *pc_pop(struct pc_queue *q)
 	return b;
 }
 
-static int pc_finished(unsigned long made)
-{
-	if (opts.secs > 0)
-		return atomic_load_explicit(&stop_flag, memory_order_relaxed);
-	return made >= opts.iters;
-}
-
 static void *pc_producer(void *arg)
 {
 	struct pc_pair *pair = arg;
@@ -91,7 +84,7 @@ static void *pc_producer(void *arg)
 	struct pc_batch *b;
 	unsigned int i;
 
-	while (!pc_finished(made)) {
+	while (!bench_finished(&opts, &stop_flag, made)) {
 		b = malloc(sizeof(*b));
 		if (!b)
 			bench_oom(NAME, sizeof(*b));

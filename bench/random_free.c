@@ -48,13 +48,6 @@ static size_t rf_size(uint64_t *rng)
 	return bench_rand_range(rng, lo, hi);
 }
 
-static int rf_finished(unsigned long done)
-{
-	if (opts.secs > 0)
-		return atomic_load_explicit(&stop_flag, memory_order_relaxed);
-	return done >= opts.iters;
-}
-
 static void rf_release(void **obj, size_t *size, unsigned long k)
 {
 	if (bench_check(obj[k], size[k]))
@@ -73,7 +66,7 @@ static void *rf_thread(void *arg)
 
 	if (!obj || !size)
 		bench_oom(NAME, nslots * sizeof(void *));
-	while (!rf_finished(done)) {
+	while (!bench_finished(&opts, &stop_flag, done)) {
 		k = bench_rand(&rng) % nslots;
 		if (obj[k]) {
 			rf_release(obj, size, k);

@@ -329,13 +329,8 @@ static void srv_io_loop(void)
 		unsigned char *buf;
 		struct srv_msg *msg;
 
-		if (opts.secs > 0) {
-			if (atomic_load_explicit(&stop_flag,
-						 memory_order_relaxed))
-				break;
-		} else if (seq >= opts.iters) {
+		if (bench_finished(&opts, &stop_flag, seq))
 			break;
-		}
 		buf = srv_alloc(&io_lat, SRV_BUF, len);
 		bench_fill(buf, len);
 		msg = (struct srv_msg *)(buf + 8);

@@ -126,13 +126,8 @@ static void *vs_thread(void *arg)
 		obj[k] = vs_alloc(size[k]);
 	}
 	for (;; step++) {
-		if (opts.secs > 0) {
-			if (atomic_load_explicit(&stop_flag,
-						 memory_order_relaxed))
-				break;
-		} else if (step >= opts.iters) {
+		if (bench_finished(&opts, &stop_flag, step))
 			break;
-		}
 		if ((step & 7) == 7) {
 			t->bt.ops += vs_chain(&rng);
 			continue;
