@@ -7,13 +7,21 @@
  *                unsigned long id, void **out)
  *   int   rseq_push(const struct rseq_ctx *x, void **regions,
  *                   unsigned long id, void *p)
+ *   unsigned int rseq_push_batch(const struct rseq_ctx *x, void **regions,
+ *                                unsigned long id, void *const *objs,
+ *                                unsigned int n)
+ *   unsigned int rseq_pop_batch(const struct rseq_ctx *x, void **regions,
+ *                               unsigned long id, void **out,
+ *                               unsigned int n)
  *   void *hak_thread_pointer(void)
  *
  * operating on the per-CPU region array of fastcache.h: the region of the
  * CPU the thread runs on is regions[cpu field of its rseq area]. Each is
  * one restartable sequence whose last instruction is the single commit
  * store of the bin's current index; an abort (preemption, migration,
- * signal) restarts it from the reading of the CPU number.
+ * signal) restarts it from the reading of the CPU number. The batch
+ * variants move up to n objects (at least 1) with one such sequence, the
+ * copy inside it, and return how many moved (0: a miss).
  */
 #ifndef HAK_ARCH_RSEQ_H
 #define HAK_ARCH_RSEQ_H

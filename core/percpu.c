@@ -447,9 +447,7 @@ void *percpu_alloc_slow(struct hak_cache *c)
 		return NULL;
 	}
 	p = batch[--n];
-	for (i = 0; i < n; i++)
-		if (!rseq_push(&hak_rseq, hak_cpu_regions, c->id, batch[i]))
-			break;
+	i = n ? rseq_push_batch(&hak_rseq, hak_cpu_regions, c->id, batch, n) : 0;
 	if (i < n)
 		cache_drain(c, batch + i, n - i);
 	slow_path_done(owner);
@@ -465,7 +463,6 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 {
 	void *batch[HAK_MAX_BATCH];
 	unsigned int n = 0, owner;
-	void *q;
 
 	for (;;) {
 		if (rseq_push(&hak_rseq, hak_cpu_regions, c->id, p))
@@ -480,9 +477,7 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 		break;
 	}
 	owner = current_owner();
-	while (n < c->batch &&
-	       rseq_pop(&hak_rseq, hak_cpu_regions, c->id, &q))
-		batch[n++] = q;
+	n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, c->id, batch, c->batch);
 	if (n)
 		cache_drain_cpu(c, batch, n, owner);
 	if (!rseq_push(&hak_rseq, hak_cpu_regions, c->id, p))
@@ -498,19 +493,15 @@ static int drain_current_cpu(void)
 
 	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++) {
 		struct hak_cache *c = hak_caches[id];
-		unsigned int n = 0;
+		unsigned int n;
 
 		if (!c)
 			continue;
-		while (rseq_pop(&hak_rseq, hak_cpu_regions, id, &batch[n])) {
-			if (++n == HAK_MAX_BATCH) {
-				cache_drain(c, batch, n);
-				n = 0;
-			}
+		while ((n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, id,
+					   batch, HAK_MAX_BATCH))) {
+			cache_drain(c, batch, n);
 			did = 1;
 		}
-		if (n)
-			cache_drain(c, batch, n);
 	}
 	return did;
 }

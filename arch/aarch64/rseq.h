@@ -158,4 +158,116 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 	return ok;
 }
 
+/*
+ * The batch variants copy inside the critical section and commit with
+ * the same single "strh" of the current index: an abort before it leaves
+ * the bin as it was (slots above current are free to overwrite, and the
+ * copy out is simply made again). @n is cut to what fits on the first
+ * pass; a restart on another CPU may cut it further, never raise it.
+ */
+
+/**
+ * rseq_push_batch() - push up to @n objects onto bin @id of this CPU
+ * @x: the rseq context
+ * @regions: the per-CPU region array
+ * @id: cache id
+ * @objs: the objects; objs[0] goes lowest, objs[k - 1] on top
+ * @n: how many, at least 1
+ *
+ * Return: k, the number pushed: objs[0] to objs[k - 1] (as many as the
+ * bin had room for), or 0 (full bin, no region, no valid CPU).
+ */
+static inline __attribute__((always_inline)) unsigned int
+rseq_push_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
+		void *const *objs, unsigned int n)
+{
+	unsigned long tp, t0, t1, t2, t3, t4, t5;
+	unsigned long k = n;
+
+	__asm__ __volatile__(
+		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_BIN_ENTER(4)	/* miss when current == end */
+		"	sub	%w[t0], %w[t0], %w[t2]\n"	/* room (t0: end) */
+		"	cmp	%w[k], %w[t0]\n"
+		"	csel	%w[k], %w[t0], %w[k], hi\n"
+		"	add	%[t4], %[t1], %[soff]\n"
+		"	add	%[t4], %[t4], %[t2], lsl #3\n"
+		"	mov	%[t0], xzr\n"
+		"7:\n"
+		"	ldr	%[t5], [%[objs], %[t0], lsl #3]\n"
+		"	str	%[t5], [%[t4], %[t0], lsl #3]\n"
+		"	add	%[t0], %[t0], #1\n"
+		"	cmp	%[t0], %[k]\n"
+		"	b.lo	7b\n"
+		"	add	%w[t2], %w[t2], %w[k]\n"
+		RSEQ_INJECT_ASM(3)
+		"	strh	%w[t2], [%[t3]]\n"
+		"2:\n"
+		"	b	6f\n"
+		RSEQ_ASM_DEFINE_ABORT(4, 0b)
+		"5:\n"
+		"	mov	%[k], xzr\n"
+		"6:\n"
+		: [k] "+&r"(k), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
+		  [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4),
+		  [t5] "=&r"(t5)
+		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
+		  [regions] "r"(regions), [id] "r"(id), [objs] "r"(objs),
+		  [soff] "r"((unsigned long)HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER);
+	return (unsigned int)k;
+}
+
+/**
+ * rseq_pop_batch() - pop up to @n objects off bin @id of this CPU
+ * @x: the rseq context
+ * @regions: the per-CPU region array
+ * @id: cache id
+ * @out: where they go; out[k - 1] is the one that was on top
+ * @n: how many, at least 1
+ *
+ * Return: k, the number popped (as many as the bin held, up to @n), or 0
+ * (empty bin, no region, no valid CPU).
+ */
+static inline __attribute__((always_inline)) unsigned int
+rseq_pop_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
+	       void **out, unsigned int n)
+{
+	unsigned long tp, t0, t1, t2, t3, t4, t5;
+	unsigned long k = n;
+
+	__asm__ __volatile__(
+		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_BIN_ENTER(2)	/* miss when current == begin */
+		"	sub	%w[t0], %w[t2], %w[t0]\n"	/* held (t0: begin) */
+		"	cmp	%w[k], %w[t0]\n"
+		"	csel	%w[k], %w[t0], %w[k], hi\n"
+		"	sub	%w[t2], %w[t2], %w[k]\n"
+		"	add	%[t4], %[t1], %[soff]\n"
+		"	add	%[t4], %[t4], %[t2], lsl #3\n"
+		"	mov	%[t0], xzr\n"
+		"7:\n"
+		"	ldr	%[t5], [%[t4], %[t0], lsl #3]\n"
+		"	str	%[t5], [%[out], %[t0], lsl #3]\n"
+		"	add	%[t0], %[t0], #1\n"
+		"	cmp	%[t0], %[k]\n"
+		"	b.lo	7b\n"
+		RSEQ_INJECT_ASM(3)
+		"	strh	%w[t2], [%[t3]]\n"
+		"2:\n"
+		"	b	6f\n"
+		RSEQ_ASM_DEFINE_ABORT(4, 0b)
+		"5:\n"
+		"	mov	%[k], xzr\n"
+		"6:\n"
+		: [k] "+&r"(k), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
+		  [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4),
+		  [t5] "=&r"(t5)
+		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
+		  [regions] "r"(regions), [id] "r"(id), [out] "r"(out),
+		  [soff] "r"((unsigned long)HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER);
+	return (unsigned int)k;
+}
+
 #endif /* HAK_ARCH_AARCH64_RSEQ_H */

@@ -156,4 +156,111 @@ miss:
 	return 0;
 }
 
+/*
+ * The batch variants copy inside the critical section and commit with
+ * the same single store of the current index: an abort before it leaves
+ * the bin as it was (slots above current are free to overwrite, and the
+ * copy out is simply made again). @n is cut to what fits on the first
+ * pass; a restart on another CPU may cut it further, never raise it.
+ */
+
+/**
+ * rseq_push_batch() - push up to @n objects onto bin @id of this CPU
+ * @x: the rseq context
+ * @regions: the per-CPU region array
+ * @id: cache id
+ * @objs: the objects; objs[0] goes lowest, objs[k - 1] on top
+ * @n: how many, at least 1
+ *
+ * Return: k, the number pushed: objs[0] to objs[k - 1] (as many as the
+ * bin had room for), or 0 (full bin, no region, no valid CPU).
+ */
+static inline __attribute__((always_inline)) unsigned int
+rseq_push_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
+		void *const *objs, unsigned int n)
+{
+	unsigned long t0, t1, t2, t3, t4;
+
+	__asm__ __volatile__ goto(
+		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_BIN_ENTER(4)	/* miss when current == end */
+		"movzwl 4(%[t1], %[id], 8), %k[t0]\n\t"
+		"subl %k[t2], %k[t0]\n\t"	/* room, at least 1 */
+		"cmpl %k[t0], %k[n]\n\t"
+		"cmoval %k[t0], %k[n]\n\t"
+		"leaq %c[soff](%[t1], %[t2], 8), %[t3]\n\t"
+		"xorl %k[t0], %k[t0]\n\t"
+		"5:\n\t"
+		"movq (%[objs], %[t0], 8), %[t4]\n\t"
+		"movq %[t4], (%[t3], %[t0], 8)\n\t"
+		"addl $1, %k[t0]\n\t"
+		"cmpl %k[n], %k[t0]\n\t"
+		"jb 5b\n\t"
+		"addl %k[n], %k[t2]\n\t"
+		RSEQ_INJECT_ASM(3)
+		"movw %w[t2], (%[t1], %[id], 8)\n\t"
+		"2:\n\t"
+		RSEQ_ASM_DEFINE_ABORT(4, 0b)
+		: [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
+		  [t3] "=&r"(t3), [t4] "=&r"(t4), [n] "+r"(n)
+		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
+		  [regions] "r"(regions), [id] "r"(id), [objs] "r"(objs),
+		  [soff] "i"(HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER
+		: miss);
+	return n;
+miss:
+	return 0;
+}
+
+/**
+ * rseq_pop_batch() - pop up to @n objects off bin @id of this CPU
+ * @x: the rseq context
+ * @regions: the per-CPU region array
+ * @id: cache id
+ * @out: where they go; out[k - 1] is the one that was on top
+ * @n: how many, at least 1
+ *
+ * Return: k, the number popped (as many as the bin held, up to @n), or 0
+ * (empty bin, no region, no valid CPU).
+ */
+static inline __attribute__((always_inline)) unsigned int
+rseq_pop_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
+	       void **out, unsigned int n)
+{
+	unsigned long t0, t1, t2, t3, t4;
+
+	__asm__ __volatile__ goto(
+		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_BIN_ENTER(2)	/* miss when current == begin */
+		"movl %k[t2], %k[t0]\n\t"
+		"subw 2(%[t1], %[id], 8), %w[t0]\n\t"	/* held, at least 1 */
+		"movzwl %w[t0], %k[t0]\n\t"
+		"cmpl %k[t0], %k[n]\n\t"
+		"cmoval %k[t0], %k[n]\n\t"
+		"subl %k[n], %k[t2]\n\t"
+		"leaq %c[soff](%[t1], %[t2], 8), %[t3]\n\t"
+		"xorl %k[t0], %k[t0]\n\t"
+		"5:\n\t"
+		"movq (%[t3], %[t0], 8), %[t4]\n\t"
+		"movq %[t4], (%[out], %[t0], 8)\n\t"
+		"addl $1, %k[t0]\n\t"
+		"cmpl %k[n], %k[t0]\n\t"
+		"jb 5b\n\t"
+		RSEQ_INJECT_ASM(3)
+		"movw %w[t2], (%[t1], %[id], 8)\n\t"
+		"2:\n\t"
+		RSEQ_ASM_DEFINE_ABORT(4, 0b)
+		: [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
+		  [t3] "=&r"(t3), [t4] "=&r"(t4), [n] "+r"(n)
+		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
+		  [regions] "r"(regions), [id] "r"(id), [out] "r"(out),
+		  [soff] "i"(HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER
+		: miss);
+	return n;
+miss:
+	return 0;
+}
+
 #endif /* HAK_ARCH_X86_64_RSEQ_H */

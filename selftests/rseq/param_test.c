@@ -6,7 +6,9 @@
  * (arch/<arch>/rseq.h, compiled here with delay loops injected at numbered
  * points), while threads bounce between CPUs and a signal storm interrupts
  * them. The invariant: a token is held by at most one thread at a time,
- * and at the end every token sits in exactly one bin.
+ * and at the end every token sits in exactly one bin. The batch tests do
+ * the same with rseq_pop_batch() and rseq_push_batch(), whose copy loops
+ * run inside the critical section.
  *
  * Then the allocator itself under the same abuse: malloc/free from
  * bouncing, signalled threads, no address handed out twice.
@@ -59,6 +61,7 @@ static int loop_cnt[4];
 #define NTOK		512
 #define TEST_ID		1
 #define MAX_THREADS	128
+#define MAX_BATCH	16
 
 /*
  * The same layout as the allocator's: the guard slots (for -1 and -2) and
@@ -74,7 +77,7 @@ static _Atomic int stop, finished;
 static int nthreads = 16;
 static long reps = 100000;
 static int ncpus;
-static int bounce, storm;
+static int bounce, storm, batch;
 
 static int tok_index(void *p)
 {
@@ -105,10 +108,50 @@ static void cycle(int me)
 		;
 }
 
+/*
+ * A batch of up to @want tokens: every one claimed at once (a token popped
+ * twice, here or by another thread, fails its claim), released, and
+ * pushed back, in as many pushes as the bins' room allows.
+ */
+static void cycle_batch(int me, unsigned int want)
+{
+	void *p[MAX_BATCH];
+	unsigned int n, done = 0;
+	int expected;
+
+	n = rseq_pop_batch(&hak_rseq, regions, TEST_ID, p, want);
+	if (n > want)
+		atomic_fetch_add(&errors, 1);
+	for (unsigned int i = 0; i < n; i++) {
+		int t = tok_index(p[i]);
+
+		expected = 0;
+		if (t < 0 || t >= NTOK || (void *)&tok[t] != p[i] ||
+		    !atomic_compare_exchange_strong(&owner[t], &expected, me)) {
+			atomic_fetch_add(&errors, 1);
+			p[i] = NULL;
+		}
+	}
+	for (unsigned int i = 0; i < n; i++)
+		if (p[i])
+			atomic_store(&owner[tok_index(p[i])], 0);
+	while (done < n) {
+		if (!p[done]) {		/* not ours to put back */
+			done++;
+			continue;
+		}
+		done += rseq_push_batch(&hak_rseq, regions, TEST_ID, p + done,
+					n - done);
+	}
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
-	cycle(-1);
+	if (batch)
+		cycle_batch(-1, 4);
+	else
+		cycle(-1);
 	atomic_fetch_add(&sig_ops, 1);
 }
 
@@ -129,7 +172,10 @@ static void *worker(void *arg)
 	/* a slow path registers this thread's own rseq area if glibc did not */
 	hak_free(hak_malloc(64));
 	for (long i = 0; i < reps; i++) {
-		cycle(me);
+		if (batch)
+			cycle_batch(me, 1 + (unsigned int)(i % MAX_BATCH));
+		else
+			cycle(me);
 		if (bounce && (i & 255) == 0)
 			move_to_random_cpu(&seed);
 	}
@@ -204,12 +250,12 @@ static void join_all(pthread_t *t, pthread_t *st, int with_storm)
 }
 
 static void run_token_test(const char *name, int l1, int l2, int l3,
-			   int do_bounce, int do_storm)
+			   int do_bounce, int do_storm, int do_batch)
 {
 	pthread_t t[MAX_THREADS], st;
 
 	loop_cnt[1] = l1, loop_cnt[2] = l2, loop_cnt[3] = l3;
-	bounce = do_bounce, storm = do_storm;
+	bounce = do_bounce, storm = do_storm, batch = do_batch;
 	atomic_store(&errors, 0);
 	atomic_store(&stop, 0);
 	atomic_store(&finished, 0);
@@ -285,10 +331,10 @@ int main(int argc, char **argv)
 		nthreads = 16;
 	hak_free(hak_malloc(1));	/* start the allocator up */
 	hak_global_stats(&st);
-	tap_plan(7);
+	tap_plan(10);
 	tap_diag("fast path: %s (%s)", st.mode, st.mode_reason);
 	if (!hak_rseq.on) {
-		for (int i = 0; i < 7; i++)
+		for (int i = 0; i < 10; i++)
 			tap_skip_test("rseq", "per-CPU mode not in force");
 		return tap_exit();
 	}
@@ -298,12 +344,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGUSR1, on_signal);
-	run_token_test("tokens", 0, 0, 0, 0, 0);
-	run_token_test("tokens, delays injected", 20, 50, 100, 0, 0);
-	run_token_test("tokens, CPU bouncing", 5, 10, 20, 1, 0);
-	run_token_test("tokens, signal storm", 5, 10, 20, 0, 1);
-	run_token_test("tokens, everything", 50, 50, 50, 1, 1);
-	run_token_test("tokens, custom delays", custom[1], custom[2], custom[3], 0, 0);
+	run_token_test("tokens", 0, 0, 0, 0, 0, 0);
+	run_token_test("tokens, delays injected", 20, 50, 100, 0, 0, 0);
+	run_token_test("tokens, CPU bouncing", 5, 10, 20, 1, 0, 0);
+	run_token_test("tokens, signal storm", 5, 10, 20, 0, 1, 0);
+	run_token_test("tokens, everything", 50, 50, 50, 1, 1, 0);
+	run_token_test("tokens, custom delays", custom[1], custom[2], custom[3], 0, 0, 0);
+	run_token_test("batches", 0, 0, 0, 0, 0, 1);
+	run_token_test("batches, delays injected", 20, 50, 100, 0, 0, 1);
+	run_token_test("batches, everything", 50, 50, 50, 1, 1, 1);
 	tap_diag("signal handlers ran %ld critical sections", atomic_load(&sig_ops));
 	run_alloc_test();
 	return tap_exit();
