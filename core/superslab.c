@@ -224,22 +224,55 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/*
- * A decay tick: purge what was dirty and free at the last tick and still
- * is, and remember what is dirty now.
- */
-static void decay_locked(struct ss_pool *pool)
+/* Whether @pool's decay tick is due at @now (its lock held). */
+static int tick_due(const struct ss_pool *pool, uint64_t now)
 {
-	uint64_t now = now_ms();
+	return now - pool->last_tick_ms >= (uint64_t)hak_option(OPT_DECAY_MS);
+}
 
-	if (now - pool->last_tick_ms < (uint64_t)hak_option(OPT_DECAY_MS))
-		return;
+/*
+ * The tick itself: purge what was dirty and free at the last tick and
+ * still is, and remember what is dirty now.
+ */
+static void decay_tick(struct ss_pool *pool, uint64_t now)
+{
 	pool->last_tick_ms = now;
-	percpu_idle_tick();	/* idle CPUs' caches: drained after the lock */
 	for (struct superslab *ss = pool->avail; ss; ss = ss->next) {
 		purge_slabs(pool, ss, ss->dirty_bitmap & ss->aged_bitmap);
 		ss->aged_bitmap = ss->dirty_bitmap;
 	}
+}
+
+/*
+ * Ticks only come with traffic in a pool, so a node whose threads went
+ * quiet would keep its dirty slabs for ever: every tick also ticks the
+ * other pools that are due. Their locks are only tried, never waited for
+ * under @self's (there is no order between pool locks); a busy pool ticks
+ * by itself.
+ */
+static void decay_others(struct ss_pool *self, uint64_t now)
+{
+	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
+		struct ss_pool *pool = &hak_pools[n];
+
+		if (pool == self || !hak_trylock(&pool->lock))
+			continue;
+		if (pool->dirty_bytes && tick_due(pool, now))
+			decay_tick(pool, now);
+		hak_unlock(&pool->lock);
+	}
+}
+
+/* A decay tick of @pool, and of the quiet others, when it is due. */
+static void decay_locked(struct ss_pool *pool)
+{
+	uint64_t now = now_ms();
+
+	if (!tick_due(pool, now))
+		return;
+	percpu_idle_tick();	/* idle CPUs' caches: drained after the lock */
+	decay_tick(pool, now);
+	decay_others(pool, now);
 }
 
 static void unmap_empty_locked(struct ss_pool *pool, uint32_t keep)

@@ -204,22 +204,37 @@ static void span_trickle(int rounds)
 	}
 }
 
+static void pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
 /*
  * The same without hak_trim: free slabs whose pages are dirty decay after
  * HAKMEM_DECAY_MS. One object per SuperSlab stays live, so the SuperSlabs
  * cannot simply be unmapped; the dirty cap is lifted so only decay acts.
+ * The burst runs on @burst_cpu and the trickle that makes the ticks on
+ * @trickle_cpu (-1: wherever the scheduler puts them).
  */
-static void test_rss_decay(void)
+static void rss_decay_case(const char *what, int burst_cpu, int trickle_cpu)
 {
 	enum { N = 1500000 };
 	void **v = malloc(N * sizeof(*v));
 	uintptr_t last_ss = 0;
 	long base, peak, after;
+	cpu_set_t all;
 
+	sched_getaffinity(0, sizeof(all), &all);
 	hak_trim();
 	hak_opt[OPT_DECAY_MS] = 100;
 	hak_opt[OPT_DIRTY_MAX_KB] = 1L << 22;
 	base = rss_kb();
+	if (burst_cpu >= 0)
+		pin_to(burst_cpu);
 	for (long i = 0; i < N; i++) {
 		v[i] = hak_malloc(100);
 		memset(v[i], 3, 100);
@@ -235,16 +250,52 @@ static void test_rss_decay(void)
 		v[i] = NULL;
 	}
 	peak = rss_kb();
+	if (trickle_cpu >= 0)
+		pin_to(trickle_cpu);
 	span_trickle(30);	/* three decay periods */
 	after = rss_kb();
+	sched_setaffinity(0, sizeof(all), &all);
 	for (long i = 0; i < N; i++)
 		hak_free(v[i]);
 	free(v);
+	hak_trim();
 	hak_opt[OPT_DECAY_MS] = 1000;
 	hak_opt[OPT_DIRTY_MAX_KB] = 32768;
 	tap_result(after < base + (peak - base) / 4,
-		   "decay without hak_trim: RSS %ld -> %ld -> %ld KiB within 3 decay periods",
-		   base, peak, after);
+		   "%s: RSS %ld -> %ld -> %ld KiB within 3 decay periods",
+		   what, base, peak, after);
+}
+
+static void test_rss_decay(void)
+{
+	rss_decay_case("decay without hak_trim", -1, -1);
+}
+
+/* The first CPU of @node (by the allocator's map), or -1. */
+static int cpu_of_node(unsigned int node)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	for (long cpu = 0; cpu < ncpu && cpu < HAK_MAX_CPUS; cpu++)
+		if (hak_topo.node_of_cpu[cpu] == node)
+			return (int)cpu;
+	return -1;
+}
+
+/*
+ * Ticks come with a pool's own traffic; a node gone quiet must decay all
+ * the same. The burst fills node 0's pool, then only node 1 has traffic.
+ */
+static void test_rss_decay_quiet_node(void)
+{
+	int c0 = cpu_of_node(0), c1 = cpu_of_node(1);
+
+	if (!topology_multi() || c0 < 0 || c1 < 0) {
+		tap_skip_test("decay of a quiet node", "one node (HAKMEM_NUMA_FAKE=2 or a NUMA machine runs it)");
+		return;
+	}
+	rss_decay_case("decay of a quiet node (burst on node 0, traffic on node 1 only)",
+		       c0, c1);
 }
 
 #define SLABINFO_ROWS	256	/* every cache id */
@@ -258,15 +309,6 @@ static uint64_t active_objs(const char *name)
 		if (!strcmp(rows[i].name, name))
 			return rows[i].active_objs;
 	return 0;
-}
-
-static void pin_to(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
 }
 
 static void *fill_and_leave(void *arg)
@@ -360,17 +402,19 @@ int main(int argc, char **argv)
 		if (opt == 'T')
 			churn_threads = atol(optarg);
 	hak_free(hak_malloc(1));
-	tap_plan(6);
+	tap_plan(7);
 	test_fail_mmap();
 	test_rlimit_as();
 	test_idle_cpu_drain();
 	if (RSS_MEANINGFUL) {
 		test_rss_after_burst();
 		test_rss_decay();
+		test_rss_decay_quiet_node();
 		test_thread_churn();
 	} else {
 		tap_skip_test("RSS after a burst", "sanitizer build: RSS is the sanitizer's");
 		tap_skip_test("RSS decay", "sanitizer build: RSS is the sanitizer's");
+		tap_skip_test("RSS decay of a quiet node", "sanitizer build: RSS is the sanitizer's");
 		tap_skip_test("thread churn RSS", "sanitizer build: RSS is the sanitizer's");
 	}
 	return tap_exit();
