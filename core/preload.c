@@ -11,13 +11,17 @@
 #include "malloc_fast.h"
 #include "hakmem/hakmem.h"
 
-/* malloc() and free() carry the fast paths themselves: no extra jump. */
-HAK_EXPORT void *malloc(size_t size)
+/*
+ * malloc() and free() carry the fast paths themselves: no extra jump.
+ * Each starts a cache line, so that its hit path sits in the same fetch
+ * blocks whatever code the rest of the library adds before it.
+ */
+HAK_EXPORT __attribute__((aligned(64))) void *malloc(size_t size)
 {
 	return malloc_fast(size);
 }
 
-HAK_EXPORT void free(void *ptr)
+HAK_EXPORT __attribute__((aligned(64))) void free(void *ptr)
 {
 	free_fast(ptr, 0);
 }
