@@ -30,8 +30,11 @@ struct fc_bin {
 	uint16_t current;
 	uint16_t begin;
 	uint16_t end;
-	uint16_t pad;
+	uint16_t last_slow;	/* per-CPU mode: FC_LAST_*, see percpu.c */
 };
+
+#define FC_LAST_REFILL	1
+#define FC_LAST_DRAIN	2
 
 struct fc_region {
 	struct fc_bin bin[HAK_MAX_CACHES];
@@ -77,6 +80,8 @@ void regions_layout(void);
 struct fc_region *region_get(void);
 void region_put(struct fc_region *r);
 void region_flush(struct fc_region *r);
+unsigned int bin_batch(const struct hak_cache *c, struct fc_bin *b,
+		       uint16_t dir);
 uint64_t regions_count_cached(unsigned int id);
 
 /* tcache.c: per-thread mode */

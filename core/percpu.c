@@ -417,6 +417,21 @@ static int percpu_prepare(void)
 	return PREP_RETRY;
 }
 
+/* The batch of bin @c of @owner's region (see bin_batch()). */
+static unsigned int batch_size(const struct hak_cache *c, unsigned int owner,
+			       uint16_t dir)
+{
+	struct fc_region *r;
+
+	if (owner == HAK_OWNER_NONE)
+		return c->batch;
+	r = atomic_load_explicit((void *_Atomic *)&hak_cpu_regions[owner],
+				 memory_order_relaxed);
+	if (r == &hak_fc_empty)
+		return c->batch;
+	return bin_batch(c, &r->bin[c->id], dir);
+}
+
 /**
  * percpu_alloc_slow() - per-CPU mode: the bin was empty (or no region)
  * @c: the cache
@@ -441,7 +456,7 @@ void *percpu_alloc_slow(struct hak_cache *c)
 		break;
 	}
 	owner = current_owner();
-	n = cache_refill(c, batch, c->batch, owner);
+	n = cache_refill(c, batch, batch_size(c, owner, FC_LAST_REFILL), owner);
 	if (!n) {
 		errno = ENOMEM;
 		return NULL;
@@ -477,7 +492,8 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 		break;
 	}
 	owner = current_owner();
-	n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, c->id, batch, c->batch);
+	n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, c->id, batch,
+			   batch_size(c, owner, FC_LAST_DRAIN));
 	if (n)
 		cache_drain_cpu(c, batch, n, owner);
 	if (!rseq_push(&hak_rseq, hak_cpu_regions, c->id, p))

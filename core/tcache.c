@@ -79,7 +79,8 @@ static void bin_drain(struct fc_region *r, struct fc_bin *b,
  * tcache_alloc_slow() - per-thread mode: the bin was empty
  * @c: the cache
  *
- * Refills the bin by one batch from the central pool; without a region
+ * Refills the bin by one batch (a burst: the whole bin, see bin_batch())
+ * from the central pool; without a region
  * (start-up, thread exit) takes one object directly.
  *
  * Return: the object, or NULL with errno ENOMEM.
@@ -97,8 +98,9 @@ void *tcache_alloc_slow(struct hak_cache *c)
 	}
 	b = &r->bin[c->id];
 	if (b->current == b->begin) {
-		unsigned int n = cache_refill(c, &r->slots[b->begin], c->batch,
-						HAK_OWNER_NONE);
+		unsigned int n = cache_refill(c, &r->slots[b->begin],
+					      bin_batch(c, b, FC_LAST_REFILL),
+					      HAK_OWNER_NONE);
 
 		if (!n)
 			goto nomem;
@@ -115,7 +117,8 @@ nomem:
  * @c: the cache of @p
  * @p: a checked object, already tagged free
  *
- * Drains the coldest batch of the bin, then pushes @p.
+ * Drains the coldest batch of the bin (a burst: all of it, see
+ * bin_batch()), then pushes @p.
  */
 void tcache_free_slow(struct hak_cache *c, void *p)
 {
@@ -128,7 +131,7 @@ void tcache_free_slow(struct hak_cache *c, void *p)
 	}
 	b = &r->bin[c->id];
 	if (b->current == b->end)
-		bin_drain(r, b, c, c->batch);
+		bin_drain(r, b, c, bin_batch(c, b, FC_LAST_DRAIN));
 	r->slots[b->current++] = p;
 }
 

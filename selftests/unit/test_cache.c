@@ -3,7 +3,11 @@
  * Unit tests: object caches (constructor, alignment, shrink, destroy,
  * statistics rows).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <check.h>
+#include <sched.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -147,6 +151,39 @@ START_TEST(shrink_releases_empty_slabs)
 }
 END_TEST
 
+/*
+ * An allocation burst refills the whole bin after its first batch, and a
+ * free burst drains the whole bin (bin_batch()): about half the trips to
+ * the central pool that one batch at a time would take (6400 objects of
+ * 64 bytes: 200 trips each way with the default batch of 32). The thread
+ * stays on one CPU, so one bin sees the whole burst.
+ */
+START_TEST(bursts_move_whole_bins)
+{
+	struct hak_cache *c = hak_cache_create("burst", 64, 0, 0, NULL);
+	enum { N = 6400, BATCH = 32 };
+	void **v = malloc(N * sizeof(*v));
+	struct hak_slabinfo row;
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	for (int i = 0; i < N; i++)
+		ck_assert_ptr_nonnull(v[i] = hak_cache_alloc(c));
+	ck_assert(find_row("burst", &row));
+	ck_assert_uint_ge(row.refills, N / (2 * BATCH));
+	ck_assert_uint_le(row.refills, N / BATCH * 6 / 10);
+	for (int i = 0; i < N; i++)
+		hak_cache_free(c, v[i]);
+	ck_assert(find_row("burst", &row));
+	ck_assert_uint_ge(row.drains, N / (2 * BATCH) - 2);
+	ck_assert_uint_le(row.drains, N / BATCH * 6 / 10);
+	free(v);
+	hak_cache_destroy(c);
+}
+END_TEST
+
 /* Destroying a cache with live objects is reported and keeps the cache. */
 static void do_destroy(void *c)
 {
@@ -232,6 +269,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, alignment_and_hwcache_align);
 	tcase_add_test(tc, bad_create_arguments);
 	tcase_add_test(tc, shrink_releases_empty_slabs);
+	tcase_add_test(tc, bursts_move_whole_bins);
 	tcase_add_test(tc, destroy_with_live_objects_is_reported);
 	tcase_add_test(tc, create_destroy_cycles);
 	tcase_add_test(tc, hak_free_of_cache_object);
