@@ -77,6 +77,7 @@ extern __hidden struct hak_lock hak_drain_lock;
 
 /* region.c */
 void regions_layout(void);
+void regions_set_cap(unsigned int id, uint32_t cap);
 struct fc_region *region_get(void);
 void region_put(struct fc_region *r);
 void region_flush(struct fc_region *r);

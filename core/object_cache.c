@@ -85,6 +85,8 @@ HAK_EXPORT struct hak_cache *hak_cache_create(const char *name, size_t size,
 	}
 	hak_cache_list_lock();
 	id = cache_install(&tmp);
+	if (id >= 0)
+		regions_set_cap((unsigned int)id, tmp.fc_cap);
 	hak_cache_list_unlock();
 	if (id < 0) {
 		errno = ENOMEM;

@@ -43,6 +43,34 @@ void regions_layout(void)
 }
 
 /**
+ * regions_set_cap() - size the bins of a new object cache
+ * @id: the cache's id, above the size classes
+ * @cap: objects its bins may hold, at most FC_USER_CAP
+ *
+ * The slots were laid out at start-up, FC_USER_CAP per id; a cache of
+ * large objects uses fewer of them, so that each CPU does not hold 64
+ * of its objects. Called before the cache is handed out: no thread can
+ * be using the bins (hak_cache_destroy() frees an id only when no region
+ * caches any of its objects), and a bin that is not empty all the same
+ * keeps its end, so no push can pass it.
+ */
+void regions_set_cap(unsigned int id, uint32_t cap)
+{
+	hak_lock(&hak_region_lock);
+	if (poison_on())
+		cap = 0;
+	bin_layout[id].end = (uint16_t)(bin_layout[id].begin + cap);
+	for (struct fc_region *r = region_all; r; r = r->next_all) {
+		struct fc_bin *b = &r->bin[id];
+
+		if (__atomic_load_n(&b->current, __ATOMIC_RELAXED) == b->begin)
+			__atomic_store_n(&b->end, bin_layout[id].end,
+					 __ATOMIC_RELAXED);
+	}
+	hak_unlock(&hak_region_lock);
+}
+
+/**
  * region_get() - a region with empty bins, recycled or new
  *
  * Return: the region, or NULL with errno ENOMEM.
@@ -60,9 +88,10 @@ struct fc_region *region_get(void)
 		r = meta_alloc(sizeof(*r) + region_slots * sizeof(void *));
 		if (!r)
 			return NULL;
-		memcpy(r->bin, bin_layout, sizeof(bin_layout));
 		r->slots_used = region_slots;
 		hak_lock(&hak_region_lock);
+		/* under the lock: regions_set_cap() may be changing it */
+		memcpy(r->bin, bin_layout, sizeof(bin_layout));
 		r->next_all = region_all;
 		region_all = r;
 		hak_unlock(&hak_region_lock);
