@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "debug.h"
 #include "fmt.h"
 #include "options.h"
 #include "init.h"
@@ -254,6 +255,7 @@ static unsigned int span_take_free(struct hak_cache *c, struct slab_rw *rw,
 			bits &= ~(1ULL << b);
 			out[n++] = (void *)(base + ((uintptr_t)w * 64 + b) *
 						   c->stride);
+			HAK_BUG_ON(!rw->nfree);
 			rw->nfree--;
 		}
 		atomic_store_explicit(&map[w], bits, memory_order_relaxed);
@@ -437,6 +439,9 @@ static unsigned int refill_from_spans(struct hak_cache *c, struct central *ct,
 		rw->inuse += got;
 		ct->inuse += got;
 		n += got;
+		HAK_BUG_ON(rw->inuse > c->objs_per_span ||
+			   rw->carved > c->objs_per_span ||
+			   rw->nfree + rw->inuse > rw->carved);
 		if (span_exhausted(c, rw))
 			partial_del(ct, rw);
 	}
@@ -486,6 +491,7 @@ static unsigned int refill_node(struct hak_cache *c, unsigned int node,
 	if (n < want)
 		n += refill_from_spans(c, ct, out + n, want - n, owner,
 				       &fresh);
+	HAK_BUG_ON(n > want || take + fresh > n);
 	hak_unlock(&ct->lock);
 
 	if (c->ctor)
@@ -562,6 +568,7 @@ static void span_put(struct hak_cache *c, struct central *ct, void *obj)
 		hak_report("free", obj, c, "double free (object already on its slab's free list)");
 		return;
 	}
+	HAK_BUG_ON(!rw->inuse || !ct->inuse || (uint32_t)i >= rw->carved);
 	rw->nfree++;
 	if ((uint32_t)i / 64 < rw->hint)
 		rw->hint = (uint32_t)i / 64;

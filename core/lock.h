@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "compiler.h"
+#include "debug.h"
 
 struct hak_lock {
 	_Atomic int state;	/* 0 free, 1 locked, 2 locked with waiters */
@@ -47,8 +48,10 @@ static inline int hak_trylock(struct hak_lock *l)
 
 static inline void hak_unlock(struct hak_lock *l)
 {
-	if (unlikely(atomic_exchange_explicit(&l->state, 0,
-					      memory_order_release) == 2))
+	int was = atomic_exchange_explicit(&l->state, 0, memory_order_release);
+
+	HAK_BUG_ON(!was);	/* unlocked twice */
+	if (unlikely(was == 2))
 		hak_unlock_wake(l);
 }
 

@@ -29,6 +29,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "debug.h"
 #include "fastcache.h"
 #include "init.h"
 #include "options.h"
@@ -463,6 +464,7 @@ void *percpu_alloc_slow(struct hak_cache *c)
 	}
 	p = batch[--n];
 	i = n ? rseq_push_batch(&hak_rseq, hak_cpu_regions, c->id, batch, n) : 0;
+	HAK_BUG_ON(i > n);
 	if (i < n)
 		cache_drain(c, batch + i, n - i);
 	slow_path_done(owner);

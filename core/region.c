@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "debug.h"
 #include "fastcache.h"
 #include "meta.h"
 
@@ -106,6 +107,10 @@ struct fc_region *region_get(void)
  */
 void region_put(struct fc_region *r)
 {
+#ifdef HAK_DEBUG
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
+		HAK_BUG_ON(r->bin[id].current != r->bin[id].begin);
+#endif
 	hak_lock(&hak_region_lock);
 	r->live = 0;
 	r->next_free = region_free;
@@ -139,6 +144,7 @@ unsigned int bin_batch(const struct hak_cache *c, struct fc_bin *b,
 		__atomic_store_n(&b->last_slow, dir, __ATOMIC_RELAXED);
 		return c->batch;
 	}
+	HAK_BUG_ON(b->end < b->begin);
 	cap = (unsigned int)(b->end - b->begin);
 	if (cap > HAK_MAX_BATCH)
 		cap = HAK_MAX_BATCH;

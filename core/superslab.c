@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cache.h"
+#include "debug.h"
 #include "fastcache.h"
 #include "options.h"
 #include "os.h"
@@ -73,6 +74,10 @@ static struct superslab *superslab_new(struct ss_pool *pool, unsigned int node)
 
 static void superslab_destroy(struct ss_pool *pool, struct superslab *ss)
 {
+	HAK_BUG_ON(ss->free_bitmap != SS_ALL_FREE);
+	HAK_BUG_ON(!pool->nr_empty || !pool->nr_superslabs);
+	HAK_BUG_ON(pool->dirty_bytes < (uint64_t)__builtin_popcount(
+			ss->dirty_bitmap) * HAK_SLAB_SIZE);
 	avail_del(pool, ss);
 	pool->dirty_bytes -= (uint64_t)__builtin_popcount(ss->dirty_bitmap) *
 			     HAK_SLAB_SIZE;
@@ -133,6 +138,7 @@ static void span_take(struct ss_pool *pool, struct superslab *ss,
 {
 	uint32_t mask = slab_mask(idx, n);
 
+	HAK_BUG_ON((ss->free_bitmap & mask) != mask);	/* all free */
 	if (ss->free_bitmap == SS_ALL_FREE)
 		pool->nr_empty--;
 	ss->free_bitmap &= ~mask;
@@ -205,6 +211,9 @@ static void purge_slabs(struct ss_pool *pool, struct superslab *ss,
 			 (size_t)n << HAK_SLAB_SHIFT);
 		d &= ~slab_mask(i, n);
 	}
+	HAK_BUG_ON((ss->dirty_bitmap & mask) != mask);
+	HAK_BUG_ON(pool->dirty_bytes <
+		   (uint64_t)__builtin_popcount(mask) * HAK_SLAB_SIZE);
 	ss->dirty_bitmap &= ~mask;
 	ss->aged_bitmap &= ~mask;
 	pool->dirty_bytes -= (uint64_t)__builtin_popcount(mask) * HAK_SLAB_SIZE;
@@ -299,9 +308,11 @@ void superslab_release_span(struct superslab *ss, unsigned int head)
 	unsigned int n = ss->ro[head].nslabs;
 	uint32_t mask = slab_mask(head, n);
 
+	HAK_BUG_ON(ss->rw[head].inuse);
 	for (unsigned int i = 0; i < n; i++)
 		memset(&ss->ro[head + i], 0, sizeof(ss->ro[head + i]));
 	hak_lock(&pool->lock);
+	HAK_BUG_ON(ss->free_bitmap & mask);	/* released twice */
 	if (!ss->free_bitmap)
 		avail_add(pool, ss);
 	ss->free_bitmap |= mask;

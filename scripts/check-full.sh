@@ -6,6 +6,9 @@
 #   asan      the Check unit tests and the TAP selftests (stress, rseq) built
 #             with CONFIG_SANITIZE=address,undefined; the selftests in the
 #             per-CPU (rseq) and the per-thread (HAKMEM_RSEQ=0) modes
+#   debug     the same unit tests and selftests built with CONFIG_DEBUG=y
+#             (-O0, the HAK_BUG_ON() invariants of core/debug.h checked),
+#             in both modes
 #   tsan      the multithreaded selftests built with CONFIG_SANITIZE=thread,
 #             run with HAKMEM_RSEQ=0
 #   valgrind  the unit tests of a plain build under memcheck, then the
@@ -22,7 +25,7 @@
 # Environment:
 #   FUZZ_SECONDS=60        how long to fuzz
 #   CHECK_FULL_ONLY=LIST   run only these groups (comma separated:
-#                          asan,tsan,valgrind,fuzz)
+#                          asan,debug,tsan,valgrind,fuzz)
 #   ASAN_OPTIONS, UBSAN_OPTIONS, TSAN_OPTIONS
 #                          appended to the options set here (later wins)
 #   MAKE, CLANG            the make and clang to use
@@ -83,6 +86,7 @@ mt_tests=("${stress_tests[@]}" "${rseq_tests[@]}")
 nunit=${#unit_tests[@]} nmt=${#mt_tests[@]}
 plan=0
 want asan && plan=$((plan + 1 + nunit + 2 * nmt))
+want debug && plan=$((plan + 1 + nunit + 2 * nmt))
 want tsan && plan=$((plan + 1 + nmt))
 want valgrind && plan=$((plan + 2 + nunit))
 want fuzz && plan=$((plan + 2))
@@ -218,6 +222,33 @@ if want asan; then
 		unset ASAN_OPTIONS UBSAN_OPTIONS
 	else
 		skip_steps "asan build failed" "${steps[@]}"
+	fi
+fi
+
+# ---- CONFIG_DEBUG ------------------------------------------------------------
+
+# -O0 with HAK_DEBUG: the internal invariants (core/debug.h) abort with their
+# place and condition, and test_errors checks that one does.
+if want debug; then
+	b=$builddir/debug
+	steps=()
+	for t in "${unit_tests[@]}"; do steps+=("debug: unit/$t"); done
+	for t in "${mt_tests[@]}"; do
+		steps+=("debug: $t" "debug: $t [HAKMEM_RSEQ=0]")
+	done
+	if build_step "debug: build (CONFIG_DEBUG=y)" \
+		"$MAKE" -C "$srctree" -j"$jobs" O="$b" CONFIG_DEBUG=y selftests; then
+		for t in "${unit_tests[@]}"; do
+			run_step "debug: unit/$t" 600 \
+				env CK_TIMEOUT_MULTIPLIER=5 "$b/selftests/build/unit/$t"
+		done
+		for t in "${mt_tests[@]}"; do
+			run_step "debug: $t" 300 "$b/selftests/build/$t"
+			run_step "debug: $t [HAKMEM_RSEQ=0]" 300 \
+				env HAKMEM_RSEQ=0 "$b/selftests/build/$t"
+		done
+	else
+		skip_steps "debug build failed" "${steps[@]}"
 	fi
 fi
 

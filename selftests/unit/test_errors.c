@@ -9,9 +9,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hakmem/hakmem.h"
+#include "../../core/lock.h"
 #include "../../core/options.h"
 #include "../../core/report.h"
 #include "../lib/check_main.h"
@@ -218,6 +220,40 @@ START_TEST(default_mode_aborts)
 }
 END_TEST
 
+#ifdef HAK_DEBUG
+/*
+ * CONFIG_DEBUG=y: a broken internal invariant (here a lock unlocked twice)
+ * aborts with its place and condition on stderr.
+ */
+START_TEST(debug_invariant_aborts)
+{
+	int fds[2], status;
+	char buf[256];
+	ssize_t n;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct hak_lock l = HAK_LOCK_INIT;
+
+		dup2(fds[1], 2);
+		hak_unlock(&l);
+		_exit(0);
+	}
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	ck_assert_ptr_nonnull(strstr(buf, "hakmem: BUG at "));
+	ck_assert_ptr_nonnull(strstr(buf, "lock.h"));
+}
+END_TEST
+#endif
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("errors");
@@ -233,6 +269,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, wrong_cache);
 	tcase_add_test(tc, realloc_and_usable_size_of_bad_pointers);
 	tcase_add_test_raise_signal(tc, default_mode_aborts, SIGABRT);
+#ifdef HAK_DEBUG
+	tcase_add_test(tc, debug_invariant_aborts);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
