@@ -225,9 +225,12 @@ HAK_EXPORT int hak_trim(void)
 
 	hak_init();
 	fc_flush_reachable();
+	/* the list lock: a destroyed id is not recycled under our feet */
+	hak_cache_list_lock();
 	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
 		if (hak_caches[id] && cache_release_empty(hak_caches[id]))
 			did = 1;
+	hak_cache_list_unlock();
 	did |= huge_trim();
 	return superslab_purge(1) || did;
 }

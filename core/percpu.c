@@ -457,7 +457,8 @@ void *percpu_alloc_slow(struct hak_cache *c)
 		break;
 	}
 	owner = current_owner();
-	n = cache_refill(c, batch, batch_size(c, owner, FC_LAST_REFILL), owner);
+	n = batch_size(c, owner, FC_LAST_REFILL);
+	n = cache_refill(c, batch, n ? n : 1, owner);	/* one is handed out */
 	if (!n) {
 		errno = ENOMEM;
 		return NULL;
@@ -494,8 +495,9 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 		break;
 	}
 	owner = current_owner();
-	n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, c->id, batch,
-			   batch_size(c, owner, FC_LAST_DRAIN));
+	n = batch_size(c, owner, FC_LAST_DRAIN);
+	if (n)
+		n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, c->id, batch, n);
 	if (n)
 		cache_drain_cpu(c, batch, n, owner);
 	if (!rseq_push(&hak_rseq, hak_cpu_regions, c->id, p))

@@ -133,22 +133,24 @@ void region_put(struct fc_region *r)
  * per-CPU mode the field is a hint shared by the CPU's threads, read and
  * written relaxed: a race only sizes one batch differently.
  *
- * Return: c->batch, or the bin's capacity (at most HAK_MAX_BATCH).
+ * Return: c->batch, or the bin's capacity (at most HAK_MAX_BATCH); never
+ * more than the capacity (a bin that kept a smaller end than its cache's
+ * fc_cap, see regions_set_cap(), or one of capacity 0 gives 0).
  */
 unsigned int bin_batch(const struct hak_cache *c, struct fc_bin *b,
 		       uint16_t dir)
 {
 	unsigned int cap;
 
-	if (__atomic_load_n(&b->last_slow, __ATOMIC_RELAXED) != dir) {
-		__atomic_store_n(&b->last_slow, dir, __ATOMIC_RELAXED);
-		return c->batch;
-	}
 	HAK_BUG_ON(b->end < b->begin);
 	cap = (unsigned int)(b->end - b->begin);
 	if (cap > HAK_MAX_BATCH)
 		cap = HAK_MAX_BATCH;
-	return cap > c->batch ? cap : c->batch;
+	if (__atomic_load_n(&b->last_slow, __ATOMIC_RELAXED) != dir) {
+		__atomic_store_n(&b->last_slow, dir, __ATOMIC_RELAXED);
+		return c->batch < cap ? c->batch : cap;
+	}
+	return cap;
 }
 
 /**
@@ -161,9 +163,11 @@ void region_flush(struct fc_region *r)
 		struct fc_bin *b = &r->bin[id];
 		unsigned int n = (unsigned int)(b->current - b->begin);
 
-		if (n && hak_caches[id])
+		if (!n)		/* untouched: regions_set_cap() may read it */
+			continue;
+		if (hak_caches[id])
 			cache_drain(hak_caches[id], &r->slots[b->begin], n);
-		b->current = b->begin;
+		__atomic_store_n(&b->current, b->begin, __ATOMIC_RELAXED);
 	}
 }
 

@@ -233,10 +233,15 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Whether @pool's decay tick is due at @now (its lock held). */
+/*
+ * Whether @pool's decay tick is due at @now (its lock held). @now may be
+ * older than the pool's last tick (read before another thread ticked it,
+ * see decay_others()): not due then.
+ */
 static int tick_due(const struct ss_pool *pool, uint64_t now)
 {
-	return now - pool->last_tick_ms >= (uint64_t)hak_option(OPT_DECAY_MS);
+	return now >= pool->last_tick_ms &&
+	       now - pool->last_tick_ms >= (uint64_t)hak_option(OPT_DECAY_MS);
 }
 
 /*

@@ -98,10 +98,14 @@ void *tcache_alloc_slow(struct hak_cache *c)
 	}
 	b = &r->bin[c->id];
 	if (b->current == b->begin) {
-		unsigned int n = cache_refill(c, &r->slots[b->begin],
-					      bin_batch(c, b, FC_LAST_REFILL),
-					      HAK_OWNER_NONE);
+		unsigned int n = bin_batch(c, b, FC_LAST_REFILL);
 
+		if (!n) {	/* a bin with no room: one object, direct */
+			if (!cache_refill(c, &p, 1, HAK_OWNER_NONE))
+				goto nomem;
+			return fc_claim(c, p);
+		}
+		n = cache_refill(c, &r->slots[b->begin], n, HAK_OWNER_NONE);
 		if (!n)
 			goto nomem;
 		b->current = (uint16_t)(b->begin + n);
@@ -132,6 +136,10 @@ void tcache_free_slow(struct hak_cache *c, void *p)
 	b = &r->bin[c->id];
 	if (b->current == b->end)
 		bin_drain(r, b, c, bin_batch(c, b, FC_LAST_DRAIN));
+	if (b->current == b->end) {	/* a bin with no room */
+		cache_drain(c, &p, 1);
+		return;
+	}
 	r->slots[b->current++] = p;
 }
 

@@ -157,19 +157,24 @@ END_TEST
  * free burst drains the whole bin (bin_batch()): about half the trips to
  * the central pool that one batch at a time would take (6400 objects of
  * 64 bytes: 200 trips each way with the default batch of 32). The thread
- * stays on one CPU, so one bin sees the whole burst. (HAKMEM_POISON=1
- * gives every bin room for nothing: each operation is a trip.)
+ * stays on one CPU, so one bin sees the whole burst. The bounds assume
+ * the default HAKMEM_REFILL of 32; HAKMEM_POISON=1 gives every bin room
+ * for nothing (each operation is a trip): both skip the test.
  */
 START_TEST(bursts_move_whole_bins)
 {
-	struct hak_cache *c = hak_cache_create("burst", 64, 0, 0, NULL);
 	enum { N = 6400, BATCH = 32 };
-	void **v = malloc(N * sizeof(*v));
+	struct hak_cache *c;
 	struct hak_slabinfo row;
-	cpu_set_t one;
+	cpu_set_t one, all;
+	void **v;
 
-	if (hak_opt[OPT_POISON])
+	if (hak_opt[OPT_POISON] || hak_opt[OPT_REFILL] != BATCH)
 		return;
+	c = hak_cache_create("burst", 64, 0, 0, NULL);
+	v = malloc(N * sizeof(*v));
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(all), &all), 0);
 	CPU_ZERO(&one);
 	CPU_SET(sched_getcpu(), &one);
 	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
@@ -185,6 +190,7 @@ START_TEST(bursts_move_whole_bins)
 	ck_assert_uint_le(row.drains, N / BATCH * 6 / 10);
 	free(v);
 	hak_cache_destroy(c);
+	sched_setaffinity(0, sizeof(all), &all);
 }
 END_TEST
 
@@ -199,8 +205,9 @@ START_TEST(large_object_bins_stay_small)
 	struct hak_cache *c = hak_cache_create("big40k", 40000, 0, 0, NULL);
 	void *v[64];
 	struct hak_slabinfo row;
-	cpu_set_t one;
+	cpu_set_t one, all;
 
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(all), &all), 0);
 	CPU_ZERO(&one);
 	CPU_SET(sched_getcpu(), &one);
 	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
@@ -215,6 +222,7 @@ START_TEST(large_object_bins_stay_small)
 	for (int i = 0; i < 64; i++)
 		hak_cache_free(c, v[i]);
 	hak_cache_destroy(c);
+	sched_setaffinity(0, sizeof(all), &all);
 }
 END_TEST
 

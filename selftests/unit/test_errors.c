@@ -228,7 +228,7 @@ END_TEST
 START_TEST(debug_invariant_aborts)
 {
 	int fds[2], status;
-	char buf[256];
+	char buf[1024];
 	ssize_t n;
 	pid_t pid;
 
