@@ -106,6 +106,8 @@ int cache_setup(struct hak_cache *c, const char *name, size_t size,
 	 */
 	c->xfer_limit = (uint16_t)(XFER_BYTES / c->stride > XFER_MAX ?
 				   XFER_MAX : XFER_BYTES / c->stride);
+	if (c->objs_per_span == 1)	/* see span_single() */
+		c->xfer_limit = 0;
 	c->flags = flags;
 	c->ctor = ctor;
 	strncpy(c->name, name, sizeof(c->name) - 1);
@@ -208,6 +210,19 @@ static void partial_del(struct central *ct, struct slab_rw *rw)
 	rw->next = rw->prev = NULL;
 	rw->on_partial = 0;
 	ct->nr_partial--;
+}
+
+/*
+ * Most classes from 57344 bytes up hold one object per span. Such
+ * a span is the object: parked in a stash, a transfer array or an empty
+ * partial span it would keep its pages from every other class. So their
+ * free objects skip stash and transfer array, and an emptied span goes
+ * straight back to its SuperSlab, whose dirty free slabs any class reuses
+ * first (no page fault). The fast-path bin still keeps one or two.
+ */
+static int span_single(const struct hak_cache *c)
+{
+	return c->objs_per_span == 1;
 }
 
 static void map_clear(_Atomic uint64_t *map, uint32_t i)
@@ -576,7 +591,8 @@ static void span_put(struct hak_cache *c, struct central *ct, void *obj)
 	ct->inuse--;
 	if (!rw->on_partial)
 		partial_add(ct, rw);
-	if (!rw->inuse && ct->nr_partial > (uint32_t)hak_option(OPT_MIN_PARTIAL))
+	if (!rw->inuse && (span_single(c) ||
+			   ct->nr_partial > (uint32_t)hak_option(OPT_MIN_PARTIAL)))
 		span_release(ct, rw);
 }
 
@@ -595,7 +611,7 @@ static int stash_put(struct hak_cache *c, struct central *ct, void *obj,
 	const struct superslab *ss = ss_of(obj);
 	struct cpu_stash **sp, *s;
 
-	if (owner == HAK_OWNER_NONE ||
+	if (owner == HAK_OWNER_NONE || span_single(c) ||
 	    __atomic_load_n(&ss->ro[slab_idx_of(obj)].owner,
 			    __ATOMIC_RELAXED) != owner)
 		return 0;

@@ -25,7 +25,7 @@ static const struct option_desc option_table[OPT_COUNT] = {
 	[OPT_STATS]	   = { "HAKMEM_STATS", 0, 0, 1, NULL },
 	[OPT_ON_ERROR]	   = { "HAKMEM_ON_ERROR", 0, 0, 1, on_error_words },
 	[OPT_MIN_PARTIAL]  = { "HAKMEM_MIN_PARTIAL", 2, 0, 64, NULL },
-	[OPT_SPARE_SS]	   = { "HAKMEM_SPARE_SUPERSLABS", 4, 0, 64, NULL },
+	[OPT_SPARE_SS]	   = { "HAKMEM_SPARE_SUPERSLABS", 16, 0, 64, NULL },
 	[OPT_DIRTY_MAX_KB] = { "HAKMEM_DIRTY_MAX_KB", 32768, 0, 1L << 30, NULL },
 	[OPT_DECAY_MS]	   = { "HAKMEM_DECAY_MS", 1000, 0, 1L << 30, NULL },
 	[OPT_FAIL_MMAP]	   = { "HAKMEM_FAIL_MMAP", 0, 0, 1L << 30, NULL },
@@ -39,7 +39,7 @@ static const struct option_desc option_table[OPT_COUNT] = {
 };
 
 long hak_opt[OPT_COUNT] = {
-	[OPT_REFILL] = 32, [OPT_MIN_PARTIAL] = 2, [OPT_SPARE_SS] = 4,
+	[OPT_REFILL] = 32, [OPT_MIN_PARTIAL] = 2, [OPT_SPARE_SS] = 16,
 	[OPT_DIRTY_MAX_KB] = 32768, [OPT_DECAY_MS] = 1000, [OPT_RSEQ] = 1, [OPT_HUGE_CACHE_KB] = 32768,
 	[OPT_NUMA] = 1,
 };

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "hakmem/hakmem.h"
@@ -246,6 +247,46 @@ START_TEST(cpus_do_not_share_a_span)
 }
 END_TEST
 
+static uint64_t num_objs(const char *name)
+{
+	struct hak_slabinfo rows[256];
+	int n = hak_slabinfo(rows, 256);
+
+	for (int i = 0; i < n && i < 256; i++)
+		if (!strcmp(rows[i].name, name))
+			return rows[i].num_objs;
+	return UINT64_MAX;
+}
+
+/*
+ * The biggest sizes hold one object per span: a freed one's span goes
+ * straight back to its SuperSlab (no stash, transfer array or empty
+ * partial span keeps it), and another cache reuses those dirty slabs
+ * first.
+ */
+START_TEST(single_object_spans_go_back)
+{
+	struct hak_cache *c = hak_cache_create("single", 300000, 0, 0, NULL);
+	struct hak_cache *d = hak_cache_create("single2", 250000, 0, 0, NULL);
+	void *a[6], *b[6];
+	int reused = 0;
+
+	ck_assert_uint_eq(c->objs_per_span, 1);
+	ck_assert_uint_eq(cache_refill(c, a, 6, 0), 6);
+	ck_assert_uint_eq(num_objs("single"), 6);
+	cache_drain_cpu(c, a, 6, 0);
+	ck_assert_uint_eq(num_objs("single"), 0);
+	ck_assert_uint_eq(cache_refill(d, b, 6, 0), 6);
+	for (int i = 0; i < 6; i++)
+		for (int j = 0; j < 6; j++)
+			reused += b[i] == a[j];
+	ck_assert_int_ge(reused, 1);
+	cache_drain_cpu(d, b, 6, 0);
+	hak_cache_destroy(c);
+	hak_cache_destroy(d);
+}
+END_TEST
+
 /* Empty spans go back to the bitmap, empty SuperSlabs to the system. */
 START_TEST(release_to_bitmap_and_system)
 {
@@ -286,6 +327,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, object_division_is_exact);
 	tcase_add_test(tc, cpus_refill_from_own_spans);
 	tcase_add_test(tc, cpus_do_not_share_a_span);
+	tcase_add_test(tc, single_object_spans_go_back);
 	tcase_add_test(tc, release_to_bitmap_and_system);
 	suite_add_tcase(s, tc);
 	return s;
