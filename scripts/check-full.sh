@@ -198,31 +198,37 @@ echo "1..$plan"
 # LeakSanitizer stays on: Check's fork-per-test machinery and the tests
 # produced no leak reports (checked with CK_FORK=yes and no), and the
 # allocator's own memory comes from mmap, which LSan does not scan for leaks.
-if want asan; then
-	b=$builddir/asan
-	steps=()
-	for t in "${unit_tests[@]}"; do steps+=("asan: unit/$t"); done
+# selftests_group GROUP DIR MAKEVAR...: build the selftests into DIR with
+# the MAKEVARs, then run the unit tests and every stress and rseq program
+# in the per-CPU mode and with HAKMEM_RSEQ=0; one TAP line each.
+selftests_group() {
+	local g=$1 b=$2 t steps=()
+	shift 2
+	for t in "${unit_tests[@]}"; do steps+=("$g: unit/$t"); done
 	for t in "${mt_tests[@]}"; do
-		steps+=("asan: $t" "asan: $t [HAKMEM_RSEQ=0]")
+		steps+=("$g: $t" "$g: $t [HAKMEM_RSEQ=0]")
 	done
-	if build_step "asan: build (CONFIG_SANITIZE=address,undefined)" \
-		"$MAKE" -C "$srctree" -j"$jobs" O="$b" \
-		CONFIG_SANITIZE=address,undefined selftests; then
-		export ASAN_OPTIONS=$asan_opts UBSAN_OPTIONS=$ubsan_opts
-		for t in "${unit_tests[@]}"; do
-			# Check's 60 s per test is for native speed
-			run_step "asan: unit/$t" 600 \
-				env CK_TIMEOUT_MULTIPLIER=5 "$b/selftests/build/unit/$t"
-		done
-		for t in "${mt_tests[@]}"; do
-			run_step "asan: $t" 300 "$b/selftests/build/$t"
-			run_step "asan: $t [HAKMEM_RSEQ=0]" 300 \
-				env HAKMEM_RSEQ=0 "$b/selftests/build/$t"
-		done
-		unset ASAN_OPTIONS UBSAN_OPTIONS
-	else
-		skip_steps "asan build failed" "${steps[@]}"
+	if ! build_step "$g: build ($*)" \
+		"$MAKE" -C "$srctree" -j"$jobs" O="$b" "$@" selftests; then
+		skip_steps "$g build failed" "${steps[@]}"
+		return
 	fi
+	for t in "${unit_tests[@]}"; do
+		# Check's 60 s per test is for native, optimised speed
+		run_step "$g: unit/$t" 600 \
+			env CK_TIMEOUT_MULTIPLIER=5 "$b/selftests/build/unit/$t"
+	done
+	for t in "${mt_tests[@]}"; do
+		run_step "$g: $t" 300 "$b/selftests/build/$t"
+		run_step "$g: $t [HAKMEM_RSEQ=0]" 300 \
+			env HAKMEM_RSEQ=0 "$b/selftests/build/$t"
+	done
+}
+
+if want asan; then
+	export ASAN_OPTIONS=$asan_opts UBSAN_OPTIONS=$ubsan_opts
+	selftests_group asan "$builddir/asan" CONFIG_SANITIZE=address,undefined
+	unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 
 # ---- CONFIG_DEBUG ------------------------------------------------------------
@@ -230,26 +236,7 @@ fi
 # -O0 with HAK_DEBUG: the internal invariants (core/debug.h) abort with their
 # place and condition, and test_errors checks that one does.
 if want debug; then
-	b=$builddir/debug
-	steps=()
-	for t in "${unit_tests[@]}"; do steps+=("debug: unit/$t"); done
-	for t in "${mt_tests[@]}"; do
-		steps+=("debug: $t" "debug: $t [HAKMEM_RSEQ=0]")
-	done
-	if build_step "debug: build (CONFIG_DEBUG=y)" \
-		"$MAKE" -C "$srctree" -j"$jobs" O="$b" CONFIG_DEBUG=y selftests; then
-		for t in "${unit_tests[@]}"; do
-			run_step "debug: unit/$t" 600 \
-				env CK_TIMEOUT_MULTIPLIER=5 "$b/selftests/build/unit/$t"
-		done
-		for t in "${mt_tests[@]}"; do
-			run_step "debug: $t" 300 "$b/selftests/build/$t"
-			run_step "debug: $t [HAKMEM_RSEQ=0]" 300 \
-				env HAKMEM_RSEQ=0 "$b/selftests/build/$t"
-		done
-	else
-		skip_steps "debug build failed" "${steps[@]}"
-	fi
+	selftests_group debug "$builddir/debug" CONFIG_DEBUG=y
 fi
 
 # ---- TSan ------------------------------------------------------------------

@@ -60,6 +60,20 @@
 	"	cmp	%w[t2], %w[t0]\n"					\
 	"	b.eq	5f\n"
 
+/*
+ * The batch variants' copy of k (operand k, at least 1) pointers from
+ * operand @src to operand @dst, 8 bytes apart, counting in t0, with t5 as
+ * scratch: a loop at local label 7, inside the critical section.
+ */
+#define RSEQ_ASM_COPY(src, dst)						\
+	"	mov	%[t0], xzr\n"						\
+	"7:\n"								\
+	"	ldr	%[t5], [%[" #src "], %[t0], lsl #3]\n"		\
+	"	str	%[t5], [%[" #dst "], %[t0], lsl #3]\n"		\
+	"	add	%[t0], %[t0], #1\n"					\
+	"	cmp	%[t0], %[k]\n"						\
+	"	b.lo	7b\n"
+
 #define RSEQ_ASM_DEFINE_ABORT(label, restart)				\
 	"	b	222f\n"							\
 	"	.inst	" __rseq_str(HAK_RSEQ_SIG) "\n"			\
@@ -192,13 +206,7 @@ rseq_push_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"	csel	%w[k], %w[t0], %w[k], hi\n"
 		"	add	%[t4], %[t1], %[soff]\n"
 		"	add	%[t4], %[t4], %[t2], lsl #3\n"
-		"	mov	%[t0], xzr\n"
-		"7:\n"
-		"	ldr	%[t5], [%[objs], %[t0], lsl #3]\n"
-		"	str	%[t5], [%[t4], %[t0], lsl #3]\n"
-		"	add	%[t0], %[t0], #1\n"
-		"	cmp	%[t0], %[k]\n"
-		"	b.lo	7b\n"
+		RSEQ_ASM_COPY(objs, t4)
 		"	add	%w[t2], %w[t2], %w[k]\n"
 		RSEQ_INJECT_ASM(3)
 		"	strh	%w[t2], [%[t3]]\n"
@@ -245,13 +253,7 @@ rseq_pop_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"	sub	%w[t2], %w[t2], %w[k]\n"
 		"	add	%[t4], %[t1], %[soff]\n"
 		"	add	%[t4], %[t4], %[t2], lsl #3\n"
-		"	mov	%[t0], xzr\n"
-		"7:\n"
-		"	ldr	%[t5], [%[t4], %[t0], lsl #3]\n"
-		"	str	%[t5], [%[out], %[t0], lsl #3]\n"
-		"	add	%[t0], %[t0], #1\n"
-		"	cmp	%[t0], %[k]\n"
-		"	b.lo	7b\n"
+		RSEQ_ASM_COPY(t4, out)
 		RSEQ_INJECT_ASM(3)
 		"	strh	%w[t2], [%[t3]]\n"
 		"2:\n"

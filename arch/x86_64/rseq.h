@@ -60,6 +60,20 @@
 	"cmpw " __rseq_str(limit) "(%[t1], %[id], 8), %w[t2]\n\t"	\
 	"je %l[miss]\n\t"
 
+/*
+ * The batch variants' copy of n (operand n, at least 1) pointers from
+ * operand @src to operand @dst, 8 bytes apart, counting in t0, with t4 as
+ * scratch: a loop at local label 5, inside the critical section.
+ */
+#define RSEQ_ASM_COPY(src, dst)						\
+	"xorl %k[t0], %k[t0]\n\t"					\
+	"5:\n\t"							\
+	"movq (%[" #src "], %[t0], 8), %[t4]\n\t"			\
+	"movq %[t4], (%[" #dst "], %[t0], 8)\n\t"			\
+	"addl $1, %k[t0]\n\t"						\
+	"cmpl %k[n], %k[t0]\n\t"					\
+	"jb 5b\n\t"
+
 #define RSEQ_ASM_DEFINE_ABORT(label, restart)				\
 	".pushsection __rseq_failure, \"ax\"\n\t"			\
 	".byte 0x0f, 0xb9, 0x3d\n\t"					\
@@ -189,13 +203,7 @@ rseq_push_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"cmpl %k[t0], %k[n]\n\t"
 		"cmoval %k[t0], %k[n]\n\t"
 		"leaq %c[soff](%[t1], %[t2], 8), %[t3]\n\t"
-		"xorl %k[t0], %k[t0]\n\t"
-		"5:\n\t"
-		"movq (%[objs], %[t0], 8), %[t4]\n\t"
-		"movq %[t4], (%[t3], %[t0], 8)\n\t"
-		"addl $1, %k[t0]\n\t"
-		"cmpl %k[n], %k[t0]\n\t"
-		"jb 5b\n\t"
+		RSEQ_ASM_COPY(objs, t3)
 		"addl %k[n], %k[t2]\n\t"
 		RSEQ_INJECT_ASM(3)
 		"movw %w[t2], (%[t1], %[id], 8)\n\t"
@@ -240,13 +248,7 @@ rseq_pop_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"cmoval %k[t0], %k[n]\n\t"
 		"subl %k[n], %k[t2]\n\t"
 		"leaq %c[soff](%[t1], %[t2], 8), %[t3]\n\t"
-		"xorl %k[t0], %k[t0]\n\t"
-		"5:\n\t"
-		"movq (%[t3], %[t0], 8), %[t4]\n\t"
-		"movq %[t4], (%[out], %[t0], 8)\n\t"
-		"addl $1, %k[t0]\n\t"
-		"cmpl %k[n], %k[t0]\n\t"
-		"jb 5b\n\t"
+		RSEQ_ASM_COPY(t3, out)
 		RSEQ_INJECT_ASM(3)
 		"movw %w[t2], (%[t1], %[id], 8)\n\t"
 		"2:\n\t"
