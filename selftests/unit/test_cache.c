@@ -128,17 +128,23 @@ START_TEST(bad_create_arguments)
 }
 END_TEST
 
+/*
+ * Active objects count the ones waiting in fast-path bins too: the last
+ * refill's leftovers, up to a bin (64) on each CPU the thread ran on.
+ */
 START_TEST(shrink_releases_empty_slabs)
 {
 	struct hak_cache *c = hak_cache_create("shrinkme", 256, 0, 0, NULL);
 	enum { N = 20000 };
 	void **v = malloc(N * sizeof(*v));
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	struct hak_slabinfo row;
 
 	for (int i = 0; i < N; i++)
 		v[i] = hak_cache_alloc(c);
 	ck_assert(find_row("shrinkme", &row));
-	ck_assert_uint_eq(row.active_objs, N);
+	ck_assert_uint_ge(row.active_objs, N);
+	ck_assert_uint_le(row.active_objs, N + 64 * (ncpu > 0 ? ncpu : 1));
 	ck_assert_uint_ge(row.slabs, N / row.objs_per_slab);
 	for (int i = 0; i < N; i++)
 		hak_cache_free(c, v[i]);
