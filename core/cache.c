@@ -50,6 +50,22 @@ static size_t hwcache_align(size_t size, size_t align)
 	return align > ralign ? align : ralign;
 }
 
+/*
+ * A stride above a cache line that is a whole number of lines keeps every
+ * object on the fewest lines, and its header at the start of one: round
+ * up to that when it costs at most an eighth more (a constructed cache's
+ * 304 + 8 bytes take 320, 472 + 8 take 512; 128 + 8 stay 136, as 192
+ * would cost 41%). Smaller strides share lines anyway.
+ */
+static size_t line_friendly(size_t stride)
+{
+	size_t lined = round_up(stride, HAK_CACHELINE);
+
+	if (stride > HAK_CACHELINE && (lined - stride) * 8 <= stride)
+		return lined;
+	return stride;
+}
+
 static unsigned int batch_for(uint32_t stride)
 {
 	long refill = hak_option(OPT_REFILL);
@@ -91,6 +107,7 @@ int cache_setup(struct hak_cache *c, const char *name, size_t size,
 	size = round_up(size, 8);
 	c->free_off = ctor ? (uint32_t)size : 0;
 	stride = round_up(ctor ? size + sizeof(void *) : size, align);
+	stride = line_friendly(stride);
 	c->size = (uint32_t)size;
 	c->stride = (uint32_t)stride;
 	c->inv = inv_of(c->stride);

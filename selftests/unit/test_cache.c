@@ -116,6 +116,38 @@ START_TEST(alignment_and_hwcache_align)
 }
 END_TEST
 
+/*
+ * Strides above a line take whole lines when that costs at most an
+ * eighth (line_friendly()): a constructed 304-byte object (+ 8 for its
+ * tag) takes 320 and starts a line; a constructed 128-byte one stays at
+ * 136 (192 would cost 41%); a plain 100-byte one stays at 104.
+ */
+START_TEST(strides_take_whole_lines)
+{
+	static const struct { size_t size; int ctor; size_t stride; } t[] = {
+		{ 304, 1, 320 }, { 472, 1, 512 }, { 300, 0, 320 },
+		{ 128, 1, 136 }, { 100, 0, 104 }, { 40, 1, 48 },
+	};
+	struct hak_slabinfo row;
+
+	for (unsigned int i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct hak_cache *c = hak_cache_create("lines", t[i].size, 0, 0,
+						       t[i].ctor ? obj_ctor : NULL);
+		void *p;
+
+		ck_assert_ptr_nonnull(c);
+		ck_assert(find_row("lines", &row));
+		ck_assert_uint_eq(row.stride, t[i].stride);
+		p = hak_cache_alloc(c);
+		ck_assert_ptr_nonnull(p);
+		if (t[i].stride % 64 == 0)
+			ck_assert_uint_eq((uintptr_t)p % 64, 0);
+		hak_cache_free(c, p);
+		hak_cache_destroy(c);
+	}
+}
+END_TEST
+
 START_TEST(bad_create_arguments)
 {
 	errno = 0;
@@ -315,6 +347,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, ctor_runs_once_per_object);
 	tcase_add_test(tc, alignment_and_hwcache_align);
+	tcase_add_test(tc, strides_take_whole_lines);
 	tcase_add_test(tc, bad_create_arguments);
 	tcase_add_test(tc, shrink_releases_empty_slabs);
 	tcase_add_test(tc, bursts_move_whole_bins);
