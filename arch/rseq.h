@@ -13,6 +13,8 @@
  *   unsigned int rseq_pop_batch(const struct rseq_ctx *x, void **regions,
  *                               unsigned long id, void **out,
  *                               unsigned int n)
+ *   int rseq_push_owned(const struct rseq_ctx *x, void **regions,
+ *                       unsigned long id, void *p, const uint16_t *owner)
  *   void *hak_thread_pointer(void)
  *
  * operating on the per-CPU region array of fastcache.h: the region of the
@@ -21,7 +23,10 @@
  * store of the bin's current index; an abort (preemption, migration,
  * signal) restarts it from the reading of the CPU number. The batch
  * variants move up to n objects (at least 1) with one such sequence, the
- * copy inside it, and return how many moved (0: a miss).
+ * copy inside it, and return how many moved (0: a miss). rseq_push_owned()
+ * is rseq_push() into bin id when the low 16 bits of the CPU index equal
+ * *@owner (the CPU the object's span belongs to), else into bin
+ * id + HAK_FOREIGN_BIN; the choice is made inside the sequence.
  */
 #ifndef HAK_ARCH_RSEQ_H
 #define HAK_ARCH_RSEQ_H
@@ -48,7 +53,9 @@ struct rseq_ctx {
  * there is none), so the sequences never test for NULL.
  */
 #define HAK_MAX_CPUS		8192
-#define HAK_FC_SLOTS_OFF	2080
+#define HAK_FC_SLOTS_OFF	4128
+/* Bin k + HAK_FOREIGN_BIN holds frees of cache k's objects of other CPUs. */
+#define HAK_FOREIGN_BIN		256
 
 /*
  * Delay injection at numbered points inside the critical sections, for

@@ -672,10 +672,14 @@ static void drain_run(struct hak_cache *c, struct central *ct, void **objs,
 		memcpy(ct->xfer + ct->xfer_count, objs, n * sizeof(void *));
 		ct->xfer_count += n;
 	} else {
-		for (unsigned int i = 0; i < n; i++)
-			if (!stash_put(c, ct, objs[i], owner) &&
+		for (unsigned int i = 0; i < n; i++) {
+			unsigned int o = owner == HAK_OWNER_SPAN ?
+					 obj_owner(objs[i]) : owner;
+
+			if (!stash_put(c, ct, objs[i], o) &&
 			    !xfer_put(c, ct, objs[i]))
 				span_put(c, ct, objs[i]);
+		}
 	}
 	hak_unlock(&ct->lock);
 }
@@ -726,6 +730,21 @@ void cache_drain_cpu(struct hak_cache *c, void **objs, unsigned int n,
 		     unsigned int owner)
 {
 	drain_runs(c, objs, n, 0, owner);
+}
+
+/**
+ * cache_drain_to_owners() - return objects freed on a CPU their spans do
+ * not belong to
+ * @c: the cache they belong to
+ * @objs: the objects, in their cached state
+ * @n: how many
+ *
+ * Each goes to the stash of its span's owner, for that CPU's next refill;
+ * what does not fit to the transfer array, then to its span.
+ */
+void cache_drain_to_owners(struct hak_cache *c, void **objs, unsigned int n)
+{
+	drain_runs(c, objs, n, 0, HAK_OWNER_SPAN);
 }
 
 /**

@@ -121,6 +121,7 @@ unsigned int cache_refill(struct hak_cache *c, void **out, unsigned int want,
 void cache_drain(struct hak_cache *c, void **objs, unsigned int n);
 void cache_drain_cpu(struct hak_cache *c, void **objs, unsigned int n,
 		     unsigned int owner);
+void cache_drain_to_owners(struct hak_cache *c, void **objs, unsigned int n);
 void cache_drain_from(struct hak_cache *c, void **objs, unsigned int n,
 		      int remote);
 unsigned int cache_release_empty(struct hak_cache *c);

@@ -25,6 +25,12 @@
 #include "poison.h"
 
 #define FC_USER_CAP	64	/* slots per object cache made by the user */
+#define FC_USER_FOREIGN	16	/* and for its frees of other CPUs' objects */
+/* Every cache id has a bin, and a bin for other CPUs' objects (rseq.h). */
+#define FC_NR_BINS	(2 * HAK_MAX_CACHES)
+
+_Static_assert(HAK_FOREIGN_BIN == HAK_MAX_CACHES,
+	       "arch/rseq.h hard-codes the foreign bins' offset");
 
 struct fc_bin {
 	uint16_t current;
@@ -37,7 +43,7 @@ struct fc_bin {
 #define FC_LAST_DRAIN	2
 
 struct fc_region {
-	struct fc_bin bin[HAK_MAX_CACHES];
+	struct fc_bin bin[FC_NR_BINS];
 	uint32_t slots_used;
 	uint32_t live;
 	struct fc_region *next_free;

@@ -19,8 +19,9 @@ static int is_cached(const struct obj_info *oi, const void *p)
  * @id: its cache id
  * @p: the object
  *
- * An object of this thread's node goes to the fast-path cache; one of
- * another node back to its owner, batched.
+ * An object of this thread's node goes to the fast-path cache (per-CPU
+ * mode: the foreign bin if another CPU's span holds it, as on one node);
+ * one of another node back to its node, batched.
  */
 void free_multi_node(unsigned int id, void *p)
 {
@@ -32,7 +33,10 @@ void free_multi_node(unsigned int id, void *p)
 	}
 	if (node != topology_home_node())
 		remote_free(hak_caches[id], p, node);
-	else if (!fc_push(id, p))
+	else if (!(hak_rseq.on ?
+		   rseq_push_owned(&hak_rseq, hak_cpu_regions, id, p,
+				   &ss_of(p)->ro[slab_idx_of(p)].owner) :
+		   fc_push(id, p)))
 		cache_free_slow(hak_caches[id], p);
 }
 
@@ -69,5 +73,5 @@ void free_slow(void *p, struct hak_cache *expect, const char *op)
 		return;
 	}
 	*(uintptr_t *)((uintptr_t)p + oi.ro->free_off) = free_tag((uintptr_t)p);
-	free_checked(oi.ro->cache_id, p);
+	free_checked(oi.ro->cache_id, p, &oi.ro->owner);
 }

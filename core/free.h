@@ -17,14 +17,21 @@ void free_multi_node(unsigned int id, void *p);
  * free_checked() - free an object that passed every check, tagged free
  * @id: its cache id
  * @p: the object
+ * @owner: the CPU its span belongs to (&slab_ro.owner)
  *
- * With several NUMA nodes, an object of another node goes back to its
- * owner in a batch instead of into this CPU's cache.
+ * Per-CPU mode: an object of another CPU's span goes to this CPU's
+ * foreign bin of its cache, not to the bin this CPU allocates from, and
+ * from there back to its owner in a batch (percpu_free_slow()); so a CPU
+ * never hands out a neighbour of another CPU's objects that it was given
+ * (passive false sharing). With several NUMA nodes, an object of another
+ * node goes back to its node in a batch instead.
  */
-static __always_inline void free_checked(unsigned long id, void *p)
+static __always_inline void free_checked(unsigned long id, void *p,
+					 const uint16_t *owner)
 {
 	if (likely(hak_free_direct)) {
-		if (likely(rseq_push(&hak_rseq, hak_cpu_regions, id, p)))
+		if (likely(rseq_push_owned(&hak_rseq, hak_cpu_regions, id, p,
+					   owner)))
 			return;
 	} else if (topology_multi()) {
 		free_multi_node(id, p);	/* out of line: keeps the fast */
@@ -84,7 +91,7 @@ static __always_inline void free_fast(void *p, unsigned int expect)
 	 * object and clear the tag at any moment.
 	 */
 	*tag = free_tag(a);
-	free_checked(id, p);
+	free_checked(id, p, &ro->owner);
 	return;
 slow:
 	free_slow(p, expect ? hak_caches[expect] : NULL,

@@ -317,8 +317,8 @@ void percpu_idle_tick(void)
 
 static int region_holds_objects(const struct fc_region *r)
 {
-	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
-		if (r->bin[id].current != r->bin[id].begin)
+	for (unsigned int bin = 0; bin < FC_NR_BINS; bin++)
+		if (r->bin[bin].current != r->bin[bin].begin)
 			return 1;
 	return 0;
 }
@@ -418,9 +418,9 @@ static int percpu_prepare(void)
 	return PREP_RETRY;
 }
 
-/* The batch of bin @c of @owner's region (see bin_batch()). */
+/* The batch of bin @bin (of cache @c) of @owner's region (bin_batch()). */
 static unsigned int batch_size(const struct hak_cache *c, unsigned int owner,
-			       uint16_t dir)
+			       unsigned int bin, uint16_t dir)
 {
 	struct fc_region *r;
 
@@ -430,7 +430,7 @@ static unsigned int batch_size(const struct hak_cache *c, unsigned int owner,
 				 memory_order_relaxed);
 	if (r == &hak_fc_empty)
 		return c->batch;
-	return bin_batch(c, &r->bin[c->id], dir);
+	return bin_batch(c, &r->bin[bin], dir);
 }
 
 /**
@@ -457,7 +457,7 @@ void *percpu_alloc_slow(struct hak_cache *c)
 		break;
 	}
 	owner = current_owner();
-	n = batch_size(c, owner, FC_LAST_REFILL);
+	n = batch_size(c, owner, c->id, FC_LAST_REFILL);
 	n = cache_refill(c, batch, n ? n : 1, owner);	/* one is handed out */
 	if (!n) {
 		errno = ENOMEM;
@@ -472,18 +472,36 @@ void *percpu_alloc_slow(struct hak_cache *c)
 	return fc_claim(c, p);
 }
 
+/* Back to the centrals: a foreign bin's objects to their owners' stashes. */
+static void drain_bin(struct hak_cache *c, void **objs, unsigned int n,
+		      int foreign, unsigned int owner)
+{
+	if (foreign)
+		cache_drain_to_owners(c, objs, n);
+	else
+		cache_drain_cpu(c, objs, n, owner);
+}
+
 /**
  * percpu_free_slow() - per-CPU mode: the bin was full (or no region)
  * @c: the cache of @p
  * @p: a checked object, already tagged free
+ *
+ * The bin is this CPU's bin of the cache, or its foreign bin when @p's
+ * span belongs to another CPU (see free_checked()); a full foreign bin
+ * goes back to the owners' stashes.
  */
 void percpu_free_slow(struct hak_cache *c, void *p)
 {
 	void *batch[HAK_MAX_BATCH];
-	unsigned int n = 0, owner;
+	const struct superslab *ss = ss_of(p);
+	const uint16_t *pownp = &ss->ro[slab_idx_of(p)].owner;
+	unsigned int n = 0, owner, bin;
+	int foreign;
 
 	for (;;) {
-		if (rseq_push(&hak_rseq, hak_cpu_regions, c->id, p))
+		if (rseq_push_owned(&hak_rseq, hak_cpu_regions, c->id, p,
+				    pownp))
 			return;
 		switch (percpu_prepare()) {
 		case PREP_FALLBACK:
@@ -495,13 +513,16 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 		break;
 	}
 	owner = current_owner();
-	n = batch_size(c, owner, FC_LAST_DRAIN);
+	/* as the sequence decides */
+	foreign = (uint16_t)owner != __atomic_load_n(pownp, __ATOMIC_RELAXED);
+	bin = c->id + (foreign ? HAK_FOREIGN_BIN : 0);
+	n = batch_size(c, owner, bin, FC_LAST_DRAIN);
 	if (n)
-		n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, c->id, batch, n);
+		n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, bin, batch, n);
 	if (n)
-		cache_drain_cpu(c, batch, n, owner);
-	if (!rseq_push(&hak_rseq, hak_cpu_regions, c->id, p))
-		cache_drain(c, &p, 1);
+		drain_bin(c, batch, n, foreign, owner);
+	if (!rseq_push_owned(&hak_rseq, hak_cpu_regions, c->id, p, pownp))
+		drain_bin(c, &p, 1, foreign, owner);
 	slow_path_done(owner);
 }
 
@@ -511,13 +532,13 @@ static int drain_current_cpu(void)
 	void *batch[HAK_MAX_BATCH];
 	int did = 0;
 
-	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++) {
-		struct hak_cache *c = hak_caches[id];
+	for (unsigned int bin = 0; bin < FC_NR_BINS; bin++) {
+		struct hak_cache *c = hak_caches[bin % HAK_MAX_CACHES];
 		unsigned int n;
 
 		if (!c)
 			continue;
-		while ((n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, id,
+		while ((n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, bin,
 					   batch, HAK_MAX_BATCH))) {
 			cache_drain(c, batch, n);
 			did = 1;

@@ -15,32 +15,48 @@ struct fc_region hak_fc_empty;
 struct hak_lock hak_region_lock = HAK_LOCK_INIT;
 static struct fc_region *region_free;
 static struct fc_region *region_all;
-static struct fc_bin bin_layout[HAK_MAX_CACHES];
+static struct fc_bin bin_layout[FC_NR_BINS];
 static uint32_t region_slots;
 
 /**
  * regions_layout() - compute the bins every region gets
  *
  * Runs once at start-up, after the kmalloc caches are set up: kmalloc bins
- * get their cache's fc_cap, every id above them FC_USER_CAP.
+ * and their foreign bins get their cache's fc_cap, every id above them
+ * FC_USER_CAP and FC_USER_FOREIGN.
  */
 void regions_layout(void)
 {
 	uint32_t used = 0;
 
-	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++) {
-		uint32_t cap = FC_USER_CAP;
+	for (unsigned int bin = 0; bin < FC_NR_BINS; bin++) {
+		unsigned int id = bin % HAK_MAX_CACHES;
+		uint32_t cap = bin < HAK_FOREIGN_BIN ? FC_USER_CAP :
+						       FC_USER_FOREIGN;
 
 		if (id < HAK_KMALLOC_FIRST + HAK_NR_CLASSES)
 			cap = hak_kmalloc[id - HAK_KMALLOC_FIRST].fc_cap;
 		if (poison_on())
 			cap = 0;	/* every operation takes the slow path */
-		bin_layout[id].begin = (uint16_t)used;
-		bin_layout[id].current = (uint16_t)used;
-		bin_layout[id].end = (uint16_t)(used + cap);
+		bin_layout[bin].begin = (uint16_t)used;
+		bin_layout[bin].current = (uint16_t)used;
+		bin_layout[bin].end = (uint16_t)(used + cap);
 		used += cap;
 	}
 	region_slots = used;
+}
+
+/* Sets bin @bin's end to begin + @cap where the bin is empty (lock held). */
+static void bin_set_cap(unsigned int bin, uint32_t cap)
+{
+	bin_layout[bin].end = (uint16_t)(bin_layout[bin].begin + cap);
+	for (struct fc_region *r = region_all; r; r = r->next_all) {
+		struct fc_bin *b = &r->bin[bin];
+
+		if (__atomic_load_n(&b->current, __ATOMIC_RELAXED) == b->begin)
+			__atomic_store_n(&b->end, bin_layout[bin].end,
+					 __ATOMIC_RELAXED);
+	}
 }
 
 /**
@@ -60,14 +76,9 @@ void regions_set_cap(unsigned int id, uint32_t cap)
 	hak_lock(&hak_region_lock);
 	if (poison_on())
 		cap = 0;
-	bin_layout[id].end = (uint16_t)(bin_layout[id].begin + cap);
-	for (struct fc_region *r = region_all; r; r = r->next_all) {
-		struct fc_bin *b = &r->bin[id];
-
-		if (__atomic_load_n(&b->current, __ATOMIC_RELAXED) == b->begin)
-			__atomic_store_n(&b->end, bin_layout[id].end,
-					 __ATOMIC_RELAXED);
-	}
+	bin_set_cap(id, cap);
+	bin_set_cap(id + HAK_FOREIGN_BIN,
+		    cap < FC_USER_FOREIGN ? cap : FC_USER_FOREIGN);
 	hak_unlock(&hak_region_lock);
 }
 
@@ -108,8 +119,8 @@ struct fc_region *region_get(void)
 void region_put(struct fc_region *r)
 {
 #ifdef HAK_DEBUG
-	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
-		HAK_BUG_ON(r->bin[id].current != r->bin[id].begin);
+	for (unsigned int bin = 0; bin < FC_NR_BINS; bin++)
+		HAK_BUG_ON(r->bin[bin].current != r->bin[bin].begin);
 #endif
 	hak_lock(&hak_region_lock);
 	r->live = 0;
@@ -159,14 +170,15 @@ unsigned int bin_batch(const struct hak_cache *c, struct fc_bin *b,
  */
 void region_flush(struct fc_region *r)
 {
-	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++) {
-		struct fc_bin *b = &r->bin[id];
+	for (unsigned int bin = 0; bin < FC_NR_BINS; bin++) {
+		struct fc_bin *b = &r->bin[bin];
+		struct hak_cache *c = hak_caches[bin % HAK_MAX_CACHES];
 		unsigned int n = (unsigned int)(b->current - b->begin);
 
 		if (!n)		/* untouched: regions_set_cap() may read it */
 			continue;
-		if (hak_caches[id])
-			cache_drain(hak_caches[id], &r->slots[b->begin], n);
+		if (c)
+			cache_drain(c, &r->slots[b->begin], n);
 		__atomic_store_n(&b->current, b->begin, __ATOMIC_RELAXED);
 	}
 }
@@ -185,8 +197,13 @@ uint64_t regions_count_cached(unsigned int id)
 
 	hak_lock(&hak_region_lock);
 	for (struct fc_region *r = region_all; r; r = r->next_all)
-		if (r->live)
-			n += (uint64_t)(r->bin[id].current - r->bin[id].begin);
+		if (r->live) {
+			const struct fc_bin *b = &r->bin[id];
+			const struct fc_bin *f = &r->bin[id + HAK_FOREIGN_BIN];
+
+			n += (uint64_t)(b->current - b->begin) +
+			     (uint64_t)(f->current - f->begin);
+		}
 	hak_unlock(&hak_region_lock);
 	return n;
 }

@@ -64,6 +64,8 @@ struct slab_ro {
  * its stash (core/cache.c); the fast paths never look at it.
  */
 #define HAK_OWNER_NONE	0xffffU
+/* For a drain: each object to the stash of its own span's owner. */
+#define HAK_OWNER_SPAN	0xfffeU
 
 /* Mutable span state, valid in the head slab, under the cache's lock. */
 struct slab_rw {
@@ -111,6 +113,13 @@ static inline unsigned int slab_idx_of(const void *p)
 {
 	return (unsigned int)((uintptr_t)p >> HAK_SLAB_SHIFT) &
 	       (HAK_SLABS_PER_SS - 1);
+}
+
+/* The CPU index the span of object @p belongs to (slab_ro.owner). */
+static inline unsigned int obj_owner(const void *p)
+{
+	return __atomic_load_n(&ss_of(p)->ro[slab_idx_of(p)].owner,
+			       __ATOMIC_RELAXED);
 }
 
 /**

@@ -172,6 +172,70 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 	return ok;
 }
 
+/**
+ * rseq_push_owned() - push @p onto this CPU's bin of cache @id, or onto its
+ * foreign bin (id + HAK_FOREIGN_BIN) when @p belongs to another CPU
+ * @x: the rseq context
+ * @regions: the per-CPU region array
+ * @id: cache id
+ * @p: the object
+ * @owner: where the CPU index the object's span belongs to is (16 bits)
+ *
+ * The CPU test is inside the sequence, so a migration restarts it with the
+ * right bin.
+ *
+ * Return: 1, or 0 (that bin full, no region, no valid CPU).
+ */
+static inline __attribute__((always_inline)) int
+rseq_push_owned(const struct rseq_ctx *x, void **regions, unsigned long id,
+		void *p, const uint16_t *owner)
+{
+	unsigned long tp, t0, t1, t2, t3;
+	int ok;
+
+	__asm__ __volatile__(
+		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		"	mrs	%[tp], tpidr_el0\n"
+		"0:\n"
+		"	adrp	%[t0], 3b\n"
+		"	add	%[t0], %[t0], :lo12:3b\n"
+		"	str	%[t0], [%[tp], %[cs_off]]\n"
+		"1:\n"
+		RSEQ_INJECT_ASM(1)
+		"	ldrsw	%[t0], [%[tp], %[cpu_off]]\n"
+		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
+		RSEQ_INJECT_ASM(2)
+		"	add	%[t3], %[id], #" __rseq_str(HAK_FOREIGN_BIN) "\n"
+		"	ldrh	%w[t2], [%[owner]]\n"
+		"	cmp	%w[t2], %w[t0], uxth\n"
+		"	csel	%[t3], %[id], %[t3], eq\n"
+		"	add	%[t3], %[t1], %[t3], lsl #3\n"
+		"	ldrh	%w[t2], [%[t3]]\n"
+		"	ldrh	%w[t0], [%[t3], #4]\n"
+		"	cmp	%w[t2], %w[t0]\n"
+		"	b.eq	5f\n"
+		"	add	%[t0], %[t1], %[soff]\n"
+		"	str	%[p], [%[t0], %[t2], lsl #3]\n"
+		"	add	%w[t2], %w[t2], #1\n"
+		RSEQ_INJECT_ASM(3)
+		"	strh	%w[t2], [%[t3]]\n"
+		"2:\n"
+		"	mov	%w[ok], #1\n"
+		"	b	6f\n"
+		RSEQ_ASM_DEFINE_ABORT(4, 0b)
+		"5:\n"
+		"	mov	%w[ok], wzr\n"
+		"6:\n"
+		: [ok] "=&r"(ok), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
+		  [t2] "=&r"(t2), [t3] "=&r"(t3)
+		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
+		  [regions] "r"(regions), [id] "r"(id), [p] "r"(p),
+		  [owner] "r"(owner), "m"(*owner),
+		  [soff] "r"((unsigned long)HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER);
+	return ok;
+}
+
 /*
  * The batch variants copy inside the critical section and commit with
  * the same single "strh" of the current index: an abort before it leaves

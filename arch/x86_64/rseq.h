@@ -170,6 +170,62 @@ miss:
 	return 0;
 }
 
+/**
+ * rseq_push_owned() - push @p onto this CPU's bin of cache @id, or onto its
+ * foreign bin (id + HAK_FOREIGN_BIN) when @p belongs to another CPU
+ * @x: the rseq context
+ * @regions: the per-CPU region array
+ * @id: cache id
+ * @p: the object
+ * @owner: where the CPU index the object's span belongs to is (16 bits)
+ *
+ * The CPU test is inside the sequence, so a migration restarts it with the
+ * right bin. Its own sequence, not RSEQ_ASM_BIN_ENTER(): the bin index is
+ * chosen between reading the CPU and reading the bin. The owner is
+ * compared in memory (the slab's read-only line, already in L1).
+ *
+ * Return: 1, or 0 (that bin full, no region, no valid CPU).
+ */
+static inline __attribute__((always_inline)) int
+rseq_push_owned(const struct rseq_ctx *x, void **regions, unsigned long id,
+		void *p, const uint16_t *owner)
+{
+	unsigned long t0, t1, t2;
+
+	__asm__ __volatile__ goto(
+		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		"0:\n\t"
+		"leaq 3b(%%rip), %[t0]\n\t"
+		"movq %[t0], %%fs:(%[cs_off])\n\t"
+		"1:\n\t"
+		RSEQ_INJECT_ASM(1)
+		"movslq %%fs:(%[cpu_off]), %[t0]\n\t"
+		"movq (%[regions], %[t0], 8), %[t1]\n\t"
+		RSEQ_INJECT_ASM(2)
+		"cmpw %w[t0], %[owner]\n\t"	/* t0 becomes the bin: */
+		"leaq %c[foreign](%[id]), %[t0]\n\t"	/* lea keeps flags */
+		"cmoveq %[id], %[t0]\n\t"
+		"movzwl (%[t1], %[t0], 8), %k[t2]\n\t"
+		"cmpw 4(%[t1], %[t0], 8), %w[t2]\n\t"
+		"je %l[miss]\n\t"
+		"movq %[p], %c[soff](%[t1], %[t2], 8)\n\t"
+		"addl $1, %k[t2]\n\t"
+		RSEQ_INJECT_ASM(3)
+		"movw %w[t2], (%[t1], %[t0], 8)\n\t"
+		"2:\n\t"
+		RSEQ_ASM_DEFINE_ABORT(4, 0b)
+		: [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
+		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
+		  [regions] "r"(regions), [id] "r"(id), [p] "r"(p),
+		  [owner] "m"(*owner), [foreign] "i"(HAK_FOREIGN_BIN),
+		  [soff] "i"(HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER
+		: miss);
+	return 1;
+miss:
+	return 0;
+}
+
 /*
  * The batch variants copy inside the critical section and commit with
  * the same single store of the current index: an abort before it leaves

@@ -6,7 +6,10 @@
  * (arch/<arch>/rseq.h, compiled here with delay loops injected at numbered
  * points), while threads bounce between CPUs and a signal storm interrupts
  * them. The invariant: a token is held by at most one thread at a time,
- * and at the end every token sits in exactly one bin. The batch tests do
+ * and at the end every token sits in exactly one bin. The owned tests push
+ * with rseq_push_owned(), each token belonging to a CPU: at the end every
+ * token in a CPU's own bin belongs to it and every token in its foreign
+ * bin to another. The batch tests do
  * the same with rseq_pop_batch() and rseq_push_batch(), whose copy loops
  * run inside the critical section.
  *
@@ -77,7 +80,10 @@ static _Atomic int stop, finished;
 static int nthreads = 16;
 static long reps = 100000;
 static int ncpus;
-static int bounce, storm, batch;
+static int bounce, storm, batch, owned;
+static uint16_t tok_owner[NTOK];	/* owned tests: the token's CPU */
+
+#define FOREIGN_ID	(TEST_ID + HAK_FOREIGN_BIN)
 
 static int tok_index(void *p)
 {
@@ -190,11 +196,32 @@ static void cycle_batch(int me, unsigned int want, unsigned int *seed)
 	bins_in_bounds();
 }
 
+/*
+ * A pop from this CPU's own bin or its foreign bin (by @i's parity), and a
+ * push into whichever of the two the token's owner picks.
+ */
+static void cycle_owned(int me, long i)
+{
+	unsigned int misses = 0;
+	void *p;
+
+	if (!rseq_pop(&hak_rseq, regions, (i & 1) ? FOREIGN_ID : TEST_ID, &p))
+		return;
+	hold(p, me);
+	while (!rseq_push_owned(&hak_rseq, regions, TEST_ID, p,
+				&tok_owner[tok_index(p)]))
+		push_missed(&misses);
+}
+
 static void on_signal(int sig)
 {
+	static _Atomic long n;
+
 	(void)sig;
 	if (batch)
 		cycle_batch(-1, 4, NULL);
+	else if (owned)
+		cycle_owned(-1, atomic_fetch_add(&n, 1));
 	else
 		cycle(-1);
 	atomic_fetch_add(&sig_ops, 1);
@@ -213,6 +240,8 @@ static void *worker(void *arg)
 		if (batch)
 			cycle_batch(me, 1 + (unsigned int)(i % MAX_BATCH),
 				    &seed);
+		else if (owned)
+			cycle_owned(me, i);
 		else
 			cycle(me);
 		if (bounce && (i & 255) == 0)
@@ -245,22 +274,31 @@ static int setup_regions(void)
 	table.guard[0] = table.guard[1] = &empty_region;
 	for (int cpu = 0; cpu < ncpus && cpu < HAK_MAX_CPUS; cpu++) {
 		struct fc_region *r = calloc(1, sizeof(*r) +
-						 (NTOK + 1) * sizeof(void *));
+						 (2 * NTOK + 2) * sizeof(void *));
+		struct fc_bin *f;
 
 		if (!r)
 			return -1;
 		r->bin[TEST_ID].end = (uint16_t)(cap < NTOK ? cap : NTOK);
+		f = &r->bin[FOREIGN_ID];	/* room for every token */
+		f->begin = f->current = NTOK + 1;
+		f->end = 2 * NTOK + 1;
 		regions[cpu] = r;
 	}
 	for (int i = 0; i < NTOK; i++) {
 		struct fc_region *r = regions[i % ncpus];
 
+		tok_owner[i] = (uint16_t)(i % ncpus);	/* in its own bin */
 		r->slots[r->bin[TEST_ID].current++] = &tok[i];
 	}
 	return 0;
 }
 
-/* Every token in exactly one bin, none held. */
+/*
+ * Every token in exactly one bin, none held; in the owned tests every
+ * token of a CPU's own bin belongs to it, every token of its foreign bin
+ * to another CPU.
+ */
 static int tokens_conserved(void)
 {
 	static int seen[NTOK];
@@ -270,14 +308,20 @@ static int tokens_conserved(void)
 	for (int cpu = 0; cpu < ncpus; cpu++) {
 		struct fc_region *r = regions[cpu];
 
-		if (r->bin[TEST_ID].current > r->bin[TEST_ID].end)
-			return 0;
-		for (int s = r->bin[TEST_ID].begin; s < r->bin[TEST_ID].current; s++) {
-			int i = tok_index(r->slots[s]);
+		for (int id = TEST_ID; id <= FOREIGN_ID; id += HAK_FOREIGN_BIN) {
+			const struct fc_bin *b = &r->bin[id];
 
-			if (i < 0 || i >= NTOK || seen[i]++)
+			if (b->current > b->end)
 				return 0;
-			total++;
+			for (int s = b->begin; s < b->current; s++) {
+				int i = tok_index(r->slots[s]);
+
+				if (i < 0 || i >= NTOK || seen[i]++ ||
+				    (owned && (tok_owner[i] == cpu) !=
+					      (id == TEST_ID)))
+					return 0;
+				total++;
+			}
 		}
 	}
 	return total == NTOK;
@@ -299,12 +343,21 @@ static void join_all(pthread_t *t, pthread_t *st, int with_storm)
 }
 
 static void run_token_test(const char *name, int l1, int l2, int l3,
-			   int do_bounce, int do_storm, int do_batch)
+			   int do_bounce, int do_storm, int kind)
 {
 	pthread_t t[MAX_THREADS], st;
 
 	loop_cnt[1] = l1, loop_cnt[2] = l2, loop_cnt[3] = l3;
-	bounce = do_bounce, storm = do_storm, batch = do_batch;
+	bounce = do_bounce, storm = do_storm;
+	batch = kind == 1, owned = kind == 2;
+	if (owned)	/* the tokens now in a CPU's own bin become its own */
+		for (int cpu = 0; cpu < ncpus; cpu++) {
+			struct fc_region *r = regions[cpu];
+
+			for (int s = r->bin[TEST_ID].begin;
+			     s < r->bin[TEST_ID].current; s++)
+				tok_owner[tok_index(r->slots[s])] = (uint16_t)cpu;
+		}
 	atomic_store(&errors, 0);
 	atomic_store(&stop, 0);
 	atomic_store(&finished, 0);
@@ -315,7 +368,7 @@ static void run_token_test(const char *name, int l1, int l2, int l3,
 	join_all(t, &st, storm);
 	tap_result(!atomic_load(&errors) && tokens_conserved(),
 		   "%s: %d threads x %ld ops on %d CPUs, loops %d/%d/%d: %ld errors",
-		   name, nthreads, do_batch ? reps / 4 : reps, ncpus, l1, l2, l3,
+		   name, nthreads, batch ? reps / 4 : reps, ncpus, l1, l2, l3,
 		   atomic_load(&errors));
 }
 
@@ -381,10 +434,10 @@ int main(int argc, char **argv)
 		nthreads = 16;
 	hak_free(hak_malloc(1));	/* start the allocator up */
 	hak_global_stats(&st);
-	tap_plan(10);
+	tap_plan(13);
 	tap_diag("fast path: %s (%s)", st.mode, st.mode_reason);
 	if (!hak_rseq.on) {
-		for (int i = 0; i < 10; i++)
+		for (int i = 0; i < 13; i++)
 			tap_skip_test("rseq", "per-CPU mode not in force");
 		return tap_exit();
 	}
@@ -403,6 +456,9 @@ int main(int argc, char **argv)
 	run_token_test("batches", 0, 0, 0, 0, 0, 1);
 	run_token_test("batches, delays injected", 20, 50, 100, 0, 0, 1);
 	run_token_test("batches, everything", 50, 50, 50, 1, 1, 1);
+	run_token_test("owned", 0, 0, 0, 0, 0, 2);
+	run_token_test("owned, delays injected", 20, 50, 100, 0, 0, 2);
+	run_token_test("owned, everything", 50, 50, 50, 1, 1, 2);
 	tap_diag("signal handlers ran %ld critical sections", atomic_load(&sig_ops));
 	tap_diag("batch pushes cut by a full bin: %ld", atomic_load(&cut_pushes));
 	run_alloc_test();

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -328,6 +329,80 @@ static void test_fork_with_busy_threads(void)
 		   nforks);
 }
 
+#define FOREIGN_N	8
+#define FOREIGN_SIZE	1500	/* kmalloc-1536: no other test here uses it */
+
+static void *foreign_objs[FOREIGN_N];
+
+static int pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *alloc_on_cpu0(void *arg)
+{
+	(void)arg;
+	if (pin_self(0))
+		return (void *)1;
+	for (int i = 0; i < FOREIGN_N; i++)
+		foreign_objs[i] = hak_malloc(FOREIGN_SIZE);
+	return NULL;
+}
+
+/*
+ * Per-CPU mode: objects a CPU frees of another CPU's spans go to its
+ * foreign bins, not to the bin it allocates from, so it does not hand
+ * them out again (Hoard's passive false sharing: cache-scratch). CPU 0
+ * allocates, CPU 1 frees and allocates the same size: no address comes
+ * back on CPU 1. A size no other test uses, so CPU 0's objects come from
+ * a span of its own (a bin may also hold objects of other CPUs' spans,
+ * taken from the transfer array: CPU 1 would keep those).
+ */
+static void test_foreign_frees_stay_foreign(void)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct hak_global_stats gs;
+	void *mine[FOREIGN_N], *ret = NULL;
+	int reused = 0;
+	pthread_t t;
+	cpu_set_t all;
+
+	hak_global_stats(&gs);
+	if (ncpu < 2 || strncmp(gs.mode, "per-CPU", 7)) {
+		tap_skip_test("foreign frees", ncpu < 2 ? "one CPU" :
+			      "per-CPU mode not in force");
+		return;
+	}
+	sched_getaffinity(0, sizeof(all), &all);
+	if (!CPU_ISSET(0, &all) || !CPU_ISSET(1, &all)) {
+		tap_skip_test("foreign frees", "CPUs 0 and 1 not in the affinity mask");
+		return;
+	}
+	pthread_create(&t, NULL, alloc_on_cpu0, NULL);
+	pthread_join(t, &ret);
+	if (ret || pin_self(1)) {
+		tap_result(0, "foreign frees: could not pin to CPUs 0 and 1");
+		return;
+	}
+	for (int i = 0; i < FOREIGN_N; i++)
+		hak_free(foreign_objs[i]);
+	for (int i = 0; i < FOREIGN_N; i++) {
+		mine[i] = hak_malloc(FOREIGN_SIZE);
+		for (int k = 0; k < FOREIGN_N; k++)
+			reused += mine[i] == foreign_objs[k];
+	}
+	for (int i = 0; i < FOREIGN_N; i++)
+		hak_free(mine[i]);
+	sched_setaffinity(0, sizeof(all), &all);
+	tap_result(!reused,
+		   "foreign frees: %d objects of CPU 0 freed on CPU 1, %d of them handed out again there",
+		   FOREIGN_N, reused);
+}
+
 int main(int argc, char **argv)
 {
 	int opt;
@@ -362,10 +437,11 @@ int main(int argc, char **argv)
 		perror("mmap");
 		return 1;
 	}
-	tap_plan(5);
+	tap_plan(6);
 	test_handoff();
 	test_thread_churn();
 	test_cache_cross_thread();
+	test_foreign_frees_stay_foreign();
 	test_fork_with_busy_threads();
 	return tap_exit();
 }
