@@ -22,8 +22,9 @@ static uint32_t region_slots;
  * regions_layout() - compute the bins every region gets
  *
  * Runs once at start-up, after the kmalloc caches are set up: kmalloc bins
- * and their foreign bins get their cache's fc_cap, every id above them
- * FC_USER_CAP and FC_USER_FOREIGN.
+ * and their foreign bins get their cache's fc_cap (the foreign bins of the
+ * classes that keep at most 2 objects per CPU, 20480 bytes and up, get
+ * none), every id above them FC_USER_CAP and FC_USER_FOREIGN.
  */
 void regions_layout(void)
 {
@@ -36,6 +37,9 @@ void regions_layout(void)
 
 		if (id < HAK_KMALLOC_FIRST + HAK_NR_CLASSES)
 			cap = hak_kmalloc[id - HAK_KMALLOC_FIRST].fc_cap;
+		/* the biggest objects are not parked: straight home */
+		if (bin >= HAK_FOREIGN_BIN && cap <= 2)
+			cap = 0;
 		if (poison_on())
 			cap = 0;	/* every operation takes the slow path */
 		bin_layout[bin].begin = (uint16_t)used;
