@@ -61,6 +61,26 @@
 	"	b.eq	5f\n"
 
 /*
+ * The push's tail, shared by rseq_push() and rseq_push_owned(): store
+ * operand p into the slot at the bin's current index (t2) of the region
+ * in t1, commit current + 1 into the bin at address t3, and set ok to 1,
+ * or to 0 from label 5 (a miss); the abort handler sits in between.
+ */
+#define RSEQ_ASM_PUSH_COMMIT						\
+	"	add	%[t0], %[t1], %[soff]\n"				\
+	"	str	%[p], [%[t0], %[t2], lsl #3]\n"			\
+	"	add	%w[t2], %w[t2], #1\n"					\
+	RSEQ_INJECT_ASM(3)						\
+	"	strh	%w[t2], [%[t3]]\n"					\
+	"2:\n"								\
+	"	mov	%w[ok], #1\n"						\
+	"	b	6f\n"							\
+	RSEQ_ASM_DEFINE_ABORT(4, 0b)					\
+	"5:\n"								\
+	"	mov	%w[ok], wzr\n"						\
+	"6:\n"
+
+/*
  * The batch variants' copy of k (operand k, at least 1) pointers from
  * operand @src to operand @dst, 8 bytes apart, counting in t0, with t5 as
  * scratch: a loop at local label 7, inside the critical section.
@@ -151,18 +171,7 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 	__asm__ __volatile__(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
 		RSEQ_ASM_BIN_ENTER(4)	/* miss when current == end */
-		"	add	%[t0], %[t1], %[soff]\n"
-		"	str	%[p], [%[t0], %[t2], lsl #3]\n"
-		"	add	%w[t2], %w[t2], #1\n"
-		RSEQ_INJECT_ASM(3)
-		"	strh	%w[t2], [%[t3]]\n"
-		"2:\n"
-		"	mov	%w[ok], #1\n"
-		"	b	6f\n"
-		RSEQ_ASM_DEFINE_ABORT(4, 0b)
-		"5:\n"
-		"	mov	%w[ok], wzr\n"
-		"6:\n"
+		RSEQ_ASM_PUSH_COMMIT
 		: [ok] "=&r"(ok), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
 		  [t2] "=&r"(t2), [t3] "=&r"(t3)
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
@@ -214,18 +223,7 @@ rseq_push_owned(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"	ldrh	%w[t0], [%[t3], #4]\n"
 		"	cmp	%w[t2], %w[t0]\n"
 		"	b.eq	5f\n"
-		"	add	%[t0], %[t1], %[soff]\n"
-		"	str	%[p], [%[t0], %[t2], lsl #3]\n"
-		"	add	%w[t2], %w[t2], #1\n"
-		RSEQ_INJECT_ASM(3)
-		"	strh	%w[t2], [%[t3]]\n"
-		"2:\n"
-		"	mov	%w[ok], #1\n"
-		"	b	6f\n"
-		RSEQ_ASM_DEFINE_ABORT(4, 0b)
-		"5:\n"
-		"	mov	%w[ok], wzr\n"
-		"6:\n"
+		RSEQ_ASM_PUSH_COMMIT
 		: [ok] "=&r"(ok), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
 		  [t2] "=&r"(t2), [t3] "=&r"(t3)
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),

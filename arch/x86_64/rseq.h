@@ -61,6 +61,18 @@
 	"je %l[miss]\n\t"
 
 /*
+ * The push's tail, shared by rseq_push() and rseq_push_owned(): store
+ * operand p into the slot at the bin's current index (t2) of the region
+ * in t1, and commit current + 1 into the bin whose index is operand @idx.
+ */
+#define RSEQ_ASM_PUSH_COMMIT(idx)					\
+	"movq %[p], %c[soff](%[t1], %[t2], 8)\n\t"			\
+	"addl $1, %k[t2]\n\t"						\
+	RSEQ_INJECT_ASM(3)						\
+	"movw %w[t2], (%[t1], %[" #idx "], 8)\n\t"			\
+	"2:\n\t"
+
+/*
  * The batch variants' copy of n (operand n, at least 1) pointers from
  * operand @src to operand @dst, 8 bytes apart, counting in t0, with t4 as
  * scratch: a loop at local label 5, inside the critical section.
@@ -153,11 +165,7 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
 		RSEQ_ASM_BIN_ENTER(4)	/* miss when current == end */
-		"movq %[p], %c[soff](%[t1], %[t2], 8)\n\t"
-		"addl $1, %k[t2]\n\t"
-		RSEQ_INJECT_ASM(3)
-		"movw %w[t2], (%[t1], %[id], 8)\n\t"
-		"2:\n\t"
+		RSEQ_ASM_PUSH_COMMIT(id)
 		RSEQ_ASM_DEFINE_ABORT(4, 0b)
 		: [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
@@ -208,11 +216,7 @@ rseq_push_owned(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"movzwl (%[t1], %[t0], 8), %k[t2]\n\t"
 		"cmpw 4(%[t1], %[t0], 8), %w[t2]\n\t"
 		"je %l[miss]\n\t"
-		"movq %[p], %c[soff](%[t1], %[t2], 8)\n\t"
-		"addl $1, %k[t2]\n\t"
-		RSEQ_INJECT_ASM(3)
-		"movw %w[t2], (%[t1], %[t0], 8)\n\t"
-		"2:\n\t"
+		RSEQ_ASM_PUSH_COMMIT(t0)
 		RSEQ_ASM_DEFINE_ABORT(4, 0b)
 		: [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
