@@ -59,9 +59,11 @@ struct slab_ro {
  * so a stale read errs towards the slow path, which has the truth.
  *
  * slab_ro.owner: the fast-path cache (CPU index) that carves from the
- * span, or HAK_OWNER_NONE. A locality hint, read under the central lock:
- * refills prefer their own spans and drains keep a CPU's own objects in
- * its stash (core/cache.c); the fast paths never look at it.
+ * span, or HAK_OWNER_NONE. A locality hint: refills prefer their own
+ * spans and drains keep a CPU's own objects in its stash (core/cache.c,
+ * under the central lock), and the free fast path compares it with the
+ * CPU index to choose between a cache's own and foreign bin (inside the
+ * rseq sequence, rseq_push_owned()); a stale value only picks a bin.
  */
 #define HAK_OWNER_NONE	0xffffU
 /* For a drain: each object to the stash of its own span's owner. */

@@ -84,6 +84,7 @@ static int bounce, storm, batch, owned;
 static uint16_t tok_owner[NTOK];	/* owned tests: the token's CPU */
 
 #define FOREIGN_ID	(TEST_ID + HAK_FOREIGN_BIN)
+#define FOREIGN_CAP	4	/* a full foreign bin makes the push miss */
 
 static int tok_index(void *p)
 {
@@ -280,9 +281,9 @@ static int setup_regions(void)
 		if (!r)
 			return -1;
 		r->bin[TEST_ID].end = (uint16_t)(cap < NTOK ? cap : NTOK);
-		f = &r->bin[FOREIGN_ID];	/* room for every token */
+		f = &r->bin[FOREIGN_ID];	/* small: it fills up */
 		f->begin = f->current = NTOK + 1;
-		f->end = 2 * NTOK + 1;
+		f->end = NTOK + 1 + FOREIGN_CAP;
 		regions[cpu] = r;
 	}
 	for (int i = 0; i < NTOK; i++) {

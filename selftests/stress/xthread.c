@@ -330,9 +330,9 @@ static void test_fork_with_busy_threads(void)
 }
 
 #define FOREIGN_N	8
-#define FOREIGN_SIZE	1500	/* kmalloc-1536: no other test here uses it */
 
 static void *foreign_objs[FOREIGN_N];
+static struct hak_cache *foreign_cache;
 
 static int pin_self(int cpu)
 {
@@ -349,7 +349,7 @@ static void *alloc_on_cpu0(void *arg)
 	if (pin_self(0))
 		return (void *)1;
 	for (int i = 0; i < FOREIGN_N; i++)
-		foreign_objs[i] = hak_malloc(FOREIGN_SIZE);
+		foreign_objs[i] = hak_cache_alloc(foreign_cache);
 	return NULL;
 }
 
@@ -358,9 +358,9 @@ static void *alloc_on_cpu0(void *arg)
  * foreign bins, not to the bin it allocates from, so it does not hand
  * them out again (Hoard's passive false sharing: cache-scratch). CPU 0
  * allocates, CPU 1 frees and allocates the same size: no address comes
- * back on CPU 1. A size no other test uses, so CPU 0's objects come from
- * a span of its own (a bin may also hold objects of other CPUs' spans,
- * taken from the transfer array: CPU 1 would keep those).
+ * back on CPU 1. A new object cache, so CPU 0's objects come from a span
+ * of its own (a bin may also hold objects of other CPUs' spans, taken from
+ * the transfer array: CPU 1 would keep those); its foreign bins hold 16.
  */
 static void test_foreign_frees_stay_foreign(void)
 {
@@ -386,6 +386,11 @@ static void test_foreign_frees_stay_foreign(void)
 		tap_skip_test("foreign frees", "CPUs 0 and 1 not in the affinity mask");
 		return;
 	}
+	foreign_cache = hak_cache_create("foreign", 1500, 0, 0, NULL);
+	if (!foreign_cache) {
+		tap_result(0, "foreign frees: hak_cache_create failed");
+		return;
+	}
 	pthread_create(&t, NULL, alloc_on_cpu0, NULL);
 	pthread_join(t, &ret);
 	if (ret || pin_self(1)) {
@@ -393,15 +398,16 @@ static void test_foreign_frees_stay_foreign(void)
 		return;
 	}
 	for (int i = 0; i < FOREIGN_N; i++)
-		hak_free(foreign_objs[i]);
+		hak_cache_free(foreign_cache, foreign_objs[i]);
 	for (int i = 0; i < FOREIGN_N; i++) {
-		mine[i] = hak_malloc(FOREIGN_SIZE);
+		mine[i] = hak_cache_alloc(foreign_cache);
 		for (int k = 0; k < FOREIGN_N; k++)
 			reused += mine[i] == foreign_objs[k];
 	}
 	for (int i = 0; i < FOREIGN_N; i++)
-		hak_free(mine[i]);
+		hak_cache_free(foreign_cache, mine[i]);
 	sched_setaffinity(0, sizeof(all), &all);
+	hak_cache_destroy(foreign_cache);
 	tap_result(!reused,
 		   "foreign frees: %d objects of CPU 0 freed on CPU 1, %d of them handed out again there",
 		   FOREIGN_N, reused);
