@@ -620,18 +620,21 @@ static unsigned int obj_node(const void *p)
 
 /*
  * Into @owner's stash when the object is of its own spans and there is
- * room; 0 when it must go elsewhere.
+ * room (HAK_OWNER_SPAN: into the stash of its span's owner, whoever that
+ * is); 0 when it must go elsewhere.
  */
 static int stash_put(struct hak_cache *c, struct central *ct, void *obj,
 		     unsigned int owner)
 {
-	const struct superslab *ss = ss_of(obj);
 	struct cpu_stash **sp, *s;
+	unsigned int o;
 
-	if (owner == HAK_OWNER_NONE || span_single(c) ||
-	    __atomic_load_n(&ss->ro[slab_idx_of(obj)].owner,
-			    __ATOMIC_RELAXED) != owner)
+	if (owner == HAK_OWNER_NONE || span_single(c))
 		return 0;
+	o = obj_owner(obj);
+	if (o == HAK_OWNER_NONE || (owner != HAK_OWNER_SPAN && o != owner))
+		return 0;
+	owner = o;
 	sp = &ct->stash[owner % HAK_CUR_SLOTS];
 	s = *sp;
 	if (unlikely(!s)) {
@@ -658,7 +661,8 @@ static int xfer_put(struct hak_cache *c, struct central *ct, void *obj)
 /*
  * @owner (a CPU index, or HAK_OWNER_NONE) drains: objects of its own
  * spans go to its stash, the others to the transfer array (for any CPU:
- * they were handed over), and what does not fit back to the spans.
+ * they were handed over), and what does not fit back to the spans. With
+ * HAK_OWNER_SPAN each object goes to its own span owner's stash.
  */
 static void drain_run(struct hak_cache *c, struct central *ct, void **objs,
 		      unsigned int n, int remote, unsigned int owner)
@@ -672,14 +676,10 @@ static void drain_run(struct hak_cache *c, struct central *ct, void **objs,
 		memcpy(ct->xfer + ct->xfer_count, objs, n * sizeof(void *));
 		ct->xfer_count += n;
 	} else {
-		for (unsigned int i = 0; i < n; i++) {
-			unsigned int o = owner == HAK_OWNER_SPAN ?
-					 obj_owner(objs[i]) : owner;
-
-			if (!stash_put(c, ct, objs[i], o) &&
+		for (unsigned int i = 0; i < n; i++)
+			if (!stash_put(c, ct, objs[i], owner) &&
 			    !xfer_put(c, ct, objs[i]))
 				span_put(c, ct, objs[i]);
-		}
 	}
 	hak_unlock(&ct->lock);
 }

@@ -42,6 +42,12 @@ struct fc_bin {
 #define FC_LAST_REFILL	1
 #define FC_LAST_DRAIN	2
 
+/* The cache of bin @bin, own or foreign (NULL: no cache has that id). */
+static inline struct hak_cache *bin_cache(unsigned int bin)
+{
+	return hak_caches[bin % HAK_MAX_CACHES];
+}
+
 struct fc_region {
 	struct fc_bin bin[FC_NR_BINS];
 	uint32_t slots_used;

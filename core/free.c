@@ -35,7 +35,7 @@ void free_multi_node(unsigned int id, void *p)
 		remote_free(hak_caches[id], p, node);
 	else if (!(hak_rseq.on ?
 		   rseq_push_owned(&hak_rseq, hak_cpu_regions, id, p,
-				   &ss_of(p)->ro[slab_idx_of(p)].owner) :
+				   obj_owner_slot(p)) :
 		   fc_push(id, p)))
 		cache_free_slow(hak_caches[id], p);
 }

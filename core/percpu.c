@@ -494,8 +494,7 @@ static void drain_bin(struct hak_cache *c, void **objs, unsigned int n,
 void percpu_free_slow(struct hak_cache *c, void *p)
 {
 	void *batch[HAK_MAX_BATCH];
-	const struct superslab *ss = ss_of(p);
-	const uint16_t *pownp = &ss->ro[slab_idx_of(p)].owner;
+	const uint16_t *pownp = obj_owner_slot(p);
 	unsigned int n = 0, owner, bin;
 	int foreign;
 
@@ -514,7 +513,7 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 	}
 	owner = current_owner();
 	/* as the sequence decides */
-	foreign = (uint16_t)owner != __atomic_load_n(pownp, __ATOMIC_RELAXED);
+	foreign = (uint16_t)owner != obj_owner(p);
 	bin = c->id + (foreign ? HAK_FOREIGN_BIN : 0);
 	n = batch_size(c, owner, bin, FC_LAST_DRAIN);
 	if (n)
@@ -533,7 +532,7 @@ static int drain_current_cpu(void)
 	int did = 0;
 
 	for (unsigned int bin = 0; bin < FC_NR_BINS; bin++) {
-		struct hak_cache *c = hak_caches[bin % HAK_MAX_CACHES];
+		struct hak_cache *c = bin_cache(bin);
 		unsigned int n;
 
 		if (!c)

@@ -176,7 +176,7 @@ void region_flush(struct fc_region *r)
 {
 	for (unsigned int bin = 0; bin < FC_NR_BINS; bin++) {
 		struct fc_bin *b = &r->bin[bin];
-		struct hak_cache *c = hak_caches[bin % HAK_MAX_CACHES];
+		struct hak_cache *c = bin_cache(bin);
 		unsigned int n = (unsigned int)(b->current - b->begin);
 
 		if (!n)		/* untouched: regions_set_cap() may read it */

@@ -117,11 +117,16 @@ static inline unsigned int slab_idx_of(const void *p)
 	       (HAK_SLABS_PER_SS - 1);
 }
 
-/* The CPU index the span of object @p belongs to (slab_ro.owner). */
+/* Where the owner of object @p's span is kept (slab_ro.owner). */
+static inline const uint16_t *obj_owner_slot(const void *p)
+{
+	return &ss_of(p)->ro[slab_idx_of(p)].owner;
+}
+
+/* The CPU index the span of object @p belongs to. */
 static inline unsigned int obj_owner(const void *p)
 {
-	return __atomic_load_n(&ss_of(p)->ro[slab_idx_of(p)].owner,
-			       __ATOMIC_RELAXED);
+	return __atomic_load_n(obj_owner_slot(p), __ATOMIC_RELAXED);
 }
 
 /**

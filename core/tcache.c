@@ -91,26 +91,23 @@ void *tcache_alloc_slow(struct hak_cache *c)
 	struct fc_bin *b;
 	void *p;
 
-	if (!r) {
-		if (!cache_refill(c, &p, 1, HAK_OWNER_NONE))
-			goto nomem;
-		return fc_claim(c, p);
-	}
+	if (!r)
+		goto direct;
 	b = &r->bin[c->id];
 	if (b->current == b->begin) {
 		unsigned int n = bin_batch(c, b, FC_LAST_REFILL);
 
-		if (!n) {	/* a bin with no room: one object, direct */
-			if (!cache_refill(c, &p, 1, HAK_OWNER_NONE))
-				goto nomem;
-			return fc_claim(c, p);
-		}
+		if (!n)		/* a bin with no room */
+			goto direct;
 		n = cache_refill(c, &r->slots[b->begin], n, HAK_OWNER_NONE);
 		if (!n)
 			goto nomem;
 		b->current = (uint16_t)(b->begin + n);
 	}
 	return fc_claim(c, r->slots[--b->current]);
+direct:			/* one object, past the bin */
+	if (cache_refill(c, &p, 1, HAK_OWNER_NONE))
+		return fc_claim(c, p);
 nomem:
 	errno = ENOMEM;
 	return NULL;
