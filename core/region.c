@@ -18,6 +18,16 @@ static struct fc_region *region_all;
 static struct fc_bin bin_layout[FC_NR_BINS];
 static uint32_t region_slots;
 
+/*
+ * The foreign bin of a cache whose bin holds @cap: the same, but none for
+ * the biggest objects (bins of 1 or 2), which are not parked: a foreign
+ * free of one goes straight home.
+ */
+static uint32_t foreign_cap(uint32_t cap)
+{
+	return cap <= 2 ? 0 : cap;
+}
+
 /**
  * regions_layout() - compute the bins every region gets
  *
@@ -37,9 +47,8 @@ void regions_layout(void)
 
 		if (id < HAK_KMALLOC_FIRST + HAK_NR_CLASSES)
 			cap = hak_kmalloc[id - HAK_KMALLOC_FIRST].fc_cap;
-		/* the biggest objects are not parked: straight home */
-		if (bin >= HAK_FOREIGN_BIN && cap <= 2)
-			cap = 0;
+		if (bin >= HAK_FOREIGN_BIN)
+			cap = foreign_cap(cap);
 		if (poison_on())
 			cap = 0;	/* every operation takes the slow path */
 		bin_layout[bin].begin = (uint16_t)used;
@@ -70,7 +79,9 @@ static void bin_set_cap(unsigned int bin, uint32_t cap)
  *
  * The slots were laid out at start-up, FC_USER_CAP per id; a cache of
  * large objects uses fewer of them, so that each CPU does not hold 64
- * of its objects. Called before the cache is handed out: no thread can
+ * of its objects. Its foreign bin follows the size classes' rule
+ * (foreign_cap()), within the FC_USER_FOREIGN slots it has. Called before
+ * the cache is handed out: no thread can
  * be using the bins (hak_cache_destroy() frees an id only when no region
  * caches any of its objects), and a bin that is not empty all the same
  * keeps its end, so no push can pass it.
@@ -81,6 +92,7 @@ void regions_set_cap(unsigned int id, uint32_t cap)
 	if (poison_on())
 		cap = 0;
 	bin_set_cap(id, cap);
+	cap = foreign_cap(cap);
 	bin_set_cap(id + HAK_FOREIGN_BIN,
 		    cap < FC_USER_FOREIGN ? cap : FC_USER_FOREIGN);
 	hak_unlock(&hak_region_lock);
