@@ -25,6 +25,7 @@
 
 #include "hakmem/hakmem.h"
 #include "../../numa/topology.h"
+#include "../lib/cpu.h"
 #include "../lib/tap.h"
 
 #define NOBJ	1500
@@ -42,15 +43,6 @@ static int first_cpu_of(int node)
 				found = (int)c;
 	numa_free_cpumask(cpus);
 	return found;
-}
-
-static int pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
 }
 
 /* The node of the page holding @p, or a negative errno. */
@@ -105,7 +97,7 @@ static void test_placement_from_each_node(int nodes, int expect_fixed)
 		int hist[HAK_MAX_NODES] = { 0 }, total = 0, cpu = first_cpu_of(k);
 		int want = expect_fixed >= 0 ? expect_fixed : k, ok;
 
-		if (cpu < 0 || pin(cpu)) {
+		if (cpu < 0 || pin_to_cpu(cpu)) {
 			tap_result(0, "pin to a CPU of node %d", k);
 			continue;
 		}
@@ -131,7 +123,7 @@ static void *free_on_node1(void *arg)
 {
 	void **v = arg;
 
-	pin(first_cpu_of(1));
+	pin_to_cpu(first_cpu_of(1));
 	for (int i = 0; i < NOBJ; i++)
 		hak_free(v[i]);
 	return NULL;
@@ -144,7 +136,7 @@ static void test_cross_node_free(void)
 	uint64_t before;
 	pthread_t t;
 
-	pin(first_cpu_of(0));
+	pin_to_cpu(first_cpu_of(0));
 	for (int i = 0; i < NOBJ; i++)
 		v[i] = hak_malloc(64);
 	before = remote_frees_of(0);
@@ -153,7 +145,7 @@ static void test_cross_node_free(void)
 	tap_result(remote_frees_of(0) - before == NOBJ,
 		   "node-0 objects freed on node 1: %llu returned to node 0",
 		   (unsigned long long)(remote_frees_of(0) - before));
-	pin(first_cpu_of(1));
+	pin_to_cpu(first_cpu_of(1));
 	for (int i = 0; i < NOBJ; i++) {
 		void *p = hak_malloc(64);
 		int node = page_node(p);
@@ -173,7 +165,7 @@ static void test_node_lookup(void)
 	int cpus = numa_num_configured_cpus(), bad = 0;
 
 	for (int c = 0; c < cpus; c++) {
-		if (pin(c))
+		if (pin_to_cpu(c))
 			continue;
 		if ((int)topology_current_node() != numa_node_of_cpu(c))
 			bad++;

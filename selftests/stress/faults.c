@@ -24,6 +24,7 @@
 #include "hakmem/hakmem.h"
 #include "../../core/options.h"
 #include "../../numa/topology.h"
+#include "../lib/cpu.h"
 #include "../lib/tap.h"
 
 static long churn_threads = 100000;
@@ -204,16 +205,6 @@ static void span_trickle(int rounds)
 	}
 }
 
-/* Returns 0, or -1 if the CPU is not ours to run on. */
-static int pin_to(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
-}
-
 /*
  * The same without hak_trim: free slabs whose pages are dirty decay after
  * HAKMEM_DECAY_MS. One object per SuperSlab stays live, so the SuperSlabs
@@ -236,7 +227,7 @@ static void rss_decay_case(const char *what, int burst_cpu, int trickle_cpu)
 	hak_opt[OPT_DECAY_MS] = 100;
 	hak_opt[OPT_DIRTY_MAX_KB] = 1L << 22;
 	base = rss_kb();
-	if (burst_cpu >= 0 && pin_to(burst_cpu))
+	if (burst_cpu >= 0 && pin_to_cpu(burst_cpu))
 		pin_failed = 1;
 	for (long i = 0; i < N; i++) {
 		v[i] = hak_malloc(100);
@@ -253,7 +244,7 @@ static void rss_decay_case(const char *what, int burst_cpu, int trickle_cpu)
 		v[i] = NULL;
 	}
 	peak = rss_kb();
-	if (trickle_cpu >= 0 && pin_to(trickle_cpu))
+	if (trickle_cpu >= 0 && pin_to_cpu(trickle_cpu))
 		pin_failed = 1;
 	span_trickle(30);	/* three decay periods */
 	after = rss_kb();
@@ -326,7 +317,7 @@ static void *fill_and_leave(void *arg)
 {
 	void *p[16];
 
-	pin_to((int)(intptr_t)arg);
+	pin_to_cpu((int)(intptr_t)arg);
 	for (int i = 0; i < 16; i++)
 		p[i] = hak_malloc(2000);
 	for (int i = 0; i < 16; i++)
@@ -343,15 +334,13 @@ static void *fill_and_leave(void *arg)
 static void test_idle_cpu_drain(void)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	struct hak_global_stats gs;
+	const char *missing = percpu_pair_missing();
 	cpu_set_t all;
 	uint64_t before, after;
 	pthread_t t;
 
-	hak_global_stats(&gs);
-	if (ncpu < 2 || strncmp(gs.mode, "per-CPU", 7)) {
-		tap_skip_test("idle CPU drain", ncpu < 2 ? "one CPU" :
-			      "per-CPU mode not in force");
+	if (missing) {
+		tap_skip_test("idle CPU drain", missing);
 		return;
 	}
 	sched_getaffinity(0, sizeof(all), &all);
@@ -363,7 +352,7 @@ static void test_idle_cpu_drain(void)
 	}
 	pthread_join(t, NULL);
 	before = active_objs("kmalloc-2048");
-	pin_to(0);
+	pin_to_cpu(0);
 	span_trickle(20);
 	after = active_objs("kmalloc-2048");
 	sched_setaffinity(0, sizeof(all), &all);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "hakmem/hakmem.h"
+#include "../lib/cpu.h"
 #include "../lib/liveset.h"
 #include "../lib/tap.h"
 
@@ -334,19 +335,10 @@ static void test_fork_with_busy_threads(void)
 static void *foreign_objs[FOREIGN_N];
 static struct hak_cache *foreign_cache;
 
-static int pin_self(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
-}
-
 static void *alloc_on_cpu0(void *arg)
 {
 	(void)arg;
-	if (pin_self(0))
+	if (pin_to_cpu(0))
 		return (void *)1;
 	for (int i = 0; i < FOREIGN_N; i++)
 		foreign_objs[i] = hak_cache_alloc(foreign_cache);
@@ -364,19 +356,18 @@ static void *alloc_on_cpu0(void *arg)
  */
 static void test_foreign_frees_stay_foreign(void)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *missing = percpu_pair_missing();
 	struct hak_global_stats gs;
 	void *mine[FOREIGN_N], *ret = NULL;
 	int reused = 0;
 	pthread_t t;
 	cpu_set_t all;
 
-	hak_global_stats(&gs);
-	if (ncpu < 2 || strncmp(gs.mode, "per-CPU", 7)) {
-		tap_skip_test("foreign frees", ncpu < 2 ? "one CPU" :
-			      "per-CPU mode not in force");
+	if (missing) {
+		tap_skip_test("foreign frees", missing);
 		return;
 	}
+	hak_global_stats(&gs);
 	if (strstr(gs.mode, "mm_cid")) {	/* ids follow threads, not CPUs */
 		tap_skip_test("foreign frees", "mm_cid: the second thread may get the first one's id");
 		return;
@@ -393,7 +384,7 @@ static void test_foreign_frees_stay_foreign(void)
 	}
 	pthread_create(&t, NULL, alloc_on_cpu0, NULL);
 	pthread_join(t, &ret);
-	if (ret || pin_self(1)) {
+	if (ret || pin_to_cpu(1)) {
 		tap_result(0, "foreign frees: could not pin to CPUs 0 and 1");
 		return;
 	}
