@@ -58,6 +58,7 @@ static int loop_cnt[4];
 
 #include "hakmem/hakmem.h"
 #include "../../core/fastcache.h"
+#include "../lib/cpu.h"
 #include "../lib/liveset.h"
 #include "../lib/tap.h"
 
@@ -117,11 +118,7 @@ static void bins_in_bounds(void)
 
 static void move_to_random_cpu(unsigned int *seed)
 {
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(rand_r(seed) % ncpus, &set);
-	sched_setaffinity(0, sizeof(set), &set);
+	pin_to_cpu(rand_r(seed) % ncpus);
 }
 
 /*
@@ -131,14 +128,9 @@ static void move_to_random_cpu(unsigned int *seed)
  */
 static void push_missed(unsigned int *misses)
 {
-	cpu_set_t set;
-
 	sched_yield();
-	if (++*misses % 16 == 0) {
-		CPU_ZERO(&set);
-		CPU_SET((int)(*misses / 16) % ncpus, &set);
-		sched_setaffinity(0, sizeof(set), &set);
-	}
+	if (++*misses % 16 == 0)
+		pin_to_cpu((int)(*misses / 16) % ncpus);
 }
 
 /* One pop and push; retries while the bin is full or there is no region. */

@@ -17,6 +17,7 @@
 #include "hakmem/hakmem.h"
 #include "../lib/check_main.h"
 #include "../lib/capture.h"
+#include "../lib/cpu.h"
 #include "../../core/options.h"
 
 struct obj {
@@ -204,7 +205,7 @@ START_TEST(bursts_move_whole_bins)
 	enum { N = 6400, BATCH = 32 };
 	struct hak_cache *c;
 	struct hak_slabinfo row;
-	cpu_set_t one, all;
+	cpu_set_t all;
 	void **v;
 
 	if (hak_opt[OPT_POISON] || hak_opt[OPT_REFILL] != BATCH)
@@ -213,9 +214,7 @@ START_TEST(bursts_move_whole_bins)
 	v = malloc(N * sizeof(*v));
 	ck_assert_ptr_nonnull(v);
 	ck_assert_int_eq(sched_getaffinity(0, sizeof(all), &all), 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	ck_assert_int_eq(pin_to_cpu(sched_getcpu()), 0);
 	for (int i = 0; i < N; i++)
 		ck_assert_ptr_nonnull(v[i] = hak_cache_alloc(c));
 	ck_assert(find_row("burst", &row));
@@ -243,12 +242,10 @@ START_TEST(large_object_bins_stay_small)
 	struct hak_cache *c = hak_cache_create("big40k", 40000, 0, 0, NULL);
 	void *v[64];
 	struct hak_slabinfo row;
-	cpu_set_t one, all;
+	cpu_set_t all;
 
 	ck_assert_int_eq(sched_getaffinity(0, sizeof(all), &all), 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	ck_assert_int_eq(pin_to_cpu(sched_getcpu()), 0);
 	for (int i = 0; i < 64; i++)
 		ck_assert_ptr_nonnull(v[i] = hak_cache_alloc(c));
 	for (int i = 0; i < 64; i++)
