@@ -81,6 +81,21 @@
 	"6:\n"
 
 /*
+ * The batch variants' tail: commit the new current index (t2) into the
+ * bin at address t3; k keeps the count moved, or becomes 0 from label 5
+ * (a miss); the abort handler sits in between.
+ */
+#define RSEQ_ASM_BATCH_COMMIT						\
+	RSEQ_INJECT_ASM(3)						\
+	"	strh	%w[t2], [%[t3]]\n"					\
+	"2:\n"								\
+	"	b	6f\n"							\
+	RSEQ_ASM_DEFINE_ABORT(4, 0b)					\
+	"5:\n"								\
+	"	mov	%[k], xzr\n"						\
+	"6:\n"
+
+/*
  * The batch variants' copy of k (operand k, at least 1) pointers from
  * operand @src to operand @dst, 8 bytes apart, counting in t0, with t5 as
  * scratch: a loop at local label 7, inside the critical section.
@@ -270,14 +285,7 @@ rseq_push_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"	add	%[t4], %[t4], %[t2], lsl #3\n"
 		RSEQ_ASM_COPY(objs, t4)
 		"	add	%w[t2], %w[t2], %w[k]\n"
-		RSEQ_INJECT_ASM(3)
-		"	strh	%w[t2], [%[t3]]\n"
-		"2:\n"
-		"	b	6f\n"
-		RSEQ_ASM_DEFINE_ABORT(4, 0b)
-		"5:\n"
-		"	mov	%[k], xzr\n"
-		"6:\n"
+		RSEQ_ASM_BATCH_COMMIT
 		: [k] "+&r"(k), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
 		  [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4),
 		  [t5] "=&r"(t5)
@@ -316,14 +324,7 @@ rseq_pop_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
 		"	add	%[t4], %[t1], %[soff]\n"
 		"	add	%[t4], %[t4], %[t2], lsl #3\n"
 		RSEQ_ASM_COPY(t4, out)
-		RSEQ_INJECT_ASM(3)
-		"	strh	%w[t2], [%[t3]]\n"
-		"2:\n"
-		"	b	6f\n"
-		RSEQ_ASM_DEFINE_ABORT(4, 0b)
-		"5:\n"
-		"	mov	%[k], xzr\n"
-		"6:\n"
+		RSEQ_ASM_BATCH_COMMIT
 		: [k] "+&r"(k), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
 		  [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4),
 		  [t5] "=&r"(t5)
