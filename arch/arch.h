@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Selects the processor layer. Each arch/<arch>/arch.h provides the same
- * names: HAK_CACHELINE, hak_prefetch(), hak_prefetchw(), hak_cpu_relax(),
+ * names: HAK_CACHELINE, hak_cpu_relax(), hak_ctz32_any(),
  * hak_cycles(); each arch/<arch>/rseq.h the rseq critical sections.
  */
 #ifndef HAK_ARCH_H

@@ -17,7 +17,7 @@
  *                       unsigned long id, void *p, const uint16_t *owner)
  *   void *hak_thread_pointer(void)
  *
- * operating on the per-CPU region array of fastcache.h: the region of the
+ * operating on the per-CPU region array of core/fastcache.h: the region of the
  * CPU the thread runs on is regions[cpu field of its rseq area]. Each is
  * one restartable sequence whose last instruction is the single commit
  * store of the bin's current index; an abort (preemption, migration,
@@ -46,7 +46,8 @@ struct rseq_ctx {
 };
 
 /*
- * Region layout constants shared with core/fastcache.h. HAK_MAX_CPUS is
+ * Region layout constants shared with core/fastcache.h (which checks
+ * them with _Static_assert). HAK_MAX_CPUS is
  * the kernel's largest NR_CPUS, so cpu_id and mm_cid always fit; the
  * region array has two guard slots below index 0 for -1 and -2. Every
  * slot the CPU index can reach points to a region (the empty region when
@@ -70,6 +71,35 @@ struct rseq_ctx {
 
 #define __rseq_str_1(x)	#x
 #define __rseq_str(x)	__rseq_str_1(x)
+
+/*
+ * The critical-section descriptor (struct rseq_cs: version 0, flags 0,
+ * start_ip, post_commit_offset, abort_ip) in section __rseq_cs, 32-byte
+ * aligned as the kernel requires, and its address in
+ * __rseq_cs_ptr_array for debuggers. Both architectures use this one.
+ */
+#define RSEQ_ASM_DEFINE_TABLE(label, start_ip, post_commit_ip, abort_ip)	\
+	".pushsection __rseq_cs, \"aw\"\n\t"				\
+	".balign 32\n\t"						\
+	__rseq_str(label) ":\n\t"					\
+	".long 0x0, 0x0\n\t"						\
+	".quad " __rseq_str(start_ip) ", (" __rseq_str(post_commit_ip)	\
+	" - " __rseq_str(start_ip) "), " __rseq_str(abort_ip) "\n\t"	\
+	".popsection\n\t"						\
+	".pushsection __rseq_cs_ptr_array, \"aw\"\n\t"			\
+	".quad " __rseq_str(label) "b\n\t"				\
+	".popsection\n\t"
+
+/*
+ * An exit point of a critical section other than its end (a miss that
+ * leaves for the slow path), listed as librseq lists them in
+ * __rseq_exit_point_array (start_ip, exit_ip), so tools that check rseq
+ * users can tell a planned exit from a stray jump.
+ */
+#define RSEQ_ASM_DEFINE_EXIT_POINT(start_ip, exit_ip)			\
+	".pushsection __rseq_exit_point_array, \"aw\"\n\t"		\
+	".quad " __rseq_str(start_ip) ", " __rseq_str(exit_ip) "\n\t"	\
+	".popsection\n\t"
 
 #if defined(__x86_64__)
 #include "x86_64/rseq.h"

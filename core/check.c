@@ -5,6 +5,7 @@
  * paths call these; the fast paths test the same facts inline.
  */
 #include "cache.h"
+#include "check.h"
 #include "huge.h"
 #include "registry.h"
 

@@ -15,9 +15,6 @@
 #define __always_inline	inline __attribute__((always_inline))
 #endif
 #define __cold		__attribute__((cold))
-#ifndef __unused
-#define __unused	__attribute__((unused))
-#endif
 #define __aligned(x)	__attribute__((aligned(x)))
 
 /*
@@ -30,9 +27,6 @@
 #define HAK_EXPORT	__attribute__((visibility("default")))
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-
-#define container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
 
 static inline size_t round_up(size_t x, size_t align)
 {

@@ -11,18 +11,21 @@
  *    Threads start on an all-zero region whose bins are all empty and
  *    full at once, so the first operation takes the slow path and needs
  *    no "initialised?" test.
- * Every bin is laid out when its region is made (region.c), never later:
- * in the per-CPU mode no other thread could safely change it afterwards.
+ * Every bin is laid out when its region is made (region.c). Afterwards
+ * only an empty bin's end moves (regions_set_cap(), under the region
+ * lock, for a new object cache whose id no thread can be using yet).
+ *
+ * This header holds the structures and the two hit paths; the slow paths
+ * are region.h, tcache.h and percpu.h, dispatched by frontend.h.
  */
 #ifndef HAK_FASTCACHE_H
 #define HAK_FASTCACHE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../arch/rseq.h"
-#include "../numa/remote.h"
 #include "cache.h"
-#include "poison.h"
 
 #define FC_USER_CAP	64	/* slots per object cache made by the user */
 #define FC_USER_FOREIGN	16	/* and for its frees of other CPUs' objects */
@@ -38,6 +41,12 @@ struct fc_bin {
 	uint16_t end;
 	uint16_t last_slow;	/* per-CPU mode: FC_LAST_*, see percpu.c */
 };
+
+/* arch/<arch>/rseq.h reads current at byte 0, begin at 2, end at 4. */
+_Static_assert(offsetof(struct fc_bin, current) == 0, "rseq asm: current");
+_Static_assert(offsetof(struct fc_bin, begin) == 2, "rseq asm: begin");
+_Static_assert(offsetof(struct fc_bin, end) == 4, "rseq asm: end");
+_Static_assert(sizeof(struct fc_bin) == 8, "rseq asm: bins are 8 bytes apart");
 
 #define FC_LAST_REFILL	1
 #define FC_LAST_DRAIN	2
@@ -82,50 +91,6 @@ struct cpu_table {
 
 extern __hidden struct cpu_table hak_cpu_table;
 #define hak_cpu_regions	(hak_cpu_table.cpu)
-
-/* the locks core/init.c takes around fork() */
-extern __hidden struct hak_lock hak_region_lock;
-extern __hidden struct hak_lock hak_drain_lock;
-
-/* region.c */
-void regions_layout(void);
-void regions_set_cap(unsigned int id, uint32_t cap);
-struct fc_region *region_get(void);
-void region_put(struct fc_region *r);
-void region_flush(struct fc_region *r);
-unsigned int bin_batch(const struct hak_cache *c, struct fc_bin *b,
-		       uint16_t dir);
-uint64_t regions_count_cached(unsigned int id);
-
-/* tcache.c: per-thread mode */
-void tcache_init(void);
-void *tcache_alloc_slow(struct hak_cache *c);
-void tcache_free_slow(struct hak_cache *c, void *p);
-void tcache_flush_current(void);
-
-/* percpu.c: per-CPU rseq mode */
-void percpu_init(void);
-void *percpu_alloc_slow(struct hak_cache *c);
-void percpu_free_slow(struct hak_cache *c, void *p);
-int percpu_drain_all(void);
-void percpu_idle_tick(void);
-void percpu_mode_update(void);
-const char *percpu_mode_name(void);
-const char *percpu_mode_reason(void);
-intptr_t percpu_rseq_area(int *has_node_id);
-
-/**
- * fc_flush_reachable() - return the cached objects this call can reach
- *
- * Every CPU's region in the per-CPU mode (this CPU's only, without
- * membarrier), and the calling thread's own region.
- */
-static inline void fc_flush_reachable(void)
-{
-	remote_flush_current();
-	percpu_drain_all();
-	tcache_flush_current();
-}
 
 static inline void *fc_claim(struct hak_cache *c, void *p)
 {
@@ -175,36 +140,6 @@ static __always_inline int fc_push(unsigned long id, void *p)
 		return 0;
 	r->slots[b->current++] = p;
 	return 1;
-}
-
-/**
- * cache_alloc_slow() - allocate when the fast path missed
- * @c: the cache
- *
- * Return: the object (free tag cleared), or NULL with errno ENOMEM.
- */
-static inline void *cache_alloc_slow(struct hak_cache *c)
-{
-	if (poison_on())
-		return poison_alloc(c);
-	if (hak_rseq.on)
-		return percpu_alloc_slow(c);
-	return tcache_alloc_slow(c);
-}
-
-/**
- * cache_free_slow() - free a checked, tagged object when the push missed
- * @c: its cache
- * @p: the object
- */
-static inline void cache_free_slow(struct hak_cache *c, void *p)
-{
-	if (poison_on())
-		poison_free(c, p);
-	else if (hak_rseq.on)
-		percpu_free_slow(c, p);
-	else
-		tcache_free_slow(c, p);
 }
 
 #endif /* HAK_FASTCACHE_H */

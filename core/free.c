@@ -3,6 +3,7 @@
  * The free slow path: NULL, huge allocations, full bins, and every invalid
  * pointer, reported with what was wrong.
  */
+#include "check.h"
 #include "free.h"
 #include "huge.h"
 #include "report.h"

@@ -6,9 +6,8 @@
 #define HAK_FREE_H
 
 #include "cache.h"
-#include "fastcache.h"
+#include "frontend.h"
 #include "registry.h"
-#include "../numa/remote.h"
 
 void free_slow(void *p, struct hak_cache *expect, const char *op);
 void free_multi_node(unsigned int id, void *p);
@@ -47,7 +46,8 @@ static __always_inline const struct slab_ro *ro_of(const struct superslab *ss,
 						   uintptr_t a)
 {
 	return (const struct slab_ro *)((const char *)ss->ro +
-		((a >> (HAK_SLAB_SHIFT - 5)) & ((HAK_SLABS_PER_SS - 1) << 5)));
+		((a >> (HAK_SLAB_SHIFT - SLAB_RO_SHIFT)) &
+		 ((HAK_SLABS_PER_SS - 1) << SLAB_RO_SHIFT)));
 }
 
 /**

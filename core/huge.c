@@ -25,8 +25,11 @@
 #include "registry.h"
 #include "superslab.h"
 
-#define HUGE_MAGIC		0x48414b4d48554745ULL	/* "HAKMHUGE" */
 #define HUGE_CACHE_ENTRIES	16
+
+_Static_assert(offsetof(struct huge_hdr, kind) ==
+	       offsetof(struct superslab, kind),
+	       "a registered chunk's kind is read at one offset");
 
 static _Atomic uint64_t huge_count;
 static _Atomic uint64_t huge_bytes;
@@ -86,7 +89,6 @@ static char *huge_map(size_t size, size_t align, char **user,
 
 static void hdr_set(struct huge_hdr *h, char *user, size_t map_len)
 {
-	h->magic = HUGE_MAGIC;
 	h->kind = SS_KIND_HUGE;
 	h->user = user;
 	h->map_base = h;

@@ -15,7 +15,6 @@
 #include "lock.h"
 
 struct huge_hdr {
-	uint64_t magic;
 	uint32_t kind;		/* SS_KIND_HUGE, at the SuperSlab's offset */
 	uint32_t node;
 	void *user;		/* the pointer handed out */

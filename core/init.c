@@ -8,19 +8,20 @@
 
 #include "../arch/arch.h"
 #include "cache.h"
-#include "fastcache.h"
 #include "huge.h"
 #include "init.h"
 #include "meta.h"
 #include "options.h"
+#include "percpu.h"
+#include "region.h"
+#include "remote.h"
 #include "size_class.h"
 #include "superslab.h"
-#include "../numa/remote.h"
+#include "tcache.h"
 #include "../numa/topology.h"
 #include "hakmem/hakmem.h"
 
 _Atomic int hak_init_state;
-int hak_constructed;
 static __thread int init_owner __attribute__((tls_model("initial-exec")));
 static struct hak_lock cache_list_lock = HAK_LOCK_INIT;
 
@@ -53,9 +54,9 @@ static void secrets_init(void)
 }
 
 /*
- * Lock order: percpu drain, cache list, region list, remote buffers,
- * centrals, pools, huge mapping cache, metadata arena; the same order the
- * allocator nests them in.
+ * Every lock, in the lock order written at the top of core/central.c (the
+ * one place it is stated): the outer ones, the centrals, the pools, the
+ * inner ones.
  */
 static struct hak_lock *const outer_locks[] = {
 	&hak_drain_lock, &cache_list_lock, &hak_region_lock, &hak_remote_lock,
@@ -68,7 +69,7 @@ static void fork_prepare(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(outer_locks); i++)
 		hak_lock(outer_locks[i]);
-	caches_lock_all();
+	centrals_lock_all();
 	superslab_pool_lock_all();
 	for (size_t i = 0; i < ARRAY_SIZE(inner_locks); i++)
 		hak_lock(inner_locks[i]);
@@ -79,7 +80,7 @@ static void fork_parent(void)
 	for (size_t i = ARRAY_SIZE(inner_locks); i-- > 0;)
 		hak_unlock(inner_locks[i]);
 	superslab_pool_unlock_all();
-	caches_unlock_all();
+	centrals_unlock_all();
 	for (size_t i = ARRAY_SIZE(outer_locks); i-- > 0;)
 		hak_unlock(outer_locks[i]);
 }
@@ -89,7 +90,7 @@ static void fork_child(void)
 	for (size_t i = 0; i < ARRAY_SIZE(inner_locks); i++)
 		hak_lock_init(inner_locks[i]);
 	superslab_pool_reinit();
-	caches_reinit_locks();
+	centrals_reinit_locks();
 	for (size_t i = 0; i < ARRAY_SIZE(outer_locks); i++)
 		hak_lock_init(outer_locks[i]);
 }
@@ -153,7 +154,7 @@ __attribute__((constructor)) static void hak_constructor(void)
 	hak_init();
 	if (!hak_options_were_read())
 		hak_options_read();
-	hak_constructed = 1;
+	topology_allow_learning();
 	topology_init();
 }
 

@@ -6,8 +6,9 @@
 #include <string.h>
 
 #include "cache.h"
-#include "fastcache.h"
+#include "check.h"
 #include "free.h"
+#include "frontend.h"
 #include "huge.h"
 #include "malloc_fast.h"
 #include "init.h"
@@ -228,7 +229,7 @@ HAK_EXPORT int hak_trim(void)
 	/* the list lock: a destroyed id is not recycled under our feet */
 	hak_cache_list_lock();
 	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
-		if (hak_caches[id] && cache_release_empty(hak_caches[id]))
+		if (hak_caches[id] && central_shrink(hak_caches[id]))
 			did = 1;
 	hak_cache_list_unlock();
 	did |= huge_trim();

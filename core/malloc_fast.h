@@ -7,7 +7,7 @@
 #ifndef HAK_MALLOC_FAST_H
 #define HAK_MALLOC_FAST_H
 
-#include "fastcache.h"
+#include "frontend.h"
 #include "huge.h"
 #include "init.h"
 #include "size_class.h"

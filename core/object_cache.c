@@ -6,11 +6,12 @@
 #include <string.h>
 
 #include "cache.h"
-#include "fastcache.h"
+#include "frontend.h"
 #include "fmt.h"
 #include "free.h"
 #include "init.h"
 #include "meta.h"
+#include "region.h"
 #include "report.h"
 #include "hakmem/hakmem.h"
 
@@ -117,7 +118,7 @@ HAK_EXPORT void hak_cache_free(struct hak_cache *cache, void *obj)
 HAK_EXPORT int hak_cache_shrink(struct hak_cache *cache)
 {
 	fc_flush_reachable();
-	return (int)cache_release_empty(cache);
+	return (int)central_shrink(cache);
 }
 
 /* Objects out of the spans of every node (in caches or in use). */
@@ -142,7 +143,7 @@ HAK_EXPORT void hak_cache_destroy(struct hak_cache *cache)
 	if (!cache)
 		return;
 	fc_flush_reachable();
-	cache_release_empty(cache);
+	central_shrink(cache);
 	hak_cache_list_lock();
 	live = cache_inuse(cache);
 	cached = regions_count_cached(cache->id);

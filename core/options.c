@@ -121,14 +121,3 @@ int hak_options_were_read(void)
 {
 	return options_read;
 }
-
-/**
- * hak_option_name() - the environment name of an option
- * @o: the option
- *
- * Return: the HAKMEM_* name.
- */
-const char *hak_option_name(enum hak_option o)
-{
-	return option_table[o].name;
-}

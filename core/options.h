@@ -32,7 +32,6 @@ extern __hidden long hak_opt[OPT_COUNT];
 
 void hak_options_read(void);
 int hak_options_were_read(void);
-const char *hak_option_name(enum hak_option o);
 
 static inline long hak_option(enum hak_option o)
 {

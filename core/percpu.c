@@ -29,32 +29,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../arch/rseq-abi.h"
+#include "central.h"
 #include "debug.h"
-#include "fastcache.h"
 #include "init.h"
 #include "options.h"
+#include "percpu.h"
+#include "region.h"
+#include "superslab.h"
+#include "tcache.h"
 #include "../numa/topology.h"
-
-#ifndef AT_RSEQ_FEATURE_SIZE
-#define AT_RSEQ_FEATURE_SIZE	27
-#endif
-
-/* The rseq ABI (include/uapi/linux/rseq.h), with the 6.3+ fields. */
-struct rseq_abi {
-	uint32_t cpu_id_start;
-	uint32_t cpu_id;
-	uint64_t rseq_cs;
-	uint32_t flags;
-	uint32_t node_id;
-	uint32_t mm_cid;
-	uint32_t pad;
-} __aligned(32);
-
-#define ABI_CPU_ID	4
-#define ABI_RSEQ_CS	8
-#define ABI_MM_CID	24
-#define ABI_MM_CID_END	28
-#define ABI_NODE_ID_END	24
 
 enum { OWN_NONE, OWN_REGISTERED, OWN_DEAD };
 enum { PREP_READY, PREP_RETRY, PREP_FALLBACK };
@@ -65,8 +49,8 @@ struct cpu_table hak_cpu_table;
 
 static __thread struct rseq_abi own_area
 	__attribute__((tls_model("initial-exec"))) = {
-	.cpu_id = (uint32_t)-1,
-	.mm_cid = (uint32_t)-1,
+	.cpu_id = RSEQ_ABI_CPU_ID_UNINITIALIZED,
+	.mm_cid = RSEQ_ABI_CPU_ID_UNINITIALIZED,
 };
 static __thread int own_state __attribute__((tls_model("initial-exec")));
 static int own_mode;
@@ -131,8 +115,8 @@ static void own_thread_exit(void *arg)
 	syscall(__NR_rseq, &own_area, sizeof(own_area), RSEQ_FLAG_UNREGISTER,
 		HAK_RSEQ_SIG);
 	/* unregistered: the area is ours again; make every sequence fail */
-	own_area.cpu_id = (uint32_t)-1;
-	own_area.mm_cid = (uint32_t)-1;
+	own_area.cpu_id = RSEQ_ABI_CPU_ID_UNINITIALIZED;
+	own_area.mm_cid = RSEQ_ABI_CPU_ID_UNINITIALIZED;
 	own_state = OWN_DEAD;
 }
 
@@ -156,30 +140,28 @@ static int glibc_registered(void)
 
 	if (!__rseq_size)
 		return 0;
-	return *(const volatile uint32_t *)(tp + __rseq_offset + ABI_CPU_ID) <
+	return *(const volatile uint32_t *)(tp + __rseq_offset + RSEQ_ABI_CPU_ID) <
 	       HAK_MAX_CPUS;
 }
 
 static intptr_t pick_cpu_field(void)
 {
 	if (hak_option(OPT_CPU_ID) != 1)
-		return ABI_CPU_ID;
-	if (getauxval(AT_RSEQ_FEATURE_SIZE) >= ABI_MM_CID_END) {
+		return RSEQ_ABI_CPU_ID;
+	if (getauxval(AT_RSEQ_FEATURE_SIZE) >= RSEQ_ABI_MM_CID_END) {
 		mode_name = "per-CPU rseq (mm_cid)";
-		return ABI_MM_CID;
+		return RSEQ_ABI_MM_CID;
 	}
 	mode_reason = "HAKMEM_CPU_ID=mm_cid asked, but the kernel has no mm_cid: using cpu_id";
-	return ABI_CPU_ID;
+	return RSEQ_ABI_CPU_ID;
 }
 
-/**
- * percpu_init() - choose the fast-path mode, once, at start-up
- *
+/*
  * Per-CPU when rseq works (glibc's registration, or ours) and
  * HAKMEM_RSEQ is not 0; per-thread otherwise. The reason is kept for the
  * statistics.
  */
-void percpu_init(void)
+static void choose_mode(void)
 {
 	intptr_t base;
 
@@ -206,22 +188,20 @@ void percpu_init(void)
 	mode_name = "per-CPU rseq (cpu_id)";
 	table_init();
 	hak_rseq.cpu_off = base + pick_cpu_field();
-	hak_rseq.cs_off = base + ABI_RSEQ_CS;
+	hak_rseq.cs_off = base + RSEQ_ABI_RSEQ_CS;
 	membarrier_ok = syscall(__NR_membarrier,
 				MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
 				0, 0) == 0;
 	hak_rseq.on = 1;
-	percpu_mode_update();
 }
 
-/**
- * percpu_mode_update() - recompute hak_free_direct
- *
- * Called when the fast-path mode is chosen and whenever the topology is
- * published. A free that still sees the old value only puts an object of
- * another node into this CPU's cache for a while: no harm.
+/*
+ * Recomputes hak_free_direct: when the fast-path mode is chosen and
+ * whenever the topology is published (a hook of topology.c). A free that
+ * still sees the old value only puts an object of another node into this
+ * CPU's cache for a while: no harm.
  */
-void percpu_mode_update(void)
+static void mode_update(void)
 {
 	int direct = hak_rseq.on && !topology_multi();
 
@@ -229,20 +209,18 @@ void percpu_mode_update(void)
 			 __ATOMIC_RELAXED);
 }
 
-/**
- * percpu_rseq_area() - where this process's threads find their rseq area
- * @has_node_id: set to 1 when the kernel fills the node_id field
- *
- * Works in the per-thread mode too, when glibc registered rseq.
- *
- * Return: the thread-pointer relative offset of the area, or INTPTR_MIN
- * when the process has none.
+/*
+ * Where this process's threads find their rseq area, for the topology
+ * (the node of the current CPU): the thread-pointer relative offset, or
+ * INTPTR_MIN when the process has none. Works in the per-thread mode
+ * too, when glibc registered rseq. *@has_node_id: the kernel fills
+ * node_id.
  */
-intptr_t percpu_rseq_area(int *has_node_id)
+static intptr_t rseq_area(int *has_node_id)
 {
-	*has_node_id = getauxval(AT_RSEQ_FEATURE_SIZE) >= ABI_NODE_ID_END;
+	*has_node_id = getauxval(AT_RSEQ_FEATURE_SIZE) >= RSEQ_ABI_NODE_ID_END;
 	if (hak_rseq.on)
-		return hak_rseq.cs_off - ABI_RSEQ_CS;
+		return hak_rseq.cs_off - RSEQ_ABI_RSEQ_CS;
 	if (glibc_registered())
 		return __rseq_offset;
 	return INTPTR_MIN;
@@ -306,10 +284,8 @@ static uint64_t idle_seen_ops[HAK_MAX_CPUS];
 /* the regions a drain detached, by CPU; under hak_drain_lock */
 static struct fc_region *detached[HAK_MAX_CPUS];
 
-/**
- * percpu_idle_tick() - a decay tick passed: look for idle CPUs soon
- */
-void percpu_idle_tick(void)
+/* A decay tick passed (a hook of superslab.c): look for idle CPUs soon. */
+static void idle_tick(void)
 {
 	if (hak_rseq.on && membarrier_ok)
 		atomic_store_explicit(&idle_scan_due, 1, memory_order_relaxed);
@@ -458,7 +434,7 @@ void *percpu_alloc_slow(struct hak_cache *c)
 	}
 	owner = current_owner();
 	n = batch_size(c, owner, c->id, FC_LAST_REFILL);
-	n = cache_refill(c, batch, n ? n : 1, owner);	/* one is handed out */
+	n = central_refill(c, batch, n ? n : 1, owner);	/* one is handed out */
 	if (!n) {
 		errno = ENOMEM;
 		return NULL;
@@ -467,19 +443,9 @@ void *percpu_alloc_slow(struct hak_cache *c)
 	i = n ? rseq_push_batch(&hak_rseq, hak_cpu_regions, c->id, batch, n) : 0;
 	HAK_BUG_ON(i > n);
 	if (i < n)
-		cache_drain(c, batch + i, n - i);
+		central_drain(c, batch + i, n - i, HAK_OWNER_NONE);
 	slow_path_done(owner);
 	return fc_claim(c, p);
-}
-
-/* Back to the centrals: a foreign bin's objects to their owners' stashes. */
-static void drain_bin(struct hak_cache *c, void **objs, unsigned int n,
-		      int foreign, unsigned int owner)
-{
-	if (foreign)
-		cache_drain_to_owners(c, objs, n);
-	else
-		cache_drain_cpu(c, objs, n, owner);
 }
 
 /**
@@ -495,8 +461,7 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 {
 	void *batch[HAK_MAX_BATCH];
 	const uint16_t *pownp = obj_owner_slot(p);
-	unsigned int n = 0, owner, bin;
-	int foreign;
+	unsigned int n = 0, owner, bin, to;
 
 	for (;;) {
 		if (rseq_push_owned(&hak_rseq, hak_cpu_regions, c->id, p,
@@ -512,16 +477,23 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 		break;
 	}
 	owner = current_owner();
-	/* as the sequence decides */
-	foreign = (uint16_t)owner != obj_owner(p);
-	bin = c->id + (foreign ? HAK_FOREIGN_BIN : 0);
+	/*
+	 * As the sequence decides: a foreign bin's objects go back to their
+	 * owners' stashes, this CPU's own to its stash or the transfer array.
+	 */
+	bin = c->id;
+	to = owner;
+	if ((uint16_t)owner != obj_owner(p)) {
+		bin += HAK_FOREIGN_BIN;
+		to = HAK_OWNER_SPAN;
+	}
 	n = batch_size(c, owner, bin, FC_LAST_DRAIN);
 	if (n)
 		n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, bin, batch, n);
 	if (n)
-		drain_bin(c, batch, n, foreign, owner);
+		central_drain(c, batch, n, to);
 	if (!rseq_push_owned(&hak_rseq, hak_cpu_regions, c->id, p, pownp))
-		drain_bin(c, &p, 1, foreign, owner);
+		central_drain(c, &p, 1, to);
 	slow_path_done(owner);
 }
 
@@ -539,7 +511,7 @@ static int drain_current_cpu(void)
 			continue;
 		while ((n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, bin,
 					   batch, HAK_MAX_BATCH))) {
-			cache_drain(c, batch, n);
+			central_drain(c, batch, n, HAK_OWNER_NONE);
 			did = 1;
 		}
 	}
@@ -568,4 +540,24 @@ int percpu_drain_all(void)
 	drain_detached(n);
 	hak_unlock(&hak_drain_lock);
 	return did;
+}
+
+/**
+ * percpu_init() - choose the fast-path mode, once, at start-up
+ *
+ * Then tells the layers below what they need from it, through their
+ * hooks: the topology where the rseq area is and when to recompute
+ * hak_free_direct, the SuperSlab pools whom to tell of a decay tick.
+ */
+void percpu_init(void)
+{
+	intptr_t area;
+	int node_id;
+
+	choose_mode();
+	area = rseq_area(&node_id);
+	topology_set_rseq_area(area, node_id);
+	topology_set_publish_hook(mode_update);
+	superslab_set_tick_hook(idle_tick);
+	mode_update();
 }

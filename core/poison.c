@@ -56,7 +56,7 @@ void *poison_alloc(struct hak_cache *c)
 {
 	void *p;
 
-	if (!cache_refill(c, &p, 1, HAK_OWNER_NONE)) {
+	if (!central_refill(c, &p, 1, HAK_OWNER_NONE)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -74,5 +74,5 @@ void *poison_alloc(struct hak_cache *c)
 void poison_free(struct hak_cache *c, void *p)
 {
 	poison_fill(c, p);
-	cache_drain(c, &p, 1);
+	central_drain(c, &p, 1, HAK_OWNER_NONE);
 }

@@ -6,8 +6,9 @@
 #include <string.h>
 
 #include "debug.h"
-#include "fastcache.h"
 #include "meta.h"
+#include "poison.h"
+#include "region.h"
 
 struct fc_region hak_fc_empty;
 
@@ -194,7 +195,8 @@ void region_flush(struct fc_region *r)
 		if (!n)		/* untouched: regions_set_cap() may read it */
 			continue;
 		if (c)
-			cache_drain(c, &r->slots[b->begin], n);
+			central_drain(c, &r->slots[b->begin], n,
+				      HAK_OWNER_NONE);
 		__atomic_store_n(&b->current, b->begin, __ATOMIC_RELAXED);
 	}
 }

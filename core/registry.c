@@ -8,25 +8,25 @@ _Atomic uint64_t hak_registry[REGISTRY_WORDS];
 
 /**
  * registry_add() - mark a 2 MiB chunk as ours
- * @chunk: 2 MiB-aligned address whose first page holds our header
+ * @base: 2 MiB-aligned address whose first page holds our header
  */
-void registry_add(const void *chunk)
+void registry_add(const void *base)
 {
-	uintptr_t a = (uintptr_t)chunk;
+	uintptr_t chunk = (uintptr_t)base >> REGISTRY_CHUNK_SHIFT;
 
-	atomic_fetch_or_explicit(&hak_registry[a >> 27], 1ULL << ((a >> 21) & 63),
+	atomic_fetch_or_explicit(&hak_registry[chunk >> 6], 1ULL << (chunk & 63),
 				 memory_order_release);
 }
 
 /**
  * registry_del() - forget a 2 MiB chunk before it is unmapped
- * @chunk: 2 MiB-aligned address
+ * @base: 2 MiB-aligned address
  */
-void registry_del(const void *chunk)
+void registry_del(const void *base)
 {
-	uintptr_t a = (uintptr_t)chunk;
+	uintptr_t chunk = (uintptr_t)base >> REGISTRY_CHUNK_SHIFT;
 
-	atomic_fetch_and_explicit(&hak_registry[a >> 27],
-				  ~(1ULL << ((a >> 21) & 63)),
+	atomic_fetch_and_explicit(&hak_registry[chunk >> 6],
+				  ~(1ULL << (chunk & 63)),
 				  memory_order_release);
 }

@@ -15,7 +15,9 @@
 #include "compiler.h"
 
 #define HAK_VA_BITS	48
-#define REGISTRY_WORDS	(1UL << (HAK_VA_BITS - 21 - 6))
+/* One bit per 2 MiB chunk: the SuperSlab size (superslab.h checks it). */
+#define REGISTRY_CHUNK_SHIFT	21
+#define REGISTRY_WORDS	(1UL << (HAK_VA_BITS - REGISTRY_CHUNK_SHIFT - 6))
 
 extern __hidden _Atomic uint64_t hak_registry[REGISTRY_WORDS];
 
@@ -30,7 +32,7 @@ void registry_del(const void *chunk);
  */
 static inline int registry_test(uintptr_t a)
 {
-	uintptr_t chunk = a >> 21;	/* one shift: the word is chunk / 64 */
+	uintptr_t chunk = a >> REGISTRY_CHUNK_SHIFT;	/* word: chunk / 64 */
 
 	if (unlikely(chunk >= REGISTRY_WORDS * 64))
 		return 0;

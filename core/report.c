@@ -44,18 +44,6 @@ void hak_fatal(const char *msg)
 }
 
 /**
- * hak_bug() - a failed HAK_BUG_ON() of a CONFIG_DEBUG=y build: abort
- * @file: source file
- * @line: line
- * @cond: the condition that held
- */
-void hak_bug(const char *file, int line, const char *cond)
-{
-	hak_dprintf(2, "hakmem: BUG at %s:%d: %s\n", file, line, cond);
-	abort();
-}
-
-/**
  * hak_reports() - number of invalid operations reported so far
  *
  * Return: the count (useful in warn mode and in tests).

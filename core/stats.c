@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include "cache.h"
-#include "fastcache.h"
 #include "fmt.h"
 #include "huge.h"
 #include "init.h"
 #include "os.h"
+#include "percpu.h"
 #include "superslab.h"
 #include "hakmem/hakmem.h"
 

@@ -19,16 +19,27 @@
 
 #include "cache.h"
 #include "debug.h"
-#include "fastcache.h"
 #include "options.h"
 #include "os.h"
 #include "registry.h"
 #include "superslab.h"
 #include "../numa/topology.h"
 
-#define SS_MAGIC	0x48414b4d454d5353ULL	/* "HAKMEMSS" */
-
 struct ss_pool hak_pools[HAK_NODE_SLOTS];
+/* called on each decay tick, under a pool lock: must not take locks */
+static void (*tick_hook)(void);
+
+/**
+ * superslab_set_tick_hook() - call @fn on every decay tick
+ * @fn: the hook; it runs under a pool lock, so it may only raise a flag
+ *	(the front end uses it to drain idle CPUs' caches after the tick)
+ *
+ * Context: start-up.
+ */
+void superslab_set_tick_hook(void (*fn)(void))
+{
+	tick_hook = fn;
+}
 
 static void avail_add(struct ss_pool *pool, struct superslab *ss)
 {
@@ -60,7 +71,6 @@ static struct superslab *superslab_new(struct ss_pool *pool, unsigned int node)
 	if (hak_option(OPT_GUARD))	/* between metadata and objects */
 		os_protect((char *)ss + HAK_SLAB_SIZE - HAK_PAGE_SIZE,
 			   HAK_PAGE_SIZE, 1);
-	ss->magic = SS_MAGIC;
 	ss->kind = SS_KIND_SLABS;
 	ss->node = node;
 	ss->free_bitmap = SS_ALL_FREE;
@@ -284,7 +294,8 @@ static void decay_locked(struct ss_pool *pool)
 
 	if (!tick_due(pool, now))
 		return;
-	percpu_idle_tick();	/* idle CPUs' caches: drained after the lock */
+	if (tick_hook)		/* idle CPUs' caches: drained after the lock */
+		tick_hook();
 	decay_tick(pool, now);
 	decay_others(pool, now);
 }

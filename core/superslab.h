@@ -19,6 +19,7 @@
 #include "../arch/arch.h"
 #include "compiler.h"
 #include "lock.h"
+#include "registry.h"
 
 #define HAK_SS_SHIFT		21
 #define HAK_SS_SIZE		(1UL << HAK_SS_SHIFT)
@@ -82,8 +83,7 @@ struct slab_rw {
 };
 
 struct superslab {
-	uint64_t magic;
-	uint32_t kind;
+	uint32_t kind;		/* at offset 0, as in struct huge_hdr */
 	uint32_t node;
 	/* Under the pool lock: */
 	uint32_t free_bitmap;	/* 1 = slab free */
@@ -104,7 +104,12 @@ struct superslab {
 
 _Static_assert(sizeof(struct superslab) <= HAK_SLAB_SIZE - 4096,
 	       "SuperSlab metadata must fit in slab 0, below its guard page");
-_Static_assert(sizeof(struct slab_ro) == 32, "slab_ro is half a line");
+/* log2 of sizeof(struct slab_ro): free.h indexes ro[] with a shift */
+#define SLAB_RO_SHIFT	5
+_Static_assert(sizeof(struct slab_ro) == 1U << SLAB_RO_SHIFT,
+	       "slab_ro is half a line");
+_Static_assert(HAK_SS_SHIFT == REGISTRY_CHUNK_SHIFT,
+	       "the registry has one bit per SuperSlab");
 
 static inline struct superslab *ss_of(const void *p)
 {
@@ -198,6 +203,7 @@ struct ss_pool {
 /* One pool per NUMA node, and the boot pool (numa/topology.h). */
 extern __hidden struct ss_pool hak_pools[];
 
+void superslab_set_tick_hook(void (*fn)(void));
 struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node);
 void superslab_release_span(struct superslab *ss, unsigned int head);
 int superslab_purge(int unmap_empty);

@@ -13,8 +13,9 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "fastcache.h"
 #include "init.h"
+#include "region.h"
+#include "tcache.h"
 
 enum { TC_NONE, TC_LIVE, TC_DEAD };
 
@@ -69,7 +70,7 @@ static void bin_drain(struct fc_region *r, struct fc_bin *b,
 		n = have;
 	if (!n)
 		return;
-	cache_drain(c, &r->slots[b->begin], n);
+	central_drain(c, &r->slots[b->begin], n, HAK_OWNER_NONE);
 	memmove(&r->slots[b->begin], &r->slots[b->begin + n],
 		(have - n) * sizeof(void *));
 	b->current = (uint16_t)(b->current - n);
@@ -99,14 +100,14 @@ void *tcache_alloc_slow(struct hak_cache *c)
 
 		if (!n)		/* a bin with no room */
 			goto direct;
-		n = cache_refill(c, &r->slots[b->begin], n, HAK_OWNER_NONE);
+		n = central_refill(c, &r->slots[b->begin], n, HAK_OWNER_NONE);
 		if (!n)
 			goto nomem;
 		b->current = (uint16_t)(b->begin + n);
 	}
 	return fc_claim(c, r->slots[--b->current]);
 direct:			/* one object, past the bin */
-	if (cache_refill(c, &p, 1, HAK_OWNER_NONE))
+	if (central_refill(c, &p, 1, HAK_OWNER_NONE))
 		return fc_claim(c, p);
 nomem:
 	errno = ENOMEM;
@@ -127,14 +128,14 @@ void tcache_free_slow(struct hak_cache *c, void *p)
 	struct fc_bin *b;
 
 	if (!r) {
-		cache_drain(c, &p, 1);
+		central_drain(c, &p, 1, HAK_OWNER_NONE);
 		return;
 	}
 	b = &r->bin[c->id];
 	if (b->current == b->end)
 		bin_drain(r, b, c, bin_batch(c, b, FC_LAST_DRAIN));
 	if (b->current == b->end) {	/* a bin with no room */
-		cache_drain(c, &p, 1);
+		central_drain(c, &p, 1, HAK_OWNER_NONE);
 		return;
 	}
 	r->slots[b->current++] = p;

@@ -23,7 +23,6 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "../core/fastcache.h"
 #include "../core/options.h"
 #include "topology.h"
 
@@ -33,6 +32,46 @@ struct hak_topology hak_topo = { .mode = TOPO_BOOT, .single_node = -1,
 
 static _Atomic int learning;
 static _Atomic unsigned int rotor;
+/* set by the layers above before the topology is learned */
+static int may_learn;
+static intptr_t area_base = INTPTR_MIN;
+static int area_has_node_id;
+static void (*publish_hook)(void);
+
+/**
+ * topology_allow_learning() - libnuma may be asked from now on
+ *
+ * Called from the library constructor: libnuma allocates in its own
+ * constructor, so it cannot be asked before ours runs.
+ */
+void topology_allow_learning(void)
+{
+	may_learn = 1;
+}
+
+/**
+ * topology_set_rseq_area() - where threads find their rseq area
+ * @base: its thread-pointer relative offset, or INTPTR_MIN for none
+ * @has_node_id: the kernel fills its node_id field
+ *
+ * Context: start-up, before the topology is learned.
+ */
+void topology_set_rseq_area(intptr_t base, int has_node_id)
+{
+	area_base = base;
+	area_has_node_id = has_node_id;
+}
+
+/**
+ * topology_set_publish_hook() - call @fn whenever a topology is published
+ * @fn: the hook (the fast-path mode recomputes what depends on it)
+ *
+ * Context: start-up, before the topology is learned.
+ */
+void topology_set_publish_hook(void (*fn)(void))
+{
+	publish_hook = fn;
+}
 
 /**
  * topology_node_slow() - the current node without an rseq area
@@ -112,7 +151,8 @@ static void publish(const struct hak_topology *t)
 	hak_topo.mode = TOPO_BOOT;
 	atomic_store_explicit((_Atomic int *)&hak_topo.mode, mode,
 			      memory_order_release);
-	percpu_mode_update();
+	if (publish_hook)
+		publish_hook();
 }
 
 /**
@@ -126,11 +166,9 @@ static void publish(const struct hak_topology *t)
 void topology_learn(void)
 {
 	struct hak_topology t = hak_topo;
-	intptr_t base;
-	int node_id;
 	int expected = 0;
 
-	if (hak_topo.mode != TOPO_BOOT || !hak_constructed ||
+	if (hak_topo.mode != TOPO_BOOT || !may_learn ||
 	    !atomic_compare_exchange_strong(&learning, &expected, 1))
 		return;
 	t.nr_nodes = 1;
@@ -146,8 +184,7 @@ void topology_learn(void)
 	/* one pool and nothing to bind: the boot pool is that pool */
 	t.single_pool = t.bind == BIND_NONE ? HAK_NODE_BOOT : 0;
 	order_by_distance(&t);
-	base = percpu_rseq_area(&node_id);
-	pick_source(&t, base, node_id);
+	pick_source(&t, area_base, area_has_node_id);
 	publish(&t);
 	atomic_store(&learning, 2);
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../arch/rseq-abi.h"
 #include "../arch/rseq.h"
 #include "../core/compiler.h"
 
@@ -60,8 +61,9 @@ struct hak_topology {
 
 extern __hidden struct hak_topology hak_topo;
 
-extern __hidden int hak_constructed;
-
+void topology_allow_learning(void);
+void topology_set_rseq_area(intptr_t base, int has_node_id);
+void topology_set_publish_hook(void (*fn)(void));
 void topology_init(void);
 void topology_learn(void);
 void topology_restrict(uint64_t allowed);
@@ -85,12 +87,13 @@ static inline unsigned int topology_current_node(void)
 
 	if (likely(hak_topo.source != SRC_NONE)) {
 		tp = hak_thread_pointer();
-		cpu = *(const volatile uint32_t *)(tp + hak_topo.rseq_base + 4);
+		cpu = *(const volatile uint32_t *)(tp + hak_topo.rseq_base +
+						   RSEQ_ABI_CPU_ID);
 		if (likely(cpu < HAK_MAX_CPUS)) {
 			if (hak_topo.source == SRC_RSEQ_NODE)
 				return *(const volatile uint32_t *)
-					(tp + hak_topo.rseq_base + 20) %
-				       HAK_MAX_NODES;
+					(tp + hak_topo.rseq_base +
+					 RSEQ_ABI_NODE_ID) % HAK_MAX_NODES;
 			return hak_topo.node_of_cpu[cpu];
 		}
 	}

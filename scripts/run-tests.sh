@@ -20,7 +20,6 @@ while [ $# -gt 0 ]; do
 	--srctree) srctree=$2; shift 2 ;;
 	--builddir) builddir=$2; shift 2 ;;
 	--lib) lib=$2; shift 2 ;;
-	--lib-a) shift 2 ;;
 	*) echo "usage: $0 [--srctree DIR] [--builddir DIR] [--lib SO]" >&2; exit 2 ;;
 	esac
 done

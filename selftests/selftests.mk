@@ -53,4 +53,4 @@ check-full:
 
 check: all selftests
 	$(Q)$(srctree)/scripts/run-tests.sh --srctree $(srctree) \
-		--builddir $(tbuild) --lib $(LIB_SO) --lib-a $(LIB_A)
+		--builddir $(tbuild) --lib $(LIB_SO)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * aarch64: cache-line size, prefetch, spin hint, bit scan and cycle
- * counter.
+ * aarch64: cache-line size, spin hint, bit scan and cycle counter. The
+ * prefetch of the next object is part of the rseq pop (rseq.h).
  */
 #ifndef HAK_ARCH_AARCH64_H
 #define HAK_ARCH_AARCH64_H
@@ -9,16 +9,6 @@
 #include <stdint.h>
 
 #define HAK_CACHELINE	64
-
-static inline void hak_prefetch(const void *p)
-{
-	__asm__ volatile("prfm pldl1keep, %a0" : : "p"(p));
-}
-
-static inline void hak_prefetchw(const void *p)
-{
-	__asm__ volatile("prfm pstl1keep, %a0" : : "p"(p));
-}
 
 static inline void hak_cpu_relax(void)
 {

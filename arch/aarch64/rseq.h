@@ -22,19 +22,6 @@
 
 #define HAK_RSEQ_SIG	0xd428bc00
 
-#define RSEQ_ASM_DEFINE_TABLE(label, start_ip, post_commit_ip, abort_ip)	\
-	"	.pushsection	__rseq_cs, \"aw\"\n"				\
-	"	.balign	32\n"							\
-	__rseq_str(label) ":\n"							\
-	"	.long	0x0, 0x0\n"						\
-	"	.quad	" __rseq_str(start_ip) ", "				\
-	"(" __rseq_str(post_commit_ip) " - " __rseq_str(start_ip) "), "	\
-	__rseq_str(abort_ip) "\n"						\
-	"	.popsection\n"							\
-	"	.pushsection	__rseq_cs_ptr_array, \"aw\"\n"			\
-	"	.quad	" __rseq_str(label) "b\n"				\
-	"	.popsection\n"
-
 /*
  * The entry both sequences share: read the thread pointer, arm the
  * descriptor at label 3 (start_ip is label 1), read the CPU index, load
@@ -142,6 +129,7 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, 5f)
 		RSEQ_ASM_BIN_ENTER(2)	/* miss when current == begin */
 		"	sub	%w[t2], %w[t2], #1\n"
 		"	add	%[t0], %[t1], %[soff]\n"
@@ -185,6 +173,7 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, 5f)
 		RSEQ_ASM_BIN_ENTER(4)	/* miss when current == end */
 		RSEQ_ASM_PUSH_COMMIT
 		: [ok] "=&r"(ok), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
@@ -219,6 +208,7 @@ rseq_push_owned(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, 5f)
 		"	mrs	%[tp], tpidr_el0\n"
 		"0:\n"
 		"	adrp	%[t0], 3b\n"
@@ -277,6 +267,7 @@ rseq_push_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, 5f)
 		RSEQ_ASM_BIN_ENTER(4)	/* miss when current == end */
 		"	sub	%w[t0], %w[t0], %w[t2]\n"	/* room (t0: end) */
 		"	cmp	%w[k], %w[t0]\n"
@@ -316,6 +307,7 @@ rseq_pop_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, 5f)
 		RSEQ_ASM_BIN_ENTER(2)	/* miss when current == begin */
 		"	sub	%w[t0], %w[t2], %w[t0]\n"	/* held (t0: begin) */
 		"	cmp	%w[k], %w[t0]\n"

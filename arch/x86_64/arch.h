@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * x86_64: cache-line size, prefetch, spin hint, bit scan and cycle
- * counter.
+ * x86_64: cache-line size, spin hint, bit scan and cycle counter. The
+ * prefetch of the next object is part of the rseq pop (rseq.h).
  */
 #ifndef HAK_ARCH_X86_64_H
 #define HAK_ARCH_X86_64_H
@@ -9,18 +9,6 @@
 #include <stdint.h>
 
 #define HAK_CACHELINE	64
-
-/* prefetcht0: the next object is about to be read. */
-static inline void hak_prefetch(const void *p)
-{
-	__asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)p));
-}
-
-/* prefetchw: the line is about to be written (a no-op on old CPUs). */
-static inline void hak_prefetchw(const void *p)
-{
-	__asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
-}
 
 static inline void hak_cpu_relax(void)
 {

@@ -28,18 +28,6 @@
 
 #define HAK_RSEQ_SIG	0x53053053
 
-#define RSEQ_ASM_DEFINE_TABLE(label, start_ip, post_commit_ip, abort_ip)	\
-	".pushsection __rseq_cs, \"aw\"\n\t"				\
-	".balign 32\n\t"						\
-	__rseq_str(label) ":\n\t"					\
-	".long 0x0, 0x0\n\t"						\
-	".quad " __rseq_str(start_ip) ", (" __rseq_str(post_commit_ip)	\
-	" - " __rseq_str(start_ip) "), " __rseq_str(abort_ip) "\n\t"	\
-	".popsection\n\t"						\
-	".pushsection __rseq_cs_ptr_array, \"aw\"\n\t"			\
-	".quad " __rseq_str(label) "b\n\t"				\
-	".popsection\n\t"
-
 /*
  * The entry both sequences share: arm the descriptor at label 3 (start_ip
  * is label 1), read the CPU index, load the region, load the bin's
@@ -126,6 +114,7 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, %l[miss])
 		RSEQ_ASM_BIN_ENTER(2)	/* miss when current == begin */
 		"movq %c[soff]-8(%[t1], %[t2], 8), %[p]\n\t"
 		"movq %c[soff]-16(%[t1], %[t2], 8), %[t0]\n\t"
@@ -164,6 +153,7 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, %l[miss])
 		RSEQ_ASM_BIN_ENTER(4)	/* miss when current == end */
 		RSEQ_ASM_PUSH_COMMIT(id)
 		RSEQ_ASM_DEFINE_ABORT(4, 0b)
@@ -202,6 +192,7 @@ rseq_push_owned(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, %l[miss])
 		"0:\n\t"
 		"leaq 3b(%%rip), %[t0]\n\t"
 		"movq %[t0], %%fs:(%[cs_off])\n\t"
@@ -257,6 +248,7 @@ rseq_push_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, %l[miss])
 		RSEQ_ASM_BIN_ENTER(4)	/* miss when current == end */
 		"movzwl 4(%[t1], %[id], 8), %k[t0]\n\t"
 		"subl %k[t2], %k[t0]\n\t"	/* room, at least 1 */
@@ -300,6 +292,7 @@ rseq_pop_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
 
 	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, %l[miss])
 		RSEQ_ASM_BIN_ENTER(2)	/* miss when current == begin */
 		"movl %k[t2], %k[t0]\n\t"
 		"subw 2(%[t1], %[id], 8), %w[t0]\n\t"	/* held, at least 1 */

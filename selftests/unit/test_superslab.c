@@ -170,8 +170,8 @@ START_TEST(cpus_refill_from_own_spans)
 	void *a[16], *b[16], *x[16];
 	unsigned int i, n;
 
-	ck_assert_uint_eq(cache_refill(c, a, 16, 0), 16);
-	ck_assert_uint_eq(cache_refill(c, b, 16, 1), 16);
+	ck_assert_uint_eq(central_refill(c, a, 16, 0), 16);
+	ck_assert_uint_eq(central_refill(c, b, 16, 1), 16);
 	for (i = 0; i < 16; i++) {
 		ck_assert(same_span(a[i], a[0]));
 		ck_assert(same_span(b[i], b[0]));
@@ -181,26 +181,26 @@ START_TEST(cpus_refill_from_own_spans)
 	ck_assert(!same_span(a[0], b[0]));
 
 	/* CPU 0's overflow waits for CPU 0 */
-	cache_drain_cpu(c, a, 16, 0);
-	n = cache_refill(c, x, 16, 1);
+	central_drain(c, a, 16, 0);
+	n = central_refill(c, x, 16, 1);
 	ck_assert_uint_eq(n, 16);
 	for (i = 0; i < n; i++)
 		ck_assert(!in_set(x[i], a, 16));
-	cache_drain_cpu(c, x, n, 1);
-	n = cache_refill(c, x, 16, 0);
+	central_drain(c, x, n, 1);
+	n = central_refill(c, x, 16, 0);
 	ck_assert_uint_eq(n, 16);
 	for (i = 0; i < n; i++)
 		ck_assert(in_set(x[i], a, 16));
 
 	/* objects handed over (drained on CPU 1) are for any CPU */
-	cache_drain_cpu(c, x, n, 1);
-	n = cache_refill(c, x, 16, 7);
+	central_drain(c, x, n, 1);
+	n = central_refill(c, x, 16, 7);
 	ck_assert_uint_eq(n, 16);
 	for (i = 0; i < n; i++)
 		ck_assert(in_set(x[i], a, 16));
 
-	cache_drain(c, x, n);
-	cache_drain(c, b, 16);
+	central_drain(c, x, n, HAK_OWNER_NONE);
+	central_drain(c, b, 16, HAK_OWNER_NONE);
 	ck_assert_uint_eq(hak_cache_shrink(c) >= 0, 1);
 	hak_cache_destroy(c);
 }
@@ -220,28 +220,28 @@ START_TEST(cpus_do_not_share_a_span)
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_ge(per, 8);
 	while (n < per)
-		n += cache_refill(c, a + n, per - n, 0);
+		n += central_refill(c, a + n, per - n, 0);
 	ck_assert(same_span(a[0], a[per - 1]));
 	/* CPU 0 moves on to a new span */
-	ck_assert_uint_eq(cache_refill(c, t, 1, 0), 1);
+	ck_assert_uint_eq(central_refill(c, t, 1, 0), 1);
 	ck_assert(!same_span(t[0], a[0]));
 	/* half back to the span (shrink flushes stash and transfer array) */
 	back = per / 2;
-	cache_drain_cpu(c, a, back, 0);
+	central_drain(c, a, back, 0);
 	hak_cache_shrink(c);
-	ck_assert_uint_eq(cache_refill(c, b, 1, 1), 1);
+	ck_assert_uint_eq(central_refill(c, b, 1, 1), 1);
 	ck_assert(!same_span(b[0], a[0]));
 	ck_assert(!same_span(b[0], t[0]));
 	/* all but a quarter back: now CPU 2 may adopt the span */
-	cache_drain_cpu(c, a + back, per - back - per / 4, 0);
+	central_drain(c, a + back, per - back - per / 4, 0);
 	hak_cache_shrink(c);
-	ck_assert_uint_eq(cache_refill(c, d, 1, 2), 1);
+	ck_assert_uint_eq(central_refill(c, d, 1, 2), 1);
 	ck_assert(same_span(d[0], a[0]));
 	ck_assert_uint_eq(ss_of(d[0])->ro[slab_idx_of(d[0])].owner, 2);
-	cache_drain(c, d, 1);
-	cache_drain(c, b, 1);
-	cache_drain(c, t, 1);
-	cache_drain(c, a + per - per / 4, per / 4);
+	central_drain(c, d, 1, HAK_OWNER_NONE);
+	central_drain(c, b, 1, HAK_OWNER_NONE);
+	central_drain(c, t, 1, HAK_OWNER_NONE);
+	central_drain(c, a + per - per / 4, per / 4, HAK_OWNER_NONE);
 	hak_cache_destroy(c);
 	free(a);
 }
@@ -272,16 +272,16 @@ START_TEST(single_object_spans_go_back)
 	int reused = 0;
 
 	ck_assert_uint_eq(c->objs_per_span, 1);
-	ck_assert_uint_eq(cache_refill(c, a, 6, 0), 6);
+	ck_assert_uint_eq(central_refill(c, a, 6, 0), 6);
 	ck_assert_uint_eq(num_objs("single"), 6);
-	cache_drain_cpu(c, a, 6, 0);
+	central_drain(c, a, 6, 0);
 	ck_assert_uint_eq(num_objs("single"), 0);
-	ck_assert_uint_eq(cache_refill(d, b, 6, 0), 6);
+	ck_assert_uint_eq(central_refill(d, b, 6, 0), 6);
 	for (int i = 0; i < 6; i++)
 		for (int j = 0; j < 6; j++)
 			reused += b[i] == a[j];
 	ck_assert_int_ge(reused, 1);
-	cache_drain_cpu(d, b, 6, 0);
+	central_drain(d, b, 6, 0);
 	hak_cache_destroy(c);
 	hak_cache_destroy(d);
 }

@@ -4,11 +4,11 @@
  * (or thread's) cache for reuse here; it is buffered per owner node and
  * handed back to that node's central pool in batches.
  */
-#ifndef HAK_NUMA_REMOTE_H
-#define HAK_NUMA_REMOTE_H
+#ifndef HAK_REMOTE_H
+#define HAK_REMOTE_H
 
-#include "../core/compiler.h"
-#include "../core/lock.h"
+#include "compiler.h"
+#include "lock.h"
 
 struct hak_cache;
 
@@ -18,4 +18,4 @@ void remote_init(void);
 void remote_free(struct hak_cache *c, void *p, unsigned int node);
 void remote_flush_current(void);
 
-#endif /* HAK_NUMA_REMOTE_H */
+#endif /* HAK_REMOTE_H */

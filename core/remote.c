@@ -4,13 +4,13 @@
  * objects gets a small set of buffers, one per owner node (the boot pool
  * included), each holding objects of one cache; a full buffer, a buffer
  * that must change cache, thread exit and hak_trim() flush it with one
- * cache_drain(), which takes only that node's central lock: no global
+ * central_drain(), which takes only that node's central lock: no global
  * lock is involved.
  */
 #include <pthread.h>
 
-#include "../core/cache.h"
-#include "../core/meta.h"
+#include "cache.h"
+#include "meta.h"
 #include "remote.h"
 
 #define REMOTE_BATCH	16
@@ -37,7 +37,8 @@ static struct remote_bufs *rb_free;
 static void buf_flush(struct remote_buf *b)
 {
 	if (b->n && hak_caches[b->cache_id])
-		cache_drain_from(hak_caches[b->cache_id], b->objs, b->n, 1);
+		central_drain(hak_caches[b->cache_id], b->objs, b->n,
+			      HAK_OWNER_REMOTE);
 	b->n = 0;
 }
 
@@ -102,7 +103,7 @@ void remote_free(struct hak_cache *c, void *p, unsigned int node)
 	if (unlikely(!rb)) {
 		rb = bufs_get();
 		if (!rb) {
-			cache_drain(c, &p, 1);
+			central_drain(c, &p, 1, HAK_OWNER_NONE);
 			return;
 		}
 	}

@@ -1,0 +1,583 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The central pools of a cache, one per NUMA node (see central.h): refill
+ * hands a batch of objects of the caller's node to a fast-path cache,
+ * drain takes objects back to the central of the node that owns them.
+ * Whole batches first go through the transfer array (a producer thread's
+ * frees feed a consumer thread's allocations without touching any slab)
+ * and the CPUs' stashes; the rest come from and go to the spans on the
+ * partial list (span.c), carved lazily with a bump index.
+ *
+ * Lock order, outermost first; the allocator nests them only this way,
+ * and fork() takes them all in this order (core/init.c):
+ *
+ *   hak_drain_lock      percpu.c   one remote drain of the per-CPU regions
+ *                                  at a time, and its detached[] table
+ *   cache_list_lock     init.c     hak_caches[] slots: creation and
+ *                                  destruction of object caches
+ *   hak_region_lock     region.c   the region lists and the bin layout
+ *   hak_remote_lock     remote.c   the free list of cross-node buffers
+ *   central->lock       here       one per cache and node: the transfer
+ *                                  array, the stashes, cur[], the partial
+ *                                  list and every span's slab_rw and free
+ *                                  map, and the central's counters
+ *   ss_pool->lock       superslab.c  one per node: the SuperSlabs' free,
+ *                                  dirty and aged bitmaps, the avail list,
+ *                                  the pool's counters; pool locks are
+ *                                  never nested in each other (only tried)
+ *   hak_huge_lock       huge.c     the cache of freed huge mappings
+ *   hak_meta_lock       meta.c     the metadata arena
+ *
+ * Two centrals are never locked at once, except by fork().
+ */
+#include <string.h>
+
+#include "cache.h"
+#include "central.h"
+#include "debug.h"
+#include "init.h"
+#include "meta.h"
+#include "options.h"
+#include "poison.h"
+#include "span.h"
+
+#define STASH_MAX	64U	/* 2 batches of the smallest objects */
+#define PICK_SCAN	8	/* partial spans looked at for a free one */
+
+/**
+ * central_reset() - empty a central's counters for a recycled descriptor
+ * @ct: a central with no spans and no cached objects
+ *
+ * Context: cache_list_lock (the descriptor is not published yet).
+ */
+void central_reset(struct central *ct)
+{
+	ct->xfer_count = 0;
+	ct->partial = NULL;
+	ct->nr_partial = 0;
+	ct->nr_spans = ct->inuse = 0;
+	ct->refills = ct->drains = ct->ss_refills = 0;
+	ct->remote_frees = ct->cross_refills = 0;
+	memset(ct->cur, 0, sizeof(ct->cur));
+	/* the stashes are empty (no cached objects) and stay for reuse */
+}
+
+/**
+ * central_get() - the central pool of a cache on a node, made on first use
+ * @c: the cache
+ * @node: node (pool) index
+ *
+ * Context: takes cache_list_lock the first time, no other lock held.
+ * Return: the central, or NULL with errno ENOMEM.
+ */
+struct central *central_get(struct hak_cache *c, unsigned int node)
+{
+	struct central *ct = central_peek(c, node);
+	uint32_t cap = c->central.xfer_cap;
+
+	if (likely(ct))
+		return ct;
+	hak_cache_list_lock();
+	ct = central_peek(c, node);
+	if (!ct) {
+		ct = meta_alloc(sizeof(*ct) + cap * sizeof(void *));
+		if (ct) {
+			hak_lock_init(&ct->lock);
+			ct->xfer = (void **)(ct + 1);
+			ct->xfer_cap = cap;
+			ct->node = node;
+			atomic_store_explicit(&c->node_central[node], ct,
+					      memory_order_release);
+		}
+	}
+	hak_cache_list_unlock();
+	return ct;
+}
+
+static void partial_add(struct central *ct, struct slab_rw *rw)
+{
+	rw->prev = NULL;
+	rw->next = ct->partial;
+	if (ct->partial)
+		ct->partial->prev = rw;
+	ct->partial = rw;
+	rw->on_partial = 1;
+	ct->nr_partial++;
+}
+
+static void partial_del(struct central *ct, struct slab_rw *rw)
+{
+	if (rw->prev)
+		rw->prev->next = rw->next;
+	else
+		ct->partial = rw->next;
+	if (rw->next)
+		rw->next->prev = rw->prev;
+	rw->next = rw->prev = NULL;
+	rw->on_partial = 0;
+	ct->nr_partial--;
+}
+
+/*
+ * Another CPU may adopt a span of @owner's that is not the one @owner is
+ * carving from and has at most a quarter of its objects out.
+ */
+static int span_adoptable(const struct hak_cache *c, const struct central *ct,
+			  const struct slab_rw *rw, unsigned int owner)
+{
+	return ct->cur[owner % HAK_CUR_SLOTS] != rw &&
+	       rw->inuse * 4 <= c->objs_per_span;
+}
+
+/*
+ * A partial span near the head for @owner: one it owns, else one nobody
+ * owns, else an adoptable one of another CPU; NULL if none.
+ */
+static struct slab_rw *partial_pick(const struct hak_cache *c,
+				    struct central *ct, unsigned int owner)
+{
+	struct slab_rw *rw = ct->partial, *unowned = NULL, *spare = NULL;
+
+	for (unsigned int k = 0; rw && k < PICK_SCAN; k++, rw = rw->next) {
+		unsigned int o = span_owner(rw);
+
+		if (o == owner)
+			return rw;
+		if (o == HAK_OWNER_NONE) {
+			if (!unowned)
+				unowned = rw;
+		} else if (!spare && span_adoptable(c, ct, rw, o)) {
+			spare = rw;
+		}
+	}
+	return unowned ? unowned : spare;
+}
+
+/* @rw is still a span of @c that @owner holds (cur[] may be stale). */
+static int span_held(const struct hak_cache *c, const struct slab_rw *rw,
+		     unsigned int owner)
+{
+	const struct superslab *ss = ss_of_rw(rw);
+	const struct slab_ro *ro = &ss->ro[rw_idx(rw)];
+
+	return ro->stride && ro->cache_id == c->id &&
+	       ro->head == rw_idx(rw) && span_owner(rw) == owner;
+}
+
+/* Makes @rw the span @owner refills from. */
+static void span_adopt(struct central *ct, struct slab_rw *rw,
+		       unsigned int owner)
+{
+	ct->cur[owner % HAK_CUR_SLOTS] = rw;
+	if (span_owner(rw) != owner)
+		span_set_owner(rw, owner);
+}
+
+/*
+ * The span to refill from, under the central lock. Each CPU (owner) has
+ * its spans, as SLUB has per-CPU slabs: a CPU's objects come from its own
+ * spans and, when its cache overflows, go back to its stash or its spans
+ * (drain_run()), so two CPUs do not carve neighbouring objects and then
+ * write the cache lines they share. When the current span is used up: a
+ * partial span of this CPU, one nobody owns or a mostly free one, else a
+ * new span; any partial span when no memory can be mapped.
+ * Per-thread mode (HAK_OWNER_NONE): the head of the partial list.
+ */
+static struct slab_rw *span_for(struct hak_cache *c, struct central *ct,
+				unsigned int owner)
+{
+	struct slab_rw *rw;
+
+	if (owner == HAK_OWNER_NONE)
+		rw = ct->partial;
+	else {
+		rw = ct->cur[owner % HAK_CUR_SLOTS];
+		if (rw && span_held(c, rw, owner) && !span_exhausted(c, rw))
+			return rw;
+		rw = partial_pick(c, ct, owner);
+	}
+	if (!rw) {
+		rw = superslab_refill(c, ct->node);
+		if (rw) {
+			ct->nr_spans++;
+			ct->ss_refills++;
+			partial_add(ct, rw);
+		} else {
+			rw = ct->partial;
+		}
+	}
+	if (rw && owner != HAK_OWNER_NONE)
+		span_adopt(ct, rw, owner);
+	return rw;
+}
+
+static void run_ctor(struct hak_cache *c, void **objs, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		c->ctor(objs[i]);
+}
+
+/*
+ * Takes objects from the partial spans (taking new spans as needed).
+ * Objects carved fresh are moved to the front of @out and counted in
+ * *@fresh, so their constructor can run after the lock is dropped.
+ */
+static unsigned int refill_from_spans(struct hak_cache *c, struct central *ct,
+				      void **out, unsigned int want,
+				      unsigned int owner, unsigned int *fresh)
+{
+	unsigned int n = 0;
+
+	while (n < want) {
+		struct slab_rw *rw = span_for(c, ct, owner);
+		unsigned int got, carved;
+
+		if (!rw)
+			break;
+		got = span_take_free(c, rw, out + n, want - n);
+		carved = span_carve(c, rw, out + n + got, want - n - got);
+		for (unsigned int i = 0; i < carved; i++) {
+			void *tmp = out[*fresh];
+
+			out[*fresh] = out[n + got + i];
+			out[n + got + i] = tmp;
+			(*fresh)++;
+		}
+		got += carved;
+		rw->inuse += got;
+		ct->inuse += got;
+		n += got;
+		HAK_BUG_ON(rw->inuse > c->objs_per_span ||
+			   rw->carved > c->objs_per_span ||
+			   rw->nfree + rw->inuse > rw->carved);
+		if (span_exhausted(c, rw))
+			partial_del(ct, rw);
+	}
+	return n;
+}
+
+static unsigned int stash_take(struct central *ct, unsigned int owner,
+			       void **out, unsigned int want)
+{
+	struct cpu_stash *s;
+	unsigned int take;
+
+	if (owner == HAK_OWNER_NONE)
+		return 0;
+	s = ct->stash[owner % HAK_CUR_SLOTS];
+	if (!s || !s->n)
+		return 0;
+	take = want < s->n ? want : s->n;
+	s->n -= take;
+	memcpy(out, s->objs + s->n, take * sizeof(void *));
+	return take;
+}
+
+static unsigned int refill_node(struct hak_cache *c, unsigned int node,
+				void **out, unsigned int want,
+				unsigned int owner, int cross)
+{
+	struct central *ct = central_get(c, node);
+	unsigned int n, take, fresh = 0;
+
+	if (!ct)
+		return 0;
+	hak_lock(&ct->lock);
+	ct->refills++;
+	ct->cross_refills += (uint64_t)cross;
+	take = stash_take(ct, owner, out, want);
+	if (take < want) {
+		unsigned int x = want - take < ct->xfer_count ?
+				 want - take : ct->xfer_count;
+
+		ct->xfer_count -= x;
+		memcpy(out + take, ct->xfer + ct->xfer_count,
+		       x * sizeof(void *));
+		take += x;
+	}
+	n = take;
+	if (n < want)
+		n += refill_from_spans(c, ct, out + n, want - n, owner,
+				       &fresh);
+	HAK_BUG_ON(n > want || take + fresh > n);
+	hak_unlock(&ct->lock);
+
+	if (c->ctor)
+		run_ctor(c, out + take, fresh);
+	else if (poison_on())	/* fresh objects start poisoned too */
+		for (unsigned int i = take; i < take + fresh; i++)
+			poison_fill(c, out[i]);
+	/* only fresh objects lack the tag: freed ones kept theirs */
+	for (unsigned int i = take; i < take + fresh; i++) {
+		uintptr_t a = (uintptr_t)out[i];
+
+		*(uintptr_t *)(a + c->free_off) = free_tag(a);
+	}
+	return n;
+}
+
+/**
+ * central_refill() - take up to @want objects from the central pools
+ * @c: the cache
+ * @out: where to store them
+ * @want: how many, at most HAK_MAX_BATCH
+ * @owner: the CPU index of the fast-path cache they go to, or
+ *	HAK_OWNER_NONE (per-thread mode)
+ *
+ * From the central of the caller's node; only when that node cannot map
+ * memory, from the nearest nodes by distance. The stash of @owner first,
+ * then the transfer array, then a span @owner holds already, then any
+ * span (which becomes its). Objects come back in their cached state:
+ * tagged free, constructed.
+ *
+ * Context: no allocator lock held; takes one central lock at a time (and
+ * a pool lock inside it when a span must be taken).
+ * Return: the number stored; 0 only when no memory could be mapped.
+ */
+unsigned int central_refill(struct hak_cache *c, void **out,
+			    unsigned int want, unsigned int owner)
+{
+	unsigned int node, n;
+
+	topology_init();
+	node = topology_home_node();
+	n = refill_node(c, node, out, want, owner, 0);
+	if (unlikely(!n) && topology_multi()) {
+		for (unsigned int k = 1; !n && k < hak_topo.nr_nearest[node]; k++)
+			n = refill_node(c, hak_topo.nearest[node][k], out, want,
+					owner, 1);
+	}
+	return n;
+}
+
+static void span_release(struct central *ct, struct slab_rw *rw)
+{
+	for (unsigned int k = 0; k < HAK_CUR_SLOTS; k++)
+		if (ct->cur[k] == rw)
+			ct->cur[k] = NULL;
+	partial_del(ct, rw);
+	ct->nr_spans--;
+	superslab_release_span(ss_of_rw(rw), rw_idx(rw));
+}
+
+/*
+ * Puts one object back into its span (@ct: its node's central); a span
+ * with nothing out goes back to its SuperSlab beyond HAKMEM_MIN_PARTIAL.
+ */
+static void span_put(struct hak_cache *c, struct central *ct, void *obj)
+{
+	struct slab_rw *rw = span_free_obj(c, obj);
+
+	if (!rw)
+		return;		/* reported */
+	HAK_BUG_ON(!ct->inuse);
+	ct->inuse--;
+	if (!rw->on_partial)
+		partial_add(ct, rw);
+	if (!rw->inuse && (span_single(c) ||
+			   ct->nr_partial > (uint32_t)hak_option(OPT_MIN_PARTIAL)))
+		span_release(ct, rw);
+}
+
+/*
+ * Into @owner's stash when the object is of its own spans and there is
+ * room (HAK_OWNER_SPAN: into the stash of its span's owner, whoever that
+ * is); 0 when it must go elsewhere.
+ */
+static int stash_put(struct hak_cache *c, struct central *ct, void *obj,
+		     unsigned int owner)
+{
+	struct cpu_stash **sp, *s;
+	unsigned int o;
+
+	if (owner == HAK_OWNER_NONE || span_single(c))
+		return 0;
+	o = obj_owner(obj);
+	if (o == HAK_OWNER_NONE || (owner != HAK_OWNER_SPAN && o != owner))
+		return 0;
+	owner = o;
+	sp = &ct->stash[owner % HAK_CUR_SLOTS];
+	s = *sp;
+	if (unlikely(!s)) {
+		s = meta_alloc(sizeof(*s) + STASH_MAX * sizeof(void *));
+		if (!s)
+			return 0;
+		s->cap = STASH_MAX;
+		*sp = s;
+	}
+	if (s->n >= s->cap || s->n >= 2U * c->batch)
+		return 0;
+	s->objs[s->n++] = obj;
+	return 1;
+}
+
+static int xfer_put(struct hak_cache *c, struct central *ct, void *obj)
+{
+	if (ct->xfer_count >= ct->xfer_cap || ct->xfer_count >= c->xfer_limit)
+		return 0;
+	ct->xfer[ct->xfer_count++] = obj;
+	return 1;
+}
+
+/*
+ * @owner (a CPU index, HAK_OWNER_SPAN or HAK_OWNER_NONE) drains @n objects
+ * of one node into its central @ct: see central_drain().
+ */
+static void drain_run(struct hak_cache *c, struct central *ct, void **objs,
+		      unsigned int n, int remote, unsigned int owner)
+{
+	hak_lock(&ct->lock);
+	ct->drains++;
+	ct->remote_frees += remote ? n : 0;
+	if (owner == HAK_OWNER_NONE &&
+	    ct->xfer_count + n <= ct->xfer_cap &&
+	    ct->xfer_count + n <= c->xfer_limit) {
+		memcpy(ct->xfer + ct->xfer_count, objs, n * sizeof(void *));
+		ct->xfer_count += n;
+	} else {
+		for (unsigned int i = 0; i < n; i++)
+			if (!stash_put(c, ct, objs[i], owner) &&
+			    !xfer_put(c, ct, objs[i]))
+				span_put(c, ct, objs[i]);
+	}
+	hak_unlock(&ct->lock);
+}
+
+/**
+ * central_drain() - return objects to the central pools of their nodes
+ * @c: the cache they belong to
+ * @objs: the objects, in their cached state
+ * @n: how many
+ * @owner: who returns them:
+ *	a CPU index: the overflow of that CPU's fast-path cache; objects of
+ *	its own spans wait in its stash for its next refill, the others
+ *	(freed here, allocated on another CPU) go to the transfer array;
+ *	HAK_OWNER_SPAN: objects freed on a CPU their spans do not belong to
+ *	(a foreign bin); each goes to the stash of its span's owner;
+ *	HAK_OWNER_NONE: a per-thread cache, or any other caller; whole runs
+ *	go to the transfer array;
+ *	HAK_OWNER_REMOTE: as HAK_OWNER_NONE, freed on another node (counted
+ *	as remote frees).
+ *	What does not fit goes back to the spans.
+ *
+ * Each run of objects of one node goes to that node's central under one
+ * lock acquisition.
+ *
+ * Context: no allocator lock held but the outer ones (drain, cache list,
+ * region); takes one central lock at a time.
+ */
+void central_drain(struct hak_cache *c, void **objs, unsigned int n,
+		   unsigned int owner)
+{
+	int remote = owner == HAK_OWNER_REMOTE;
+	unsigned int i = 0, j;
+
+	if (remote)
+		owner = HAK_OWNER_NONE;
+	while (i < n) {
+		unsigned int node = ss_of(objs[i])->node;
+
+		for (j = i + 1; j < n && ss_of(objs[j])->node == node; j++)
+			;
+		drain_run(c, central_peek(c, node), objs + i, j - i, remote,
+			  owner);
+		i = j;
+	}
+}
+
+/**
+ * central_parked() - objects a central holds outside its spans
+ * @ct: the central
+ *
+ * Context: @ct's lock held by the caller.
+ * Return: the objects in its transfer array and in the CPUs' stashes.
+ */
+uint64_t central_parked(const struct central *ct)
+{
+	uint64_t n = ct->xfer_count;
+
+	for (unsigned int k = 0; k < HAK_CUR_SLOTS; k++)
+		if (ct->stash[k])
+			n += ct->stash[k]->n;
+	return n;
+}
+
+/**
+ * central_shrink() - flush a cache's transfer arrays and stashes back to
+ * their spans and release every empty span
+ * @c: the cache
+ *
+ * Context: no central lock held; takes each of @c's in turn.
+ * Return: the number of spans released.
+ */
+unsigned int central_shrink(struct hak_cache *c)
+{
+	struct slab_rw *rw, *next;
+	unsigned int released = 0, n;
+	struct central *ct;
+
+	for_each_central(c, ct, n) {
+		hak_lock(&ct->lock);
+		while (ct->xfer_count)
+			span_put(c, ct, ct->xfer[--ct->xfer_count]);
+		for (unsigned int k = 0; k < HAK_CUR_SLOTS; k++) {
+			struct cpu_stash *s = ct->stash[k];
+
+			while (s && s->n)
+				span_put(c, ct, s->objs[--s->n]);
+		}
+		for (rw = ct->partial; rw; rw = next) {
+			next = rw->next;
+			if (!rw->inuse) {
+				span_release(ct, rw);
+				released++;
+			}
+		}
+		hak_unlock(&ct->lock);
+	}
+	return released;
+}
+
+/**
+ * centrals_lock_all() - take every central lock (before fork)
+ *
+ * Context: cache_list_lock held (fork_prepare()).
+ */
+void centrals_lock_all(void)
+{
+	struct central *ct;
+	unsigned int n;
+
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
+		if (hak_caches[id])
+			for_each_central(hak_caches[id], ct, n)
+				hak_lock(&ct->lock);
+}
+
+/**
+ * centrals_unlock_all() - release every central lock (after fork, parent)
+ */
+void centrals_unlock_all(void)
+{
+	struct central *ct;
+	unsigned int n;
+
+	for (unsigned int id = HAK_MAX_CACHES; id-- > 0;)
+		if (hak_caches[id])
+			for_each_central(hak_caches[id], ct, n)
+				hak_unlock(&ct->lock);
+}
+
+/**
+ * centrals_reinit_locks() - reset every central lock (after fork, child)
+ */
+void centrals_reinit_locks(void)
+{
+	struct central *ct;
+	unsigned int n;
+
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
+		if (hak_caches[id])
+			for_each_central(hak_caches[id], ct, n)
+				hak_lock_init(&ct->lock);
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The middle end: a cache's central pool on one NUMA node (and one for the
+ * boot pool). A transfer array of whole batches moving between threads,
+ * each CPU's stash of its own objects, and the node's partial spans, under
+ * one lock per cache and node, so two caches, or two nodes of one cache,
+ * never contend. The fast-path caches (front end) refill from it and
+ * drain into it; it takes spans from the SuperSlabs (back end).
+ *
+ * The lock order of the whole allocator is written once, at the top of
+ * central.c.
+ */
+#ifndef HAK_CENTRAL_H
+#define HAK_CENTRAL_H
+
+#include <stdint.h>
+
+#include "../arch/arch.h"
+#include "compiler.h"
+#include "lock.h"
+#include "superslab.h"
+
+/* The most objects one refill or drain moves. */
+#define HAK_MAX_BATCH	256
+
+/*
+ * Per-CPU state of a central, indexed by CPU % HAK_CUR_SLOTS (beyond 64
+ * CPUs two CPUs may share a slot: locality suffers, nothing else).
+ */
+#define HAK_CUR_SLOTS	64
+
+/*
+ * Drain owners besides a CPU index: HAK_OWNER_NONE (superslab.h) for the
+ * per-thread mode, HAK_OWNER_SPAN for objects freed on a CPU their spans
+ * do not belong to, and HAK_OWNER_REMOTE for objects freed on another node
+ * (counted as remote frees).
+ */
+#define HAK_OWNER_REMOTE	0xfffdU
+
+/*
+ * Objects of a CPU's own spans that overflowed its fast-path cache: its
+ * next refill takes them back first, without touching a span. Made on
+ * first use; holds up to two batches.
+ */
+struct cpu_stash {
+	uint32_t n;
+	uint32_t cap;
+	void *objs[];
+};
+
+struct central {
+	struct hak_lock lock;
+	uint32_t xfer_count;		/* objects in xfer[] */
+	uint32_t xfer_cap;
+	void **xfer;			/* whole batches moving between threads */
+	struct slab_rw *partial;	/* spans with free or uncarved objects */
+	uint32_t nr_partial;
+	uint32_t pad;
+	uint64_t nr_spans;		/* spans held */
+	uint64_t inuse;			/* objects out of spans (xfer included) */
+	uint64_t refills;
+	uint64_t drains;
+	uint64_t ss_refills;
+	uint64_t remote_frees;		/* objects returned from other nodes */
+	uint64_t cross_refills;		/* refills served for another node */
+	uint32_t node;
+	/* the span each CPU refills from, and its stash */
+	struct slab_rw *cur[HAK_CUR_SLOTS];
+	struct cpu_stash *stash[HAK_CUR_SLOTS];
+} __aligned(HAK_CACHELINE);
+
+struct hak_cache;
+
+struct central *central_get(struct hak_cache *c, unsigned int node);
+void central_reset(struct central *ct);
+unsigned int central_refill(struct hak_cache *c, void **out,
+			    unsigned int want, unsigned int owner);
+void central_drain(struct hak_cache *c, void **objs, unsigned int n,
+		   unsigned int owner);
+unsigned int central_shrink(struct hak_cache *c);
+uint64_t central_parked(const struct central *ct);
+void centrals_lock_all(void);
+void centrals_unlock_all(void);
+void centrals_reinit_locks(void);
+
+#endif /* HAK_CENTRAL_H */

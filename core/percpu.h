@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-CPU (rseq) mode of the fast-path caches (percpu.c).
+ */
+#ifndef HAK_PERCPU_H
+#define HAK_PERCPU_H
+
+#include "compiler.h"
+#include "lock.h"
+
+struct hak_cache;
+
+/* one remote drain at a time; taken around fork() by init.c */
+extern __hidden struct hak_lock hak_drain_lock;
+
+void percpu_init(void);
+void *percpu_alloc_slow(struct hak_cache *c);
+void percpu_free_slow(struct hak_cache *c, void *p);
+int percpu_drain_all(void);
+const char *percpu_mode_name(void);
+const char *percpu_mode_reason(void);
+
+#endif /* HAK_PERCPU_H */

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fast-path regions (fastcache.h): their bin layout, allocation,
+ * recycling and flushing, shared by the per-CPU and per-thread modes.
+ */
+#ifndef HAK_REGION_H
+#define HAK_REGION_H
+
+#include <stdint.h>
+
+#include "fastcache.h"
+#include "lock.h"
+
+/* the region lists and the bin layout; taken around fork() by init.c */
+extern __hidden struct hak_lock hak_region_lock;
+
+void regions_layout(void);
+void regions_set_cap(unsigned int id, uint32_t cap);
+struct fc_region *region_get(void);
+void region_put(struct fc_region *r);
+void region_flush(struct fc_region *r);
+unsigned int bin_batch(const struct hak_cache *c, struct fc_bin *b,
+		       uint16_t dir);
+uint64_t regions_count_cached(unsigned int id);
+
+#endif /* HAK_REGION_H */
