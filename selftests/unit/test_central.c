@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of the middle end on its own: a cache's central pool
+ * (core/central.c), driven through central_refill() and central_drain()
+ * with every kind of owner, and central_shrink(); no fast-path cache is
+ * involved (each test uses a cache of its own, never allocated from).
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "hakmem/hakmem.h"
+#include "../../core/cache.h"
+#include "../../core/central.h"
+#include "../../core/options.h"
+#include "../../core/report.h"
+#include "../../core/superslab.h"
+#include "../lib/check_main.h"
+
+#define N	16
+
+static struct central *central_of(struct hak_cache *c, void *obj)
+{
+	return central_peek(c, ss_of(obj)->node);
+}
+
+static uint64_t stash_len(struct central *ct, unsigned int cpu)
+{
+	struct cpu_stash *s = ct->stash[cpu % HAK_CUR_SLOTS];
+
+	return s ? s->n : 0;
+}
+
+static int in_set(void *p, void **set, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (set[i] == p)
+			return 1;
+	return 0;
+}
+
+/* A refill of an empty central carves from one span, tagged free. */
+START_TEST(refill_carves_tagged_objects)
+{
+	struct hak_cache *c = hak_cache_create("central-carve", 48, 0, 0, NULL);
+	void *a[N];
+	struct central *ct;
+
+	ck_assert_uint_eq(central_refill(c, a, N, HAK_OWNER_NONE), N);
+	ct = central_of(c, a[0]);
+	ck_assert_ptr_nonnull(ct);
+	ck_assert_uint_eq(ct->inuse, N);
+	ck_assert_uint_eq(ct->nr_spans, 1);
+	ck_assert_uint_eq(central_parked(ct), 0);
+	for (unsigned int i = 0; i < N; i++) {
+		uintptr_t p = (uintptr_t)a[i];
+
+		ck_assert_ptr_eq(ss_of(a[i]), ss_of(a[0]));
+		ck_assert_uint_eq(*(uintptr_t *)(p + c->free_off), free_tag(p));
+	}
+	central_drain(c, a, N, HAK_OWNER_NONE);
+	ck_assert_uint_eq(central_shrink(c), 1);
+	ck_assert_uint_eq(ct->inuse, 0);
+	ck_assert_uint_eq(ct->nr_spans, 0);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+/*
+ * Without an owner a run goes to the transfer array whole, and the next
+ * refill, for any CPU, takes it back before touching a span.
+ */
+START_TEST(unowned_drain_feeds_transfer_array)
+{
+	struct hak_cache *c = hak_cache_create("central-xfer", 64, 0, 0, NULL);
+	void *a[N], *b[N];
+	struct central *ct;
+
+	ck_assert_uint_eq(central_refill(c, a, N, HAK_OWNER_NONE), N);
+	ct = central_of(c, a[0]);
+	central_drain(c, a, N, HAK_OWNER_NONE);
+	ck_assert_uint_eq(ct->xfer_count, N);
+	ck_assert_uint_eq(central_parked(ct), N);
+	ck_assert_uint_eq(ct->inuse, N);	/* still out of the spans */
+	ck_assert_uint_eq(central_refill(c, b, N, 5), N);
+	ck_assert_uint_eq(ct->xfer_count, 0);
+	for (unsigned int i = 0; i < N; i++)
+		ck_assert(in_set(b[i], a, N));
+	central_drain(c, b, N, HAK_OWNER_NONE);
+	central_shrink(c);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+/*
+ * A CPU's own objects wait in its stash, for it alone; HAK_OWNER_SPAN
+ * sends each object to the stash of its span's owner.
+ */
+START_TEST(stashes_keep_objects_for_their_owner)
+{
+	struct hak_cache *c = hak_cache_create("central-stash", 32, 0, 0, NULL);
+	void *a[N], *b[N], *x[N];
+	struct central *ct;
+	unsigned int n;
+
+	ck_assert_uint_eq(central_refill(c, a, N, 3), N);
+	ck_assert_uint_eq(central_refill(c, b, N, 4), N);
+	ct = central_of(c, a[0]);
+	central_drain(c, a, N, 3);
+	ck_assert_uint_eq(stash_len(ct, 3), N);
+	ck_assert_uint_eq(ct->xfer_count, 0);
+	/* CPU 4's own objects freed on CPU 9: back to CPU 4's stash */
+	central_drain(c, b, N, HAK_OWNER_SPAN);
+	ck_assert_uint_eq(stash_len(ct, 4), N);
+	ck_assert_uint_eq(stash_len(ct, 9), 0);
+	ck_assert_uint_eq(central_parked(ct), 2 * N);
+	n = central_refill(c, x, N, 4);
+	ck_assert_uint_eq(n, N);
+	for (unsigned int i = 0; i < n; i++)
+		ck_assert(in_set(x[i], b, N));
+	ck_assert_uint_eq(stash_len(ct, 4), 0);
+	ck_assert_uint_eq(stash_len(ct, 3), N);
+	central_drain(c, x, n, HAK_OWNER_NONE);
+	ck_assert_uint_eq(central_shrink(c), 2);
+	ck_assert_uint_eq(central_parked(ct), 0);
+	ck_assert_uint_eq(ct->inuse, 0);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+/* Objects freed on another node are counted as remote frees. */
+START_TEST(remote_drains_are_counted)
+{
+	struct hak_cache *c = hak_cache_create("central-remote", 96, 0, 0, NULL);
+	void *a[N];
+	struct central *ct;
+	uint64_t drains;
+
+	ck_assert_uint_eq(central_refill(c, a, N, HAK_OWNER_NONE), N);
+	ct = central_of(c, a[0]);
+	drains = ct->drains;
+	central_drain(c, a, N, HAK_OWNER_REMOTE);
+	ck_assert_uint_eq(ct->remote_frees, N);
+	ck_assert_uint_eq(ct->drains, drains + 1);	/* one lock per run */
+	ck_assert_uint_eq(ct->xfer_count, N);
+	central_shrink(c);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+/*
+ * A full transfer array sends the rest to the spans, and a span with
+ * nothing out beyond HAKMEM_MIN_PARTIAL goes back to its SuperSlab.
+ */
+START_TEST(overflow_goes_back_to_spans)
+{
+	struct hak_cache *c = hak_cache_create("central-full", 2048, 0, 0, NULL);
+	unsigned int want = 3 * c->objs_per_span, n = 0;
+	void **a = calloc(want, sizeof(void *));
+	struct central *ct;
+	uint64_t spans, released;
+
+	ck_assert_ptr_nonnull(a);
+	while (n < want)
+		n += central_refill(c, a + n, want - n > HAK_MAX_BATCH ?
+				    HAK_MAX_BATCH : want - n, HAK_OWNER_NONE);
+	ct = central_of(c, a[0]);
+	ck_assert_uint_eq(ct->nr_spans, 3);
+	for (unsigned int i = 0; i < want; i++)
+		central_drain(c, &a[i], 1, HAK_OWNER_NONE);
+	ck_assert_uint_le(ct->xfer_count, c->xfer_limit);
+	ck_assert_uint_eq(ct->inuse, ct->xfer_count);
+	/* beyond the minimum of partial spans, empty ones went back */
+	ck_assert_uint_le(ct->nr_spans, (uint64_t)hak_option(OPT_MIN_PARTIAL) + 1);
+	spans = ct->nr_spans;
+	/* the transfer array's objects empty the last spans */
+	released = central_shrink(c);
+	ck_assert_uint_ge(released, 1);
+	ck_assert_uint_le(released, spans);
+	ck_assert_uint_eq(ct->nr_spans, 0);
+	ck_assert_uint_eq(ct->inuse, 0);
+	free(a);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+/* A double free into a central is named and changes nothing. */
+START_TEST(double_drain_is_reported)
+{
+	struct hak_cache *c = hak_cache_create("central-double", 40, 0, 0, NULL);
+	unsigned long before = hak_reports();
+	void *a[3];
+	struct central *ct;
+
+	ck_assert_uint_eq(central_refill(c, a, 3, HAK_OWNER_NONE), 3);
+	ct = central_of(c, a[0]);
+	central_drain(c, a, 2, HAK_OWNER_NONE);
+	central_shrink(c);	/* back in their span, which a[2] keeps */
+	ck_assert_uint_eq(ct->inuse, 1);
+	central_drain(c, a, 1, HAK_OWNER_NONE);	/* to the transfer array */
+	central_shrink(c);			/* ... then found free */
+	ck_assert_uint_eq(hak_reports(), before + 1);
+	ck_assert_uint_eq(ct->inuse, 1);
+	central_drain(c, a + 2, 1, HAK_OWNER_NONE);
+	central_shrink(c);
+	ck_assert_uint_eq(ct->inuse, 0);
+	ck_assert_uint_eq(hak_reports(), before + 1);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+static Suite *central_suite(void)
+{
+	Suite *s = suite_create("central");
+	TCase *tc = tcase_create("central");
+
+	tcase_add_test(tc, refill_carves_tagged_objects);
+	tcase_add_test(tc, unowned_drain_feeds_transfer_array);
+	tcase_add_test(tc, stashes_keep_objects_for_their_owner);
+	tcase_add_test(tc, remote_drains_are_counted);
+	tcase_add_test(tc, overflow_goes_back_to_spans);
+	tcase_add_test(tc, double_drain_is_reported);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const env[] = { "HAKMEM_ON_ERROR=warn", NULL };
+
+	(void)argc;
+	check_reexec_with(argv, env);
+	return check_run(central_suite());
+}

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of the front end's regions on their own (core/region.c):
+ * the bin layout, recycling, the burst batch rule, flushing back to the
+ * central pools, resizing the bins of a new cache, and the count of
+ * cached objects. Regions here are made with region_get() and filled by
+ * hand, never installed as a thread's or a CPU's.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "hakmem/hakmem.h"
+#include "../../core/cache.h"
+#include "../../core/central.h"
+#include "../../core/region.h"
+#include "../lib/check_main.h"
+
+static unsigned int cap_of(const struct fc_bin *b)
+{
+	return (unsigned int)(b->end - b->begin);
+}
+
+/*
+ * Bins are laid out back to back, empty; a kmalloc bin holds its class's
+ * fc_cap, and the foreign bins of the biggest classes hold nothing.
+ */
+START_TEST(layout_is_contiguous_and_sized)
+{
+	struct fc_region *r;
+
+	hak_free(hak_malloc(1));	/* set the allocator up */
+	r = region_get();
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->bin[0].begin, 0);
+	for (unsigned int bin = 0; bin < FC_NR_BINS; bin++) {
+		const struct fc_bin *b = &r->bin[bin];
+
+		ck_assert_uint_eq(b->current, b->begin);
+		if (bin + 1 < FC_NR_BINS)
+			ck_assert_uint_eq(r->bin[bin + 1].begin, b->end);
+	}
+	ck_assert_uint_eq(r->bin[FC_NR_BINS - 1].end, r->slots_used);
+	for (unsigned int cl = 0; cl < HAK_NR_CLASSES; cl++) {
+		unsigned int cap = kmalloc_cache(cl)->fc_cap;
+		unsigned int fcap = cap_of(&r->bin[cl + HAK_FOREIGN_BIN]);
+
+		ck_assert_uint_eq(cap_of(&r->bin[cl]), cap);
+		ck_assert_uint_eq(fcap, cap <= 2 ? 0 : cap);
+	}
+	region_put(r);
+}
+END_TEST
+
+/* A recycled region comes back with empty bins. */
+START_TEST(regions_are_recycled)
+{
+	struct fc_region *r = region_get(), *q;
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->live, 1);
+	region_put(r);
+	ck_assert_uint_eq(r->live, 0);
+	q = region_get();
+	ck_assert_ptr_eq(q, r);
+	ck_assert_uint_eq(q->live, 1);
+	region_put(q);
+}
+END_TEST
+
+/*
+ * A slow path in the same direction as the last one moves the whole bin;
+ * a change of direction moves one batch.
+ */
+START_TEST(bursts_move_whole_bins)
+{
+	struct hak_cache *c = kmalloc_cache(size_to_class(64));
+	struct fc_region *r = region_get();
+	struct fc_bin *b = &r->bin[c->id];
+	unsigned int cap = cap_of(b);
+
+	ck_assert_uint_gt(cap, c->batch);
+	ck_assert_uint_eq(bin_batch(c, b, FC_LAST_REFILL), c->batch);
+	ck_assert_uint_eq(bin_batch(c, b, FC_LAST_REFILL), cap);
+	ck_assert_uint_eq(bin_batch(c, b, FC_LAST_DRAIN), c->batch);
+	ck_assert_uint_eq(bin_batch(c, b, FC_LAST_DRAIN), cap);
+	ck_assert_uint_eq(bin_batch(c, b, FC_LAST_REFILL), c->batch);
+	region_put(r);
+}
+END_TEST
+
+/*
+ * region_flush() returns every cached object to its central, own and
+ * foreign bins alike, and counts them while they are cached.
+ */
+START_TEST(flush_returns_objects)
+{
+	struct hak_cache *c = hak_cache_create("region-flush", 48, 0, 0, NULL);
+	struct fc_region *r = region_get();
+	struct fc_bin *own = &r->bin[c->id];
+	struct fc_bin *foreign = &r->bin[c->id + HAK_FOREIGN_BIN];
+	void *a[8];
+	struct central *ct;
+
+	ck_assert_uint_ge(cap_of(own), 4);
+	ck_assert_uint_ge(cap_of(foreign), 4);
+	ck_assert_uint_eq(central_refill(c, a, 8, HAK_OWNER_NONE), 8);
+	ct = central_peek(c, ss_of(a[0])->node);
+	for (unsigned int i = 0; i < 4; i++) {
+		r->slots[own->current++] = a[i];
+		r->slots[foreign->current++] = a[4 + i];
+	}
+	ck_assert_uint_eq(regions_count_cached(c->id), 8);
+	ck_assert_uint_eq(central_parked(ct), 0);
+	region_flush(r);
+	ck_assert_uint_eq(own->current, own->begin);
+	ck_assert_uint_eq(foreign->current, foreign->begin);
+	ck_assert_uint_eq(regions_count_cached(c->id), 0);
+	ck_assert_uint_eq(central_parked(ct), 8);
+	region_put(r);
+	ck_assert_uint_eq(central_shrink(c), 1);
+	ck_assert_uint_eq(ct->inuse, 0);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+/*
+ * regions_set_cap() moves the end of the bins that are empty, in every
+ * region made, and in the layout new regions get; a bin holding objects
+ * keeps its end, so no push can pass it.
+ */
+START_TEST(set_cap_moves_only_empty_bins)
+{
+	struct hak_cache *c = hak_cache_create("region-cap", 48, 0, 0, NULL);
+	struct fc_region *busy = region_get(), *idle = region_get(), *fresh;
+	unsigned int id = c->id, full = cap_of(&busy->bin[id]);
+	void *a[1];
+
+	ck_assert_uint_gt(full, 4);
+	ck_assert_uint_eq(central_refill(c, a, 1, HAK_OWNER_NONE), 1);
+	busy->slots[busy->bin[id].current++] = a[0];
+	regions_set_cap(id, 4);
+	ck_assert_uint_eq(cap_of(&busy->bin[id]), full);
+	ck_assert_uint_eq(cap_of(&idle->bin[id]), 4);
+	ck_assert_uint_eq(cap_of(&idle->bin[id + HAK_FOREIGN_BIN]), 4);
+	fresh = region_get();
+	ck_assert_uint_eq(cap_of(&fresh->bin[id]), 4);
+	regions_set_cap(id, full);
+	ck_assert_uint_eq(cap_of(&fresh->bin[id]), full);
+	ck_assert_uint_eq(cap_of(&idle->bin[id]), full);
+	region_flush(busy);
+	region_put(busy);
+	region_put(idle);
+	region_put(fresh);
+	central_shrink(c);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+static Suite *region_suite(void)
+{
+	Suite *s = suite_create("region");
+	TCase *tc = tcase_create("region");
+
+	tcase_add_test(tc, layout_is_contiguous_and_sized);
+	tcase_add_test(tc, regions_are_recycled);
+	tcase_add_test(tc, bursts_move_whole_bins);
+	tcase_add_test(tc, flush_returns_objects);
+	tcase_add_test(tc, set_cap_moves_only_empty_bins);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return check_run(region_suite());
+}
