@@ -14,6 +14,8 @@
 #   make ARCH=aarch64    cross-build with aarch64-linux-gnu-gcc
 #
 # Build-time options (Documentation/tuning.rst):
+#   CONFIG_HARDENED=n    malloc and free fast paths without the free-path
+#                        checks (Documentation/security.rst)
 #   CONFIG_NUMA=n        build without libnuma (one pool; fake nodes work)
 #   CONFIG_DEBUG=y       -O0, extra assertions
 #   CONFIG_SANITIZE=...  address,undefined or thread: instrumented build
@@ -42,6 +44,7 @@ Q		:= @
 quiet		:= @printf '  %-7s %s\n'
 endif
 
+CONFIG_HARDENED	?= y
 CONFIG_NUMA	?= y
 CONFIG_DEBUG	?= n
 CONFIG_SANITIZE	?=
@@ -52,6 +55,7 @@ ifeq ($(CONFIG_DEBUG),y)
 OPTFLAGS	:= -O0 -DHAK_DEBUG
 endif
 SANFLAGS	:= $(if $(CONFIG_SANITIZE),-fsanitize=$(CONFIG_SANITIZE) -fno-omit-frame-pointer)
+CONFIGFLAGS	:= $(if $(filter y,$(CONFIG_HARDENED)),-DCONFIG_HARDENED)
 
 CFLAGS		?=
 SYSFLAGS	:= $(if $(SYSROOT),-I$(SYSROOT)/usr/include)
@@ -60,7 +64,8 @@ NUMA_LIBS	:= $(if $(filter y,$(CONFIG_NUMA)),-lnuma)
 
 KBUILD_CFLAGS	:= -std=gnu11 $(OPTFLAGS) -g -fPIC -fno-plt -pthread \
 		   -Wall -Wextra -Werror -fvisibility=hidden \
-		   -D_GNU_SOURCE -I$(srctree)/include $(SYSFLAGS) $(SANFLAGS) $(CFLAGS)
+		   -D_GNU_SOURCE -I$(srctree)/include $(SYSFLAGS) $(SANFLAGS) \
+		   $(CONFIGFLAGS) $(CFLAGS)
 KBUILD_LDFLAGS	:= -pthread $(SYSLIBDIR) $(SANFLAGS) $(LDFLAGS)
 # what a program linking libhakmem.a needs besides it
 LIB_A_LIBS	:= $(NUMA_LIBS) -pthread
@@ -85,18 +90,28 @@ LIB_A		:= $(objtree)/libhakmem.a
 .PHONY: all check bench install clean
 all: $(LIB_SO) $(LIB_A)
 
-$(objtree)/%.o: $(srctree)/%.c
+# Every object depends on the flags it was built with: changing an option
+# (CONFIG_HARDENED=n, say) in the same tree rebuilds everything.
+CONFIG_STAMP	:= $(objtree)/.build-flags
+$(CONFIG_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(KBUILD_CFLAGS)' | cmp -s - $@ || echo '$(KBUILD_CFLAGS)' > $@
+
+.PHONY: FORCE
+FORCE:
+
+$(objtree)/%.o: $(srctree)/%.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
 	$(Q)$(CC) $(KBUILD_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIB_SO): $(lib-objs) $(so-objs)
 	$(quiet) LD $(notdir $@)
-	$(Q)$(CC) -shared -Wl,-soname,libhakmem.so -Wl,-z,now -o $@ $^ $(KBUILD_LDFLAGS) $(NUMA_LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,libhakmem.so -Wl,-z,now -o $@ $(lib-objs) $(so-objs) $(KBUILD_LDFLAGS) $(NUMA_LIBS)
 
 $(LIB_A): $(lib-objs)
 	$(quiet) AR $(notdir $@)
-	$(Q)rm -f $@ && $(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $(lib-objs)
 
 -include $(lib-objs:.o=.d) $(so-objs:.o=.d)
 
@@ -121,5 +136,5 @@ install: all
 	$(quiet) INSTALL $(DESTDIR)$(PREFIX)
 
 clean:
-	$(Q)rm -rf $(LIB_SO) $(LIB_A) $(addprefix $(objtree)/,core numa arch) \
+	$(Q)rm -rf $(LIB_SO) $(LIB_A) $(CONFIG_STAMP) $(addprefix $(objtree)/,core numa arch) \
 		$(objtree)/selftests/build $(objtree)/bench/build

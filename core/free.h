@@ -50,6 +50,7 @@ static __always_inline const struct slab_ro *ro_of(const struct superslab *ss,
 		 ((HAK_SLABS_PER_SS - 1) << SLAB_RO_SHIFT)));
 }
 
+#ifdef CONFIG_HARDENED
 /**
  * free_fast() - free an object through the calling thread's bin
  * @p: the object (any value: everything unusual goes to free_slow())
@@ -97,5 +98,40 @@ slow:
 	free_slow(p, expect ? hak_caches[expect] : NULL,
 		  expect ? "hak_cache_free" : "free");
 }
+#else /* !CONFIG_HARDENED */
+/**
+ * free_fast() - free an object through the calling thread's bin, unchecked
+ * @p: the object
+ * @expect: 0 for any cache, or the id the object must belong to
+ *
+ * The CONFIG_HARDENED=n build: no registry bit, no exact-start division,
+ * no double-free tag. What is left tells a slab object from everything
+ * else, which free_slow() handles as in every build: an address in the
+ * first 64 KiB of a 2 MiB chunk (NULL, a huge allocation's object, a
+ * SuperSlab's metadata) or in a slab no span holds (stride 0: also the
+ * zeroed header page of a huge mapping whose object starts beyond it).
+ * An invalid or double free of anything else corrupts the heap silently.
+ */
+static __always_inline void free_fast(void *p, unsigned int expect)
+{
+	uintptr_t a = (uintptr_t)p;
+	const struct slab_ro *ro;
+	unsigned long id;
+
+	if (unlikely((a & (HAK_SS_SIZE - 1)) < HAK_SLAB_SIZE))
+		goto slow;
+	ro = ro_of(ss_of(p), a);
+	if (unlikely(!ro->stride))
+		goto slow;
+	id = ro->cache_id;
+	if (expect && unlikely(id != expect))
+		goto slow;
+	free_checked(id, p, &ro->owner);
+	return;
+slow:
+	free_slow(p, expect ? hak_caches[expect] : NULL,
+		  expect ? "hak_cache_free" : "free");
+}
+#endif /* CONFIG_HARDENED */
 
 #endif /* HAK_FREE_H */

@@ -25,8 +25,7 @@ static __always_inline void *malloc_pop(unsigned long cl)
 
 	if (unlikely(!fc_pop(HAK_KMALLOC_FIRST + cl, &p)))
 		return NULL;
-	*(uintptr_t *)p = 0;
-	return p;
+	return fc_claim_fast(0, p);	/* kmalloc caches: the tag at 0 */
 }
 
 /* A request of class @cl: the bin, else the slow path. */

@@ -106,8 +106,7 @@ HAK_EXPORT void *hak_cache_alloc(struct hak_cache *cache)
 
 	if (unlikely(!fc_pop(cache->id, &p)))
 		return cache_alloc_slow(cache);
-	*(uintptr_t *)((char *)p + cache->free_off) = 0;
-	return p;
+	return fc_claim_fast(cache->free_off, p);
 }
 
 HAK_EXPORT void hak_cache_free(struct hak_cache *cache, void *obj)

@@ -72,6 +72,9 @@ HAK_EXPORT void hak_global_stats(struct hak_global_stats *st)
 	st->mode_reason = percpu_mode_reason();
 	st->numa_policy = topology_describe();
 	st->numa_nodes = topology_multi() ? hak_topo.nr_nodes : 0;
+#ifdef CONFIG_HARDENED
+	st->hardened = 1;
+#endif
 }
 
 static void node_fill(struct hak_node_stats *row, unsigned int n)

@@ -9,6 +9,9 @@
 #   debug     the same unit tests and selftests built with CONFIG_DEBUG=y
 #             (-O0, the HAK_BUG_ON() invariants of core/debug.h checked),
 #             in both modes
+#   nohard    the same unit tests and selftests built with CONFIG_HARDENED=n
+#             (malloc and free fast paths without the free-path checks),
+#             in both modes
 #   tsan      the multithreaded selftests built with CONFIG_SANITIZE=thread,
 #             run with HAKMEM_RSEQ=0
 #   valgrind  the unit tests of a plain build under memcheck, then the
@@ -25,7 +28,7 @@
 # Environment:
 #   FUZZ_SECONDS=60        how long to fuzz
 #   CHECK_FULL_ONLY=LIST   run only these groups (comma separated:
-#                          asan,debug,tsan,valgrind,fuzz)
+#                          asan,debug,nohard,tsan,valgrind,fuzz)
 #   ASAN_OPTIONS, UBSAN_OPTIONS, TSAN_OPTIONS
 #                          appended to the options set here (later wins)
 #   MAKE, CLANG            the make and clang to use
@@ -237,6 +240,15 @@ fi
 # place and condition, and test_errors checks that one does.
 if want debug; then
 	selftests_group debug "$builddir/debug" CONFIG_DEBUG=y
+fi
+
+# ---- CONFIG_HARDENED=n -------------------------------------------------------
+
+# The build without the fast paths' free checks: every unit test and
+# selftest but the ones for what those checks catch (test_errors registers
+# them only with CONFIG_HARDENED).
+if want nohard; then
+	selftests_group nohard "$builddir/nohard" CONFIG_HARDENED=n
 fi
 
 # ---- TSan ------------------------------------------------------------------

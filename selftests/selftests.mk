@@ -9,7 +9,8 @@
 CHECK_CFLAGS	:= $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS	:= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 TEST_CFLAGS	:= -std=gnu11 $(OPTFLAGS) -g -pthread -Wall -Wextra -Werror \
-		   -D_GNU_SOURCE -I$(srctree)/include $(SYSFLAGS) $(SANFLAGS)
+		   -D_GNU_SOURCE -I$(srctree)/include $(SYSFLAGS) $(SANFLAGS) \
+		   $(CONFIGFLAGS)
 TEST_LDFLAGS	?=
 tbuild		:= $(objtree)/selftests/build
 

@@ -246,6 +246,9 @@ struct hak_slabinfo {
  * @numa_policy: the placement policy in force (local, bind, interleave,
  *               preferred, fake nodes, or one pool)
  * @numa_nodes: nodes with a pool of their own (0 in single-pool mode)
+ * @hardened: 1 when the library was built with CONFIG_HARDENED=y (the
+ *            default: the free fast path checks every pointer), 0 for
+ *            CONFIG_HARDENED=n
  */
 struct hak_global_stats {
 	uint64_t superslabs;
@@ -258,6 +261,7 @@ struct hak_global_stats {
 	const char *mode_reason;
 	const char *numa_policy;
 	int numa_nodes;
+	int hardened;
 };
 
 /**
