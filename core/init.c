@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../arch/arch.h"
+#include "background.h"
 #include "cache.h"
 #include "fastcache.h"
 #include "huge.h"
@@ -92,6 +93,7 @@ static void fork_child(void)
 	caches_reinit_locks();
 	for (size_t i = 0; i < ARRAY_SIZE(outer_locks); i++)
 		hak_lock_init(outer_locks[i]);
+	background_fork_child();
 }
 
 /**
@@ -155,10 +157,12 @@ __attribute__((constructor)) static void hak_constructor(void)
 		hak_options_read();
 	hak_constructed = 1;
 	topology_init();
+	background_start();
 }
 
 __attribute__((destructor)) static void hak_destructor(void)
 {
+	background_stop();
 	if (hak_option(OPT_STATS))
 		hak_stats_print(2);
 }
