@@ -237,6 +237,8 @@ static void rss_decay_case(const char *what, int burst_cpu, int trickle_cpu)
 		v[i] = hak_malloc(100);
 		memset(v[i], 3, 100);
 	}
+	/* before the frees: decay may already act while they run */
+	peak = rss_kb();
 	for (long i = 0; i < N; i++) {
 		uintptr_t ss = (uintptr_t)v[i] >> 21;
 
@@ -247,7 +249,6 @@ static void rss_decay_case(const char *what, int burst_cpu, int trickle_cpu)
 		hak_free(v[i]);
 		v[i] = NULL;
 	}
-	peak = rss_kb();
 	if (trickle_cpu >= 0 && pin_to_cpu(trickle_cpu))
 		pin_failed = 1;
 	/* wait for the effect: rounds of at least a tenth of a period */
