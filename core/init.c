@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../arch/arch.h"
+#include "background.h"
 #include "cache.h"
 #include "huge.h"
 #include "init.h"
@@ -93,6 +94,7 @@ static void fork_child(void)
 	centrals_reinit_locks();
 	for (size_t i = 0; i < ARRAY_SIZE(outer_locks); i++)
 		hak_lock_init(outer_locks[i]);
+	background_fork_child();
 }
 
 /**
@@ -156,10 +158,12 @@ __attribute__((constructor)) static void hak_constructor(void)
 		hak_options_read();
 	topology_allow_learning();
 	topology_init();
+	background_start();
 }
 
 __attribute__((destructor)) static void hak_destructor(void)
 {
+	background_stop();
 	if (hak_option(OPT_STATS))
 		hak_stats_print(2);
 }

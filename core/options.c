@@ -19,6 +19,7 @@ struct option_desc {
 
 static const char *const on_error_words[] = { "abort", "warn", NULL };
 static const char *const cpu_id_words[] = { "cpu", "mm_cid", NULL };
+static const char *const thp_words[] = { "never", "madvise", "always", NULL };
 
 static const struct option_desc option_table[OPT_COUNT] = {
 	[OPT_REFILL]	   = { "HAKMEM_REFILL", 32, 1, 256, NULL },
@@ -36,12 +37,14 @@ static const struct option_desc option_table[OPT_COUNT] = {
 	[OPT_CPU_ID]	   = { "HAKMEM_CPU_ID", 0, 0, 1, cpu_id_words },
 	[OPT_NUMA]	   = { "HAKMEM_NUMA", 1, 0, 1, NULL },
 	[OPT_NUMA_FAKE]	   = { "HAKMEM_NUMA_FAKE", 0, 0, 16, NULL },
+	[OPT_THP]	   = { "HAKMEM_THP", THP_ALWAYS, 0, 2, thp_words },
+	[OPT_BACKGROUND]   = { "HAKMEM_BACKGROUND", 0, 0, 1, NULL },
 };
 
 long hak_opt[OPT_COUNT] = {
 	[OPT_REFILL] = 32, [OPT_MIN_PARTIAL] = 2, [OPT_SPARE_SS] = 16,
 	[OPT_DIRTY_MAX_KB] = 32768, [OPT_DECAY_MS] = 1000, [OPT_RSEQ] = 1, [OPT_HUGE_CACHE_KB] = 32768,
-	[OPT_NUMA] = 1,
+	[OPT_NUMA] = 1, [OPT_THP] = THP_ALWAYS,
 };
 
 static int options_read;

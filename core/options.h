@@ -8,6 +8,13 @@
 
 #include "compiler.h"
 
+/* HAKMEM_THP values */
+enum hak_thp {
+	THP_NEVER,		/* MADV_NOHUGEPAGE on every SuperSlab */
+	THP_MADVISE,		/* no advice: the kernel's setting decides */
+	THP_ALWAYS,		/* MADV_HUGEPAGE from the second SuperSlab on */
+};
+
 enum hak_option {
 	OPT_REFILL,		/* HAKMEM_REFILL: objects per refill batch */
 	OPT_STATS,		/* HAKMEM_STATS: print statistics at exit */
@@ -25,6 +32,8 @@ enum hak_option {
 	OPT_CPU_ID,		/* HAKMEM_CPU_ID: 0 cpu_id, 1 mm_cid */
 	OPT_NUMA,		/* HAKMEM_NUMA: node-aware pools (1) or one */
 	OPT_NUMA_FAKE,		/* HAKMEM_NUMA_FAKE: split CPUs into N nodes */
+	OPT_THP,		/* HAKMEM_THP: huge pages for SuperSlabs */
+	OPT_BACKGROUND,		/* HAKMEM_BACKGROUND: decay thread (1) or not */
 	OPT_COUNT
 };
 

@@ -6,7 +6,10 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdatomic.h>
+#include <fcntl.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "compiler.h"
 #include "options.h"
@@ -185,4 +188,61 @@ void *os_remap_aligned(void *old, size_t old_len, size_t len, size_t align)
 void os_protect(void *p, size_t len, int none)
 {
 	mprotect(p, len, none ? PROT_NONE : PROT_READ | PROT_WRITE);
+}
+
+/**
+ * os_hugepage() - ask for transparent huge pages, or refuse them
+ * @p: start, 2 MiB-aligned for the advice to matter
+ * @len: length
+ * @on: 1 for MADV_HUGEPAGE, 0 for MADV_NOHUGEPAGE
+ *
+ * Advice only: a kernel without THP (or with it set to never) ignores it.
+ */
+void os_hugepage(void *p, size_t len, int on)
+{
+	madvise(p, len, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
+/* The number after @key in @buf (NUL-terminated), in kB, or -1. */
+static long field_kb(const char *buf, const char *key)
+{
+	const char *s = strstr(buf, key);
+	long v = 0;
+
+	if (!s)
+		return -1;
+	for (s += strlen(key); *s == ' ' || *s == '\t'; s++)
+		;
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (*s - '0');
+	return v;
+}
+
+/**
+ * os_anon_huge_kb() - the process's anonymous memory in huge pages
+ * @kb: set to AnonHugePages of /proc/self/smaps_rollup, in KiB
+ *
+ * Reads the file with open() and read() into a buffer on the stack: no
+ * stdio, no allocation.
+ *
+ * Return: 0, or -1 if the file cannot be read (old kernel, no /proc).
+ */
+int os_anon_huge_kb(long *kb)
+{
+	char buf[2048];
+	size_t len = 0;
+	ssize_t n;
+	int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while (len < sizeof(buf) - 1 &&
+	       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	*kb = field_kb(buf, "AnonHugePages:");
+	return *kb < 0 ? -1 : 0;
 }

@@ -18,6 +18,8 @@ void *os_remap(void *old, size_t old_len, size_t len, void *fixed);
 void *os_remap_aligned(void *old, size_t old_len, size_t len, size_t align);
 void os_purge(void *p, size_t len);
 void os_protect(void *p, size_t len, int none);
+void os_hugepage(void *p, size_t len, int on);
+int os_anon_huge_kb(long *kb);
 uint64_t os_mapped_bytes(void);
 
 #endif /* HAK_OS_H */

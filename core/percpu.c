@@ -346,6 +346,18 @@ static void drain_idle(void)
 	hak_unlock(&hak_drain_lock);
 }
 
+/**
+ * percpu_drain_idle() - drain idle CPUs' caches if a decay tick asked for it
+ *
+ * For the background thread, which has no slow path of its own to do it
+ * from. Call it with no allocator lock held.
+ */
+void percpu_drain_idle(void)
+{
+	if (atomic_load_explicit(&idle_scan_due, memory_order_relaxed))
+		drain_idle();
+}
+
 /*
  * A slow path on the region of @owner (this CPU's, as the slow path read
  * it): counts as activity; may scan for idle CPUs.

@@ -5,10 +5,12 @@
  */
 #include <string.h>
 
+#include "background.h"
 #include "cache.h"
 #include "fmt.h"
 #include "huge.h"
 #include "init.h"
+#include "options.h"
 #include "os.h"
 #include "percpu.h"
 #include "superslab.h"
@@ -54,8 +56,14 @@ HAK_EXPORT int hak_slabinfo(struct hak_slabinfo *rows, int max)
 	return n;
 }
 
+static const char *const thp_names[] = {
+	[THP_NEVER] = "never", [THP_MADVISE] = "madvise", [THP_ALWAYS] = "always",
+};
+
 HAK_EXPORT void hak_global_stats(struct hak_global_stats *st)
 {
+	long huge_kb = 0;
+
 	memset(st, 0, sizeof(*st));
 	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
 		struct ss_pool *pool = &hak_pools[n];
@@ -72,6 +80,9 @@ HAK_EXPORT void hak_global_stats(struct hak_global_stats *st)
 	st->mode_reason = percpu_mode_reason();
 	st->numa_policy = topology_describe();
 	st->numa_nodes = topology_multi() ? hak_topo.nr_nodes : 0;
+	st->thp = thp_names[hak_option(OPT_THP)];
+	st->anon_huge_bytes = os_anon_huge_kb(&huge_kb) ? -1 : huge_kb << 10;
+	st->background = background_running();
 #ifdef CONFIG_HARDENED
 	st->hardened = 1;
 #endif
@@ -168,6 +179,10 @@ static void print_global(int fd)
 		    (unsigned long long)st.huge_allocs,
 		    (unsigned long long)st.huge_bytes,
 		    (unsigned long long)st.mapped_bytes);
+	hak_dprintf(fd, "# huge pages: HAKMEM_THP=%s, AnonHugePages %lld kB; background thread: %s\n",
+		    st.thp, (long long)(st.anon_huge_bytes < 0 ? -1 :
+					st.anon_huge_bytes >> 10),
+		    st.background ? "on" : "off");
 }
 
 HAK_EXPORT void hak_stats_print(int fd)

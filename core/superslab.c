@@ -13,6 +13,14 @@
  * one to two ticks. Above HAKMEM_DIRTY_MAX_KB of dirty bytes a pool purges
  * at once. SuperSlabs with every slab free are unmapped beyond
  * HAKMEM_SPARE_SUPERSLABS.
+ *
+ * Transparent huge pages (HAKMEM_THP=always): a SuperSlab is one 2 MiB
+ * huge page, and purging a few of its slabs would split it for little
+ * gain. So, as in tcmalloc's hugepage-aware allocator, decay returns whole
+ * SuperSlabs: one whose slabs have all been free for a tick is unmapped,
+ * and the free slabs of a SuperSlab in use are purged only when at least
+ * half of it is free (the huge page is then worth less than the memory).
+ * The dirty cap and hak_trim() still purge every free slab.
  */
 #include <string.h>
 #include <time.h>
@@ -25,9 +33,37 @@
 #include "superslab.h"
 #include "../numa/topology.h"
 
+/* aged_bitmap's bit 0 (slab 0 is never free): empty at the last tick */
+#define SS_AGED_EMPTY	1U
+
 struct ss_pool hak_pools[HAK_NODE_SLOTS];
 /* called on each decay tick, under a pool lock: must not take locks */
 static void (*tick_hook)(void);
+/* SuperSlabs ever mapped, all pools: the first keeps small pages */
+static _Atomic uint64_t ss_mapped_ever;
+
+/*
+ * The huge-page advice for a new SuperSlab (HAKMEM_THP), given before its
+ * first byte is touched. The process's first SuperSlab keeps small pages,
+ * so a program that allocates a few KiB does not pay 2 MiB of resident
+ * memory for it; guard pages split the mapping, so they rule huge pages
+ * out. Returns whether huge pages were asked for.
+ */
+static int superslab_advise(struct superslab *ss)
+{
+	long mode = hak_option(OPT_THP);
+
+	if (mode == THP_MADVISE)
+		return 0;
+	if (mode == THP_NEVER || hak_option(OPT_GUARD) ||
+	    !atomic_fetch_add_explicit(&ss_mapped_ever, 1,
+				       memory_order_relaxed)) {
+		os_hugepage(ss, HAK_SS_SIZE, 0);
+		return 0;
+	}
+	os_hugepage(ss, HAK_SS_SIZE, 1);
+	return 1;
+}
 
 /**
  * superslab_set_tick_hook() - call @fn on every decay tick
@@ -68,6 +104,7 @@ static struct superslab *superslab_new(struct ss_pool *pool, unsigned int node)
 	if (!ss)
 		return NULL;
 	topology_bind(ss, HAK_SS_SIZE, node);
+	ss->thp = (uint32_t)superslab_advise(ss);
 	if (hak_option(OPT_GUARD))	/* between metadata and objects */
 		os_protect((char *)ss + HAK_SLAB_SIZE - HAK_PAGE_SIZE,
 			   HAK_PAGE_SIZE, 1);
@@ -155,7 +192,7 @@ static void span_take(struct ss_pool *pool, struct superslab *ss,
 	pool->dirty_bytes -= (uint64_t)__builtin_popcount(ss->dirty_bitmap &
 							  mask) * HAK_SLAB_SIZE;
 	ss->dirty_bitmap &= ~mask;
-	ss->aged_bitmap &= ~mask;
+	ss->aged_bitmap &= ~(mask | SS_AGED_EMPTY);
 	if (!ss->free_bitmap)
 		avail_del(pool, ss);
 }
@@ -221,6 +258,8 @@ static void purge_slabs(struct ss_pool *pool, struct superslab *ss,
 			 (size_t)n << HAK_SLAB_SHIFT);
 		d &= ~slab_mask(i, n);
 	}
+	if (mask)
+		ss->thp = 0;	/* the huge page, if any, is split now */
 	HAK_BUG_ON((ss->dirty_bitmap & mask) != mask);
 	HAK_BUG_ON(pool->dirty_bytes <
 		   (uint64_t)__builtin_popcount(mask) * HAK_SLAB_SIZE);
@@ -255,13 +294,41 @@ static int tick_due(const struct ss_pool *pool, uint64_t now)
 }
 
 /*
+ * The tick of one huge-page SuperSlab: unmapped when every slab has been
+ * free since the last tick; its idle dirty slabs purged only when at least
+ * half of it is free.
+ */
+static void decay_tick_thp(struct ss_pool *pool, struct superslab *ss)
+{
+	uint32_t aged = ss->dirty_bitmap & ss->aged_bitmap;
+
+	if (ss->free_bitmap == SS_ALL_FREE) {
+		if (ss->aged_bitmap & SS_AGED_EMPTY)
+			superslab_destroy(pool, ss);
+		else
+			ss->aged_bitmap = ss->dirty_bitmap | SS_AGED_EMPTY;
+		return;
+	}
+	if (__builtin_popcount(ss->free_bitmap) >= HAK_SLABS_PER_SS / 2)
+		purge_slabs(pool, ss, aged);
+	ss->aged_bitmap = ss->dirty_bitmap;
+}
+
+/*
  * The tick itself: purge what was dirty and free at the last tick and
  * still is, and remember what is dirty now.
  */
 static void decay_tick(struct ss_pool *pool, uint64_t now)
 {
+	struct superslab *ss, *next;
+
 	pool->last_tick_ms = now;
-	for (struct superslab *ss = pool->avail; ss; ss = ss->next) {
+	for (ss = pool->avail; ss; ss = next) {
+		next = ss->next;
+		if (ss->thp) {
+			decay_tick_thp(pool, ss);
+			continue;
+		}
 		purge_slabs(pool, ss, ss->dirty_bitmap & ss->aged_bitmap);
 		ss->aged_bitmap = ss->dirty_bitmap;
 	}
@@ -366,6 +433,35 @@ int superslab_purge(int unmap_empty)
 		hak_unlock(&pool->lock);
 	}
 	return did;
+}
+
+/**
+ * superslab_decay() - the decay tick of every pool that is due
+ *
+ * For the background thread (core/background.c): ticks the pools without
+ * any traffic in them, and asks for a scan of idle CPUs' caches when one
+ * ticked. Waits for each pool's lock; call it with no allocator lock held.
+ *
+ * Return: 1 if a pool ticked.
+ */
+int superslab_decay(void)
+{
+	uint64_t now = now_ms();
+	int ticked = 0;
+
+	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
+		struct ss_pool *pool = &hak_pools[n];
+
+		hak_lock(&pool->lock);
+		if (tick_due(pool, now)) {
+			decay_tick(pool, now);
+			ticked = 1;
+		}
+		hak_unlock(&pool->lock);
+	}
+	if (ticked && tick_hook)
+		tick_hook();
+	return ticked;
 }
 
 /**

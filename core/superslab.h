@@ -88,8 +88,9 @@ struct superslab {
 	/* Under the pool lock: */
 	uint32_t free_bitmap;	/* 1 = slab free */
 	uint32_t dirty_bitmap;	/* 1 = free slab whose pages were touched */
-	uint32_t aged_bitmap;	/* dirty at the last decay tick already */
-	uint32_t pad0;
+	uint32_t aged_bitmap;	/* dirty at the last decay tick already;
+				 * bit 0: every slab free at that tick */
+	uint32_t thp;		/* advised MADV_HUGEPAGE, not split since */
 	struct superslab *next;
 	struct superslab *prev;
 	uint8_t pad[16];
@@ -207,6 +208,7 @@ void superslab_set_tick_hook(void (*fn)(void));
 struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node);
 void superslab_release_span(struct superslab *ss, unsigned int head);
 int superslab_purge(int unmap_empty);
+int superslab_decay(void);
 void superslab_pool_lock_all(void);
 void superslab_pool_unlock_all(void);
 void superslab_pool_reinit(void);

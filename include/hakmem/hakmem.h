@@ -246,6 +246,13 @@ struct hak_slabinfo {
  * @numa_policy: the placement policy in force (local, bind, interleave,
  *               preferred, fake nodes, or one pool)
  * @numa_nodes: nodes with a pool of their own (0 in single-pool mode)
+ * @thp: the huge-page policy for SuperSlabs (HAKMEM_THP: "never",
+ *       "madvise" or "always")
+ * @anon_huge_bytes: the process's anonymous memory in transparent huge
+ *                   pages (AnonHugePages of /proc/self/smaps_rollup; all
+ *                   of the process's, not only the allocator's), or -1
+ *                   if the kernel does not say
+ * @background: 1 if the background thread (HAKMEM_BACKGROUND) runs
  * @hardened: 1 when the library was built with CONFIG_HARDENED=y (the
  *            default: the free fast path checks every pointer), 0 for
  *            CONFIG_HARDENED=n
@@ -261,6 +268,9 @@ struct hak_global_stats {
 	const char *mode_reason;
 	const char *numa_policy;
 	int numa_nodes;
+	const char *thp;
+	int64_t anon_huge_bytes;
+	int background;
 	int hardened;
 };
 
