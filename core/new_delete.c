@@ -4,8 +4,9 @@
  * Itanium C++ ABI's mangled names (the 20 that libstdc++, tcmalloc and
  * jemalloc export), in libhakmem.so and libhakmem.a alike.
  *
- * The success path of new is malloc()'s fast path and delete (plain and
- * sized) is free()'s, both inlined: a C++ program pays what a C one does.
+ * The success path of new is malloc()'s fast path (its bin pop) and
+ * delete (plain and sized) is free()'s, both inlined: a C++ program pays
+ * what a C one does.
  * Only a failed allocation leaves C: it runs the standard's new-handler
  * loop through std::get_new_handler() and throws std::bad_alloc through
  * std::__throw_bad_alloc(). Both are referenced weakly, so the library
@@ -107,27 +108,48 @@ static __cold __noinline void *new_failed(size_t size, align_val align,
 
 /* ---- new and new[] -------------------------------------------------------- */
 
+/* The bins missed or the size is huge: hak_malloc(), then the handler loop. */
+static __noinline void *new_slow(size_t size, bool nothrow)
+{
+	void *p = hak_malloc(size);
+
+	if (likely(p))
+		return p;
+	return new_failed(size, 0, nothrow);
+}
+
+/*
+ * malloc_fast()'s hit path (core/malloc_fast.h), and everything else in
+ * new_slow(). Not malloc_fast() itself: its miss path returns here, and
+ * the failure check after it would keep @size in a saved register, a push
+ * and a pop on every hit. A miss tries the bin once more in hak_malloc().
+ */
+static __always_inline void *new_fast(size_t size, bool nothrow)
+{
+	void *p = NULL;
+
+	if (likely(size <= HAK_LUT_MAX))
+		p = malloc_pop(hak_class_lut[(size + 7) >> 3]);
+	else if (likely(size <= HAK_MAX_CLASS_SIZE))
+		p = malloc_pop(size_to_class_big(size));
+	if (likely(p))
+		return p;
+	return new_slow(size, nothrow);
+}
+
 /*
  * Starts a cache line, as malloc() does (core/preload.c), so that its hit
  * path keeps the same fetch blocks whatever code comes before it.
  */
 HAK_EXPORT __attribute__((aligned(64))) void *_Znwm(size_t size)
 {
-	void *p = malloc_fast(size);
-
-	if (likely(p))
-		return p;
-	return new_failed(size, 0, false);
+	return new_fast(size, false);
 }
 
 HAK_EXPORT void *_ZnwmRKSt9nothrow_t(size_t size, const struct nothrow *nt)
 {
-	void *p = malloc_fast(size);
-
 	(void)nt;
-	if (likely(p))
-		return p;
-	return new_failed(size, 0, true);
+	return new_fast(size, true);
 }
 
 HAK_EXPORT void *_ZnwmSt11align_val_t(size_t size, align_val align)
