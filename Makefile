@@ -3,7 +3,8 @@
 # hakmem: a userspace slab allocator in the style of the Linux kernel's SLUB.
 #
 # Kbuild style: each directory's Kbuild file lists its objects
-# (obj-y += file.o); this Makefile collects them.
+# (obj-y += file.o) and any flags of one object (CFLAGS_file.o := ...);
+# this Makefile collects them.
 #
 #   make                 libhakmem.so and libhakmem.a
 #   make check           build and run every test (unit, stress, programs, VM)
@@ -103,7 +104,7 @@ FORCE:
 $(objtree)/%.o: $(srctree)/%.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
-	$(Q)$(CC) $(KBUILD_CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(KBUILD_CFLAGS) $(CFLAGS_$(notdir $@)) -MMD -MP -c -o $@ $<
 
 $(LIB_SO): $(lib-objs) $(so-objs)
 	$(quiet) LD $(notdir $@)

@@ -22,7 +22,7 @@ Usage: scripts/deps.sh [GROUP]...
 Install the Debian packages hakmem needs for GROUP (default: build test).
 
 Groups:
-  build   compiler, make, pkg-config, Check, libnuma
+  build   C and C++ compilers, make, pkg-config, Check, libnuma
   test    build + valgrind, python3, sqlite3, git, clang/LLVM (sanitizers,
           libFuzzer), redis
   bench   jemalloc, mimalloc, tcmalloc, gnuplot, valgrind
@@ -32,7 +32,7 @@ Groups:
 EOF
 }
 
-pkgs_build=(gcc make pkg-config check libnuma-dev numactl)
+pkgs_build=(gcc g++ make pkg-config check libnuma-dev numactl)
 pkgs_test=(valgrind python3 sqlite3 git coreutils clang llvm
 	   clang-14 libclang-rt-14-dev redis-server redis-tools)
 pkgs_bench=(libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 gnuplot-nox

@@ -4,13 +4,14 @@
 # run-tests.sh - run every hakmem test and print one summary line.
 #
 # Called by `make check`. Runs the Check unit tests, the TAP selftests, the
-# real programs under LD_PRELOAD and the VM selftests, counts individual
+# C++ selftests (static and under LD_PRELOAD), the real programs under
+# LD_PRELOAD and the VM selftests, counts individual
 # checks (Check's "Checks: N, Failures: F, Errors: E" lines and TAP's
 # ok / not ok / # SKIP lines) and ends with
 #   check: N passed, N failed, N skipped
 #
 # Environment: CHECK_PROGRAMS=0 skips the real programs, CHECK_VM=0 the VM
-# tests, CHECK_ONLY=unit|stress|programs|vm runs one group.
+# tests, CHECK_ONLY=unit|stress|cxx|programs|vm runs one group.
 
 set -uo pipefail
 
@@ -105,6 +106,18 @@ if want stress; then
 				run tap "$name" 600 "$t"
 			fi
 		done
+	done
+fi
+
+# C++ operator new/delete: NAME-static linked with libhakmem.a, NAME under
+# LD_PRELOAD of the shared library.
+if want cxx; then
+	for t in "$builddir"/cxx/*-static; do
+		[ -x "$t" ] || continue
+		run tap "cxx/$(basename "$t")" 300 "$t"
+		t=${t%-static}
+		[ -x "$t" ] && run tap "cxx/$(basename "$t") [LD_PRELOAD]" 300 \
+			env LD_PRELOAD="$lib" "$t"
 	done
 fi
 

@@ -2,6 +2,9 @@
 # Tests, all run by `make check` through scripts/run-tests.sh:
 #   selftests/unit/test_*.c    Check unit tests, linked with libhakmem.a
 #   selftests/stress/*.c       kselftest-style TAP programs (libhakmem.a)
+#   selftests/cxx/*.cc         C++ TAP programs, built twice: NAME-static
+#                              linked with libhakmem.a, NAME with nothing of
+#                              hakmem's, run under LD_PRELOAD=libhakmem.so
 #   selftests/preload/         real programs under LD_PRELOAD=libhakmem.so
 #   selftests/vm/              NUMA and aarch64 selftests in qemu VMs
 # CHECK_VM=0 skips the VM tests; CHECK_PROGRAMS=0 the real programs.
@@ -35,6 +38,22 @@ $(tbuild)/rseq/%: $(srctree)/selftests/rseq/%.c $(LIB_A) $(wildcard $(srctree)/s
 	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS) $(LIB_A_LIBS) $(TEST_LDFLAGS)
 
+TEST_CXXFLAGS	:= -std=gnu++17 $(OPTFLAGS) -g -pthread -Wall -Wextra -Werror \
+		   -D_GNU_SOURCE -I$(srctree)/include $(SYSFLAGS) $(SANFLAGS)
+CXX		:= $(CROSS_COMPILE)g++
+cxx-tests	:= $(basename $(notdir $(wildcard $(srctree)/selftests/cxx/*.cc)))
+cxx-bins	:= $(addprefix $(tbuild)/cxx/,$(cxx-tests) $(addsuffix -static,$(cxx-tests)))
+
+$(tbuild)/cxx/%-static: $(srctree)/selftests/cxx/%.cc $(LIB_A) $(wildcard $(srctree)/selftests/lib/*.h)
+	@mkdir -p $(dir $@)
+	$(quiet) CXX $(patsubst $(objtree)/%,%,$@)
+	$(Q)$(CXX) $(TEST_CXXFLAGS) -DHAK_STATIC -o $@ $< $(LIB_A) $(KBUILD_LDFLAGS) $(LIB_A_LIBS) $(TEST_LDFLAGS)
+
+$(tbuild)/cxx/%: $(srctree)/selftests/cxx/%.cc $(wildcard $(srctree)/selftests/lib/*.h)
+	@mkdir -p $(dir $@)
+	$(quiet) CXX $(patsubst $(objtree)/%,%,$@)
+	$(Q)$(CXX) $(TEST_CXXFLAGS) -o $@ $< $(KBUILD_LDFLAGS) $(TEST_LDFLAGS)
+
 numa-bins	:= $(tbuild)/numa/numa_test
 
 $(tbuild)/numa/%: $(srctree)/selftests/numa/%.c $(LIB_A) $(wildcard $(srctree)/selftests/lib/*.h)
@@ -45,6 +64,11 @@ $(tbuild)/numa/%: $(srctree)/selftests/numa/%.c $(LIB_A) $(wildcard $(srctree)/s
 .PHONY: selftests
 selftests: $(unit-bins) $(stress-bins) $(numa-bins)
 
+# Apart: the VM test builds (selftests/numa/build-vm-tests.sh) make
+# `selftests` static and for aarch64, with no C++ cross compiler.
+.PHONY: cxx-selftests
+cxx-selftests: $(cxx-bins)
+
 # ASan+UBSan, TSan and valgrind runs of the selftests and a bounded
 # libFuzzer run (FUZZ_SECONDS, default 60); CI runs it after `make check`.
 .PHONY: check-full
@@ -52,6 +76,6 @@ check-full:
 	$(Q)$(srctree)/scripts/check-full.sh --srctree $(srctree) \
 		--builddir $(objtree)/selftests/full
 
-check: all selftests
+check: all selftests cxx-selftests
 	$(Q)$(srctree)/scripts/run-tests.sh --srctree $(srctree) \
 		--builddir $(tbuild) --lib $(LIB_SO)

@@ -5,7 +5,9 @@
  * This is the whole public interface. The shared library libhakmem.so also
  * exports the standard names (malloc, free, ...) so that
  * LD_PRELOAD=libhakmem.so runs any program on it; the static library
- * libhakmem.a exports only the hak_* names below, for embedding.
+ * libhakmem.a exports only the hak_* names below, for embedding, and the
+ * C++ operators new and delete (Documentation/api.rst). Both libraries
+ * export those operators.
  */
 #ifndef HAKMEM_HAKMEM_H
 #define HAKMEM_HAKMEM_H
