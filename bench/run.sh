@@ -38,7 +38,8 @@ usage: $0 --bindir DIR --lib PATH/libhakmem.so [options]
   --bindir-nohard D where the hakmem-nohard builds of the embedding
                     programs (NAME-hak) are (default: the directory of
                     --lib-nohard, then bench/build)
-  --quick           3 runs per cell and short runs (suite < 2 minutes)
+  --quick           3 runs per cell and short runs (suite about 3 minutes
+                    on a quiet 2-CPU machine)
   --runs N          runs per cell (default 5, or 3 with --quick)
   --only A,B        run only these workloads (labels as in the report)
   --outdir DIR      where results go (default: bench/results)
@@ -110,9 +111,9 @@ WORKLOADS=(
 	"batch100|batch|plain|-m batch -n 30000000|-m batch -n 10000000|ns_per_pair"
 	"ring|batch|plain|-m ring -n 30000000|-m ring -n 10000000|ns_per_pair"
 	"larson_cxx|larson_cxx|plain|-d 1|-d 0.25|"
-	"bigbuf|bigbuf|plain|-n 100|-n 20|secs minflt stime_s|runs=3 metric=time"
-	"tlb|tlb|plain|-m 1024|-m 256|secs alloc_secs anon_huge_kb|env=HAKMEM_THP=never runs=3 metric=time"
-	"tlb_thp|tlb|plain|-m 1024|-m 256|secs alloc_secs anon_huge_kb|env=HAKMEM_THP=always cols=hakmem,hakmem-nohard runs=3 metric=time peers=tlb"
+	"bigbuf|bigbuf|plain|-n 100|-n 20|secs minflt stime_s|runs=2 metric=time"
+	"tlb|tlb|plain|-m 1024 -p 2|-m 256 -p 4|secs alloc_secs anon_huge_kb|env=HAKMEM_THP=never runs=2 metric=time"
+	"tlb_thp|tlb|plain|-m 1024 -p 2|-m 256 -p 4|secs alloc_secs anon_huge_kb|env=HAKMEM_THP=always cols=hakmem,hakmem-nohard runs=2 metric=time peers=tlb"
 )
 if [ "$QUICK" = 1 ]; then TIMEOUT=30; else TIMEOUT=120; fi
 
@@ -385,6 +386,18 @@ fmt_secs() {
 	}'
 }
 
+# ", fewer for: label N, ..." for the selected workloads with a runs cap.
+capped_runs() {
+	local w label wo n list=""
+
+	for w in "${SEL[@]}"; do
+		IFS='|' read -r label _ _ _ _ _ wo <<<"$w"
+		n=$(wruns "$wo")
+		[ "$n" != "$RUNS" ] && list="$list, $label $n"
+	done
+	[ -n "$list" ] && echo " (fewer for:${list#,})"
+}
+
 # The options field of workload $1 (empty if it was not selected).
 wopts_of() {
 	local w label wo
@@ -454,6 +467,7 @@ overview() {
 		echo "|---|---|---|---:|---:|---:|---:|"
 	} >>"$MD"
 	: >"$TMP/overview.dat"
+	echo "workload,metric,best_peer,best_peer_median,hakmem_ratio,hakmem_nohard_ratio,hakmem_rss_over_leanest_peer" >"$TMP/overview.csv"
 	for w in "${SEL[@]}"; do
 		IFS='|' read -r label _ _ _ _ _ wo <<<"$w"
 		read -r metric bestname best hr nr rr < <(overview_row "$label" "$wo")
@@ -466,6 +480,7 @@ overview() {
 		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$metric" \
 			"$bestname" "$fig" "$hr" "$nr" "$rr" >>"$MD"
 		echo "$label $hr $nr" >>"$TMP/overview.dat"
+		echo "$label,$metric,$bestname,$best,$hr,$nr,$rr" >>"$TMP/overview.csv"
 	done
 	echo >>"$MD"
 }
@@ -473,7 +488,7 @@ overview() {
 {
 	echo "# hakmem benchmark report, $DATE"
 	echo
-	echo "- mode: $([ "$QUICK" = 1 ] && echo quick || echo normal), $RUNS runs per cell, interleaved across allocators"
+	echo "- mode: $([ "$QUICK" = 1 ] && echo quick || echo normal), $RUNS runs per cell$(capped_runs), interleaved across allocators"
 	echo "- host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r)"
 	echo "- compiler: $(gcc --version | head -1)"
 	echo "- load average at start: $LOAD_START (other jobs on the machine widen the spreads)"
@@ -541,7 +556,7 @@ plot_overview() {
 		using="$using, \"\" using 3 title \"hakmem-nohard\""
 	fi
 	gnuplot <<EOF 2>>"$TMP/gnuplot.err" || note "gnuplot failed for the overview"
-set terminal $term size 1100,480
+set terminal $term size 1100,480 noenhanced
 set output "$OUTDIR/$DATE/overview.png"
 set title "hakmem relative to the best peer per workload (median; above 1.0 hakmem leads)"
 set ylabel "throughput / best peer's (time: best peer's / time)"
@@ -583,7 +598,7 @@ plot_charts() {
 		*) ylabel="ops/s" ;;
 		esac
 		gnuplot <<EOF 2>>"$TMP/gnuplot.err" || note "gnuplot failed for $label"
-set terminal $term size 760,400
+set terminal $term size 760,400 noenhanced
 set output "$OUTDIR/$DATE/$label.png"
 set title "$label (median, min..max over $(wruns "$wo") runs)"
 set ylabel "$ylabel"
@@ -857,12 +872,13 @@ hakmem_profile
 	echo
 	cat "$NOTES"
 	echo "- suite time: $(($(date +%s) - START)) s"
-	echo "- charts: $OUTDIR/$DATE/*.png; raw runs: $OUTDIR/$DATE-raw.csv"
+	echo "- charts: $OUTDIR/$DATE/*.png (overview.png: hakmem against the best peer); raw runs: $OUTDIR/$DATE-raw.csv; overview: $OUTDIR/$DATE-overview.csv"
 } >>"$MD"
 
 cp "$MD" "$OUTDIR/$DATE.md"
 cp "$CSV" "$OUTDIR/$DATE.csv"
 cp "$RAW" "$OUTDIR/$DATE-raw.csv"
+cp "$TMP/overview.csv" "$OUTDIR/$DATE-overview.csv"
 cat "$MD"
 
 if [ "$CORRUPT" = 1 ] || [ "$HAK_MISSING" = 1 ]; then
