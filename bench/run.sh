@@ -38,8 +38,7 @@ usage: $0 --bindir DIR --lib PATH/libhakmem.so [options]
   --bindir-nohard D where the hakmem-nohard builds of the embedding
                     programs (NAME-hak) are (default: the directory of
                     --lib-nohard, then bench/build)
-  --quick           3 runs per cell and short runs (suite about 3 minutes
-                    on a quiet 2-CPU machine)
+  --quick           3 runs per cell and short runs
   --runs N          runs per cell (default 5, or 3 with --quick)
   --only A,B        run only these workloads (labels as in the report)
   --outdir DIR      where results go (default: bench/results)
