@@ -22,7 +22,10 @@
 #define NAME "batch"
 #define BATCH_MAX 4096
 
-enum batch_mode { MODE_BATCH, MODE_RING };
+enum batch_mode {
+	MODE_BATCH,
+	MODE_RING
+};
 
 static struct bench_opts opts;
 static enum batch_mode mode = MODE_BATCH;
@@ -127,8 +130,8 @@ int main(int argc, char **argv)
 	printf("RESULT name=" NAME " mode=%s live=%lu size=%zu threads=1 "
 	       "ops=%lu secs=%.3f ops_per_sec=%.4g ns_per_pair=%.2f "
 	       "peak_rss_kb=%ld rss_kb=%ld\n",
-	       mode == MODE_BATCH ? "batch" : "ring", live, opts.min_size,
-	       done, (double)ns / 1e9, (double)done / ((double)ns / 1e9),
+	       mode == MODE_BATCH ? "batch" : "ring", live, opts.min_size, done,
+	       (double)ns / 1e9, (double)done / ((double)ns / 1e9),
 	       (double)ns / (double)done, bench_peak_rss_kb(),
 	       bench_cur_rss_kb());
 	return 0;

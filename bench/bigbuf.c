@@ -91,8 +91,8 @@ int main(int argc, char **argv)
 
 	t0 = bench_now();
 	for (i = 0; i < nbufs; i++) {
-		bufs[i].size = bench_rand_range(&rng, opts.min_size,
-						opts.max_size);
+		bufs[i].size =
+			bench_rand_range(&rng, opts.min_size, opts.max_size);
 		bufs[i].p = bigbuf_new(bufs[i].size);
 	}
 	for (i = 0; i < opts.iters; i++)

@@ -60,8 +60,8 @@ static unsigned long burst_run(unsigned long n, unsigned long total,
 	unsigned long done = 0;
 
 	while (done < total) {
-		burst_once(n, bench_rand_range(rng, opts.min_size,
-					       opts.max_size));
+		burst_once(n,
+			   bench_rand_range(rng, opts.min_size, opts.max_size));
 		done += n;
 	}
 	return done;
@@ -98,8 +98,8 @@ int main(int argc, char **argv)
 		total_secs += secs[i];
 	}
 	printf("RESULT name=" NAME " threads=1 ops=%lu secs=%.3f "
-	       "ops_per_sec=%.4g", total, total_secs,
-	       (double)total / total_secs);
+	       "ops_per_sec=%.4g",
+	       total, total_secs, (double)total / total_secs);
 	for (i = 0; i < BURST_LENS; i++)
 		printf(" n%lu_ops_per_sec=%.4g", burst_len[i],
 		       (double)done[i] / secs[i]);

@@ -196,8 +196,7 @@ int main(int argc, char **argv)
 	printf("RESULT name=" NAME " threads=%d ops=%lu secs=%.3f "
 	       "ops_per_sec=%.4g peak_rss_kb=%ld rss_kb=%ld "
 	       "threads_created=%lu\n",
-	       opts.threads, ops, secs, (double)ops / secs,
-	       bench_peak_rss_kb(), bench_cur_rss_kb(),
-	       atomic_load(&threads_created));
+	       opts.threads, ops, secs, (double)ops / secs, bench_peak_rss_kb(),
+	       bench_cur_rss_kb(), atomic_load(&threads_created));
 	return 0;
 }

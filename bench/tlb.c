@@ -73,9 +73,8 @@ static void tlb_shuffle(uint64_t **obj, unsigned long n, uint64_t *rng)
 }
 
 /* The timed phase. Return: the sum of the words read. */
-static __attribute__((noinline)) uint64_t tlb_read(uint64_t **obj,
-						   unsigned long n,
-						   unsigned long passes)
+static __attribute__((noinline)) uint64_t
+tlb_read(uint64_t **obj, unsigned long n, unsigned long passes)
 {
 	uint64_t sum = 0;
 	unsigned long i, p;
@@ -131,15 +130,15 @@ int main(int argc, char **argv)
 	secs = bench_now() - t0;
 	if (sum != (uint64_t)passes * ((uint64_t)n * (n - 1) / 2)) {
 		fprintf(stderr, NAME ": CORRUPTION detected: the objects' "
-			"words do not add up\n");
+				     "words do not add up\n");
 		exit(BENCH_EXIT_CORRUPT);
 	}
 
 	printf("RESULT name=" NAME " threads=1 objects=%lu size=%zu ops=%lu "
 	       "secs=%.3f ops_per_sec=%.4g alloc_secs=%.3f anon_huge_kb=%ld "
-	       "peak_rss_kb=%ld rss_kb=%ld\n", n, opts.min_size, n * passes,
-	       secs, (double)(n * passes) / secs, alloc_secs, huge_kb,
-	       bench_peak_rss_kb(), bench_cur_rss_kb());
+	       "peak_rss_kb=%ld rss_kb=%ld\n",
+	       n, opts.min_size, n * passes, secs, (double)(n * passes) / secs,
+	       alloc_secs, huge_kb, bench_peak_rss_kb(), bench_cur_rss_kb());
 	/* The objects are left to exit: freeing millions costs seconds. */
 	return 0;
 }
