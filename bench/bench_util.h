@@ -5,7 +5,9 @@
  * patterns that detect corruption.
  *
  * Everything here is static inline so that each benchmark stays a single
- * translation unit built with a plain "cc -O2 -g -pthread prog.c".
+ * translation unit built with a plain "cc -O2 -g -pthread prog.c". The
+ * header also compiles as C++23 (g++ 12 -std=gnu++23, whose <stdatomic.h>
+ * gives the C atomics), for the C++ workloads.
  */
 #ifndef HAKMEM_BENCH_UTIL_H
 #define HAKMEM_BENCH_UTIL_H
@@ -321,7 +323,7 @@ static inline unsigned char bench_tag(const void *p, size_t size)
 static inline void bench_fill(void *p, size_t size)
 {
 	unsigned char t = bench_tag(p, size);
-	unsigned char *c = p;
+	unsigned char *c = (unsigned char *)p;
 
 	c[0] = t;
 	c[size / 2] = (unsigned char)(t + 1);
@@ -338,7 +340,7 @@ static inline void bench_fill(void *p, size_t size)
 static inline int bench_check(const void *p, size_t size)
 {
 	unsigned char t = bench_tag(p, size);
-	const unsigned char *c = p;
+	const unsigned char *c = (const unsigned char *)p;
 
 	if (c[0] != t || c[size - 1] != (unsigned char)(t ^ 0x5a))
 		return -1;
@@ -382,7 +384,7 @@ static inline void bench_oom(const char *name, size_t size)
  */
 static inline void bench_touch_pages(void *p, size_t size)
 {
-	unsigned char *c = p;
+	unsigned char *c = (unsigned char *)p;
 	size_t off;
 
 	for (off = 4096; off + 1 < size; off += 4096)
@@ -398,7 +400,11 @@ static inline void bench_touch_pages(void *p, size_t size)
  * measured instead of the allocator.
  */
 #define BENCH_LINE	128
+#ifdef __cplusplus
+#define BENCH_PRIVATE	alignas(BENCH_LINE)
+#else
 #define BENCH_PRIVATE	_Alignas(BENCH_LINE)
+#endif
 
 /**
  * bench_alloc_threads() - a zeroed array of per-thread structs
@@ -451,7 +457,7 @@ static inline double bench_run_threads(const char *name, void *arr, size_t size,
 				       int n, void *(*fn)(void *), double secs,
 				       atomic_int *stop, unsigned long *ops)
 {
-	char *base = arr;
+	char *base = (char *)arr;
 	double t0 = bench_now();
 	int i;
 

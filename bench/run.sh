@@ -4,7 +4,8 @@
 # run.sh - run the hakmem benchmark suite against glibc, jemalloc, mimalloc
 # and tcmalloc, and write a markdown/CSV report with charts.
 #
-#   bench/run.sh --bindir DIR --lib DIR/libhakmem.so [--quick]
+#   bench/run.sh --bindir DIR --lib DIR/libhakmem.so
+#                [--lib-nohard NOHARD/libhakmem.so] [--quick]
 #
 # See bench/README.rst for what the workloads measure and how to read the
 # report. Exit status: 0 when the suite ran, 1 if a benchmark reported
@@ -17,6 +18,8 @@ set -o pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BINDIR=""
 LIB=""
+LIB_NOHARD=""
+BINDIR_NOHARD=""
 QUICK=0
 RUNS=""
 ONLY=""
@@ -30,7 +33,12 @@ usage: $0 --bindir DIR --lib PATH/libhakmem.so [options]
 
   --bindir DIR      directory holding the benchmark binaries
   --lib PATH        libhakmem.so to preload for the hakmem column
-  --quick           3 runs per cell and short runs (suite < 2 minutes)
+  --lib-nohard PATH the CONFIG_HARDENED=n libhakmem.so: the hakmem-nohard
+                    column (skipped when not given)
+  --bindir-nohard D where the hakmem-nohard builds of the embedding
+                    programs (NAME-hak) are (default: the directory of
+                    --lib-nohard, then bench/build)
+  --quick           3 runs per cell and short runs
   --runs N          runs per cell (default 5, or 3 with --quick)
   --only A,B        run only these workloads (labels as in the report)
   --outdir DIR      where results go (default: bench/results)
@@ -46,6 +54,10 @@ while [ $# -gt 0 ]; do
 	--bindir=*) BINDIR=${1#*=}; shift ;;
 	--lib) LIB=${2:-}; shift 2 || usage ;;
 	--lib=*) LIB=${1#*=}; shift ;;
+	--lib-nohard) LIB_NOHARD=${2:-}; shift 2 || usage ;;
+	--lib-nohard=*) LIB_NOHARD=${1#*=}; shift ;;
+	--bindir-nohard) BINDIR_NOHARD=${2:-}; shift 2 || usage ;;
+	--bindir-nohard=*) BINDIR_NOHARD=${1#*=}; shift ;;
 	--quick) QUICK=1; shift ;;
 	--runs) RUNS=${2:-}; shift 2 || usage ;;
 	--only) ONLY=${2:-}; shift 2 || usage ;;
@@ -69,9 +81,18 @@ case "$RUNS" in
 '' | *[!0-9]* | 0) echo "run.sh: bad --runs" >&2; usage ;;
 esac
 
-# Workloads: label|binary|kind|normal args|quick args|extra result keys.
-# kind "plain" is built once (LD_PRELOAD selects the allocator), "embed" is
-# built as NAME-hak (hakmem linked in) and NAME-libc.
+# Workloads: label|binary|kind|normal args|quick args|extra result keys|
+# options. kind "plain" is built once (LD_PRELOAD selects the allocator),
+# "embed" is built as NAME-hak (hakmem linked in) and NAME-libc. An empty
+# quick args field leaves the workload out of --quick. Options, separated
+# by spaces:
+#   env=VAR=VALUE   set in the environment of every column's runs
+#   cols=A,B        run only these columns (default: all)
+#   runs=N          at most N runs per cell (for the long workloads)
+#   metric=time     the figure is a time (the secs key, lower is better);
+#                   the overview compares times, best peer time / time
+#   peers=LABEL     the overview takes the best peer from workload LABEL
+#                   (for a row that runs only hakmem columns)
 WORKLOADS=(
 	"larson|larson|plain|-d 1|-d 0.25|"
 	"random_free|random_free|plain|-d 1|-d 0.25|"
@@ -85,6 +106,13 @@ WORKLOADS=(
 	"fragmentation|fragmentation|plain|-n 3000000|-n 900000|peak_rss_over_live final_rss_over_live final_rss_kb"
 	"server|server|embed|-d 1|-d 0.25|p50_alloc_ns p99_alloc_ns"
 	"fastpath|fastpath|plain|-d 1|-d 0.25|ns_per_pair"
+	"burst|burst|plain|-n 2000000|-n 500000|n25_ops_per_sec n100_ops_per_sec n400_ops_per_sec n1600_ops_per_sec"
+	"batch100|batch|plain|-m batch -n 30000000|-m batch -n 10000000|ns_per_pair"
+	"ring|batch|plain|-m ring -n 30000000|-m ring -n 10000000|ns_per_pair"
+	"larson_cxx|larson_cxx|plain|-d 1|-d 0.25|"
+	"bigbuf|bigbuf|plain|-n 100|-n 20|secs minflt stime_s|runs=2 metric=time"
+	"tlb|tlb|plain|-m 1024 -p 2|-m 256 -p 4|secs alloc_secs anon_huge_kb|env=HAKMEM_THP=never runs=2 metric=time"
+	"tlb_thp|tlb|plain|-m 1024 -p 2|-m 256 -p 4|secs alloc_secs anon_huge_kb|env=HAKMEM_THP=always cols=hakmem,hakmem-nohard runs=2 metric=time peers=tlb"
 )
 if [ "$QUICK" = 1 ]; then TIMEOUT=30; else TIMEOUT=120; fi
 
@@ -134,6 +162,14 @@ else
 	HAK_MISSING=1
 	note "hakmem library '${LIB:-<none given>}' not found: hakmem column skipped"
 fi
+if [ -n "$LIB_NOHARD" ] && [ -e "$LIB_NOHARD" ]; then
+	LIB_NOHARD=$(cd "$(dirname "$LIB_NOHARD")" && pwd)/$(basename "$LIB_NOHARD")
+	[ -n "$BINDIR_NOHARD" ] || BINDIR_NOHARD=$(dirname "$LIB_NOHARD")/bench/build
+	ALLOCS+=(hakmem-nohard)
+	PRELOAD[hakmem-nohard]=$LIB_NOHARD
+elif [ -n "$LIB_NOHARD" ]; then
+	note "hakmem-nohard library '$LIB_NOHARD' not found: column skipped"
+fi
 ALLOCS+=(glibc)
 PRELOAD[glibc]=""
 find_peer jemalloc libjemalloc.so.2 libjemalloc2
@@ -141,24 +177,62 @@ find_peer mimalloc libmimalloc.so.2 libmimalloc2.0
 find_peer tcmalloc libtcmalloc_minimal.so.4 libtcmalloc-minimal4
 
 # Print the command (one word per line) that runs binary $1 of kind $2 on
-# allocator $3, or nothing if the binary is missing.
+# allocator $3, or nothing if the binary is missing. Words after the third
+# are VAR=VALUE settings for the environment. The command starts with
+# "env" and its settings: "${cmd[@]:0:N}" is the environment part.
 command_for() {
 	local bin=$1 kind=$2 alloc=$3 exe
+	local -a envs=("${@:4}")
 
 	if [ "$kind" = embed ]; then
-		if [ "$alloc" = hakmem ]; then
-			exe="$BINDIR/$bin-hak"
-		else
-			exe="$BINDIR/$bin-libc"
-		fi
+		case "$alloc" in
+		hakmem) exe="$BINDIR/$bin-hak" ;;
+		hakmem-nohard) exe="$BINDIR_NOHARD/$bin-hak" ;;
+		*) exe="$BINDIR/$bin-libc" ;;
+		esac
 	else
 		exe="$BINDIR/$bin"
 	fi
 	[ -x "$exe" ] || return 1
-	if [ "$kind" = embed ] && [ "$alloc" = hakmem ]; then
-		printf '%s\n' env -u LD_PRELOAD "$exe"
+	if [ "$kind" = embed ] && [ "${alloc%-nohard}" = hakmem ]; then
+		printf '%s\n' env -u LD_PRELOAD "${envs[@]}" "$exe"
 	else
-		printf '%s\n' env "LD_PRELOAD=${PRELOAD[$alloc]}" "$exe"
+		printf '%s\n' env "${envs[@]}" "LD_PRELOAD=${PRELOAD[$alloc]}" "$exe"
+	fi
+}
+
+# Values of option $1 in the options field $2 of a workload, one a line.
+wopt() {
+	local w
+
+	for w in $2; do
+		case "$w" in
+		"$1="*) echo "${w#*=}" ;;
+		esac
+	done
+}
+
+# The columns workload options $1 select, one a line, in ALLOCS order.
+wcols() {
+	local cols a
+
+	cols=$(wopt cols "$1")
+	for a in "${ALLOCS[@]}"; do
+		case ",$cols," in
+		,, | *",$a,"*) echo "$a" ;;
+		esac
+	done
+}
+
+# Runs per cell for workload options $1.
+wruns() {
+	local cap
+
+	cap=$(wopt runs "$1" | tail -n 1)
+	if [ -n "$cap" ] && [ "$cap" -lt "$RUNS" ]; then
+		echo "$cap"
+	else
+		echo "$RUNS"
 	fi
 }
 
@@ -195,30 +269,32 @@ selected() {
 }
 
 SEL=()
+TOTAL=0
 for w in "${WORKLOADS[@]}"; do
-	IFS='|' read -r label _ _ _ qargs _ <<<"$w"
+	IFS='|' read -r label _ _ _ qargs _ wo <<<"$w"
 	selected "$label" || continue
 	if [ "$QUICK" = 1 ] && [ -z "$qargs" ]; then
 		note "$label: not run in --quick mode"
 		continue
 	fi
 	SEL+=("$w")
+	TOTAL=$((TOTAL + $(wcols "$wo" | wc -l) * $(wruns "$wo")))
 done
 [ ${#SEL[@]} -gt 0 ] || { echo "run.sh: no workload selected" >&2; exit 2; }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-TOTAL=$((${#SEL[@]} * ${#ALLOCS[@]} * RUNS))
 STEP=0
 START=$(date +%s)
 RAW="$TMP/raw.csv"
 echo "workload,allocator,run,status,ops_per_sec,peak_rss_kb,result" >"$RAW"
 
 run_cell() {
-	local label=$1 bin=$2 kind=$3 args=$4 alloc=$5 run=$6
+	local label=$1 bin=$2 kind=$3 args=$4 alloc=$5 run=$6 wo=$7
 	local out="$TMP/$label.$alloc.$run" rc line
-	local -a cmd argv
+	local -a cmd argv envs
 
-	mapfile -t cmd < <(command_for "$bin" "$kind" "$alloc")
+	mapfile -t envs < <(wopt env "$wo")
+	mapfile -t cmd < <(command_for "$bin" "$kind" "$alloc" "${envs[@]}")
 	if [ ${#cmd[@]} -eq 0 ]; then
 		echo "missing" >"$out.status"
 		if [ ! -e "$TMP/$label.$alloc.missing" ]; then
@@ -255,13 +331,15 @@ run_cell() {
 }
 
 for w in "${SEL[@]}"; do
-	IFS='|' read -r label bin kind nargs qargs _ <<<"$w"
+	IFS='|' read -r label bin kind nargs qargs _ wo <<<"$w"
 	if [ "$QUICK" = 1 ]; then args=$qargs; else args=$nargs; fi
-	for ((run = 1; run <= RUNS; run++)); do
-		for alloc in "${ALLOCS[@]}"; do
+	mapfile -t cols < <(wcols "$wo")
+	runs=$(wruns "$wo")
+	for ((run = 1; run <= runs; run++)); do
+		for alloc in "${cols[@]}"; do
 			STEP=$((STEP + 1))
-			echo "[$STEP/$TOTAL] $label $alloc run $run/$RUNS" >&2
-			run_cell "$label" "$bin" "$kind" "$args" "$alloc" "$run"
+			echo "[$STEP/$TOTAL] $label $alloc run $run/$runs" >&2
+			run_cell "$label" "$bin" "$kind" "$args" "$alloc" "$run" "$wo"
 		done
 	done
 done
@@ -299,36 +377,151 @@ ratio() {
 	}'
 }
 
+fmt_secs() {
+	awk -v x="$1" 'BEGIN {
+		if (x == "-") print "-"
+		else if (x >= 1) printf "%.2f s\n", x
+		else printf "%.1f ms\n", x * 1000
+	}'
+}
+
+# ", fewer for: label N, ..." for the selected workloads with a runs cap.
+capped_runs() {
+	local w label wo n list=""
+
+	for w in "${SEL[@]}"; do
+		IFS='|' read -r label _ _ _ _ _ wo <<<"$w"
+		n=$(wruns "$wo")
+		[ "$n" != "$RUNS" ] && list="$list, $label $n"
+	done
+	[ -n "$list" ] && echo " (fewer for:${list#,})"
+}
+
+# The options field of workload $1 (empty if it was not selected).
+wopts_of() {
+	local w label wo
+
+	for w in "${SEL[@]}"; do
+		IFS='|' read -r label _ _ _ _ _ wo <<<"$w"
+		[ "$label" = "$1" ] && { echo "$wo"; return; }
+	done
+}
+
+# Overview of workload $1 with options $2: prints "metric best_peer best
+# hakmem_ratio nohard_ratio hakmem_rss_ratio". The ratios are throughput
+# over the best peer's (for time metrics, the best peer's time over the
+# time; above 1 hakmem is faster) and peak RSS over the leanest peer's.
+overview_row() {
+	local label=$1 wo=$2 key=ops_per_sec metric from a med rss
+	local best=- bestname=- lean=- hr=- nr=- rr=- hm hrss
+
+	metric=$(wopt metric "$wo" | tail -n 1)
+	[ "$metric" = time ] && key=secs
+	from=$(wopt peers "$wo" | tail -n 1)
+	from=${from:-$label}
+	for a in "${ALLOCS[@]}"; do
+		case "$a" in hakmem*) continue ;; esac
+		read -r med _ _ < <(values "$from" "$a" "$key" | stats)
+		read -r rss _ _ < <(values "$from" "$a" peak_rss_kb | stats)
+		[ "$med" = "-" ] && continue
+		if [ "$best" = "-" ] || awk -v m="$med" -v b="$best" -v t="$key" \
+			'BEGIN { exit !(t == "secs" ? m < b : m > b) }'; then
+			best=$med
+			bestname=$a
+		fi
+		if [ "$lean" = "-" ] || awk -v r="$rss" -v l="$lean" 'BEGIN { exit !(r < l) }'; then
+			lean=$rss
+		fi
+	done
+	read -r hm _ _ < <(values "$label" hakmem "$key" | stats)
+	read -r hrss _ _ < <(values "$label" hakmem peak_rss_kb | stats)
+	read -r med _ _ < <(values "$label" hakmem-nohard "$key" | stats)
+	if [ "$key" = secs ]; then
+		hr=$(ratio "$best" "$hm")
+		nr=$(ratio "$best" "$med")
+	else
+		hr=$(ratio "$hm" "$best")
+		nr=$(ratio "$med" "$best")
+	fi
+	rr=$(ratio "$hrss" "$lean")
+	echo "${metric:-throughput} $bestname $best $hr $nr $rr"
+}
+
+# The overview section: one row per workload, and the data of its chart.
+overview() {
+	local w label wo metric bestname best hr nr rr fig
+
+	{
+		echo "## Overview: hakmem against the best peer"
+		echo
+		echo "Per workload, hakmem's median throughput over the best peer's"
+		echo "(the fastest of the other allocators; for the time metrics, the"
+		echo "best peer's time over hakmem's). Above 1.00 hakmem leads, below it"
+		echo "trails. hakmem-nohard is the CONFIG_HARDENED=n build. RSS is"
+		echo "hakmem's peak RSS over the leanest peer's. tlb runs hakmem with"
+		echo "HAKMEM_THP=never, tlb_thp with HAKMEM_THP=always (against the"
+		echo "peers of tlb, which do not ask for huge pages)."
+		echo
+		echo "| workload | metric | best peer | its figure | hakmem | hakmem-nohard | RSS hakmem / leanest peer |"
+		echo "|---|---|---|---:|---:|---:|---:|"
+	} >>"$MD"
+	: >"$TMP/overview.dat"
+	echo "workload,metric,best_peer,best_peer_median,hakmem_ratio,hakmem_nohard_ratio,hakmem_rss_over_leanest_peer" >"$TMP/overview.csv"
+	for w in "${SEL[@]}"; do
+		IFS='|' read -r label _ _ _ _ _ wo <<<"$w"
+		read -r metric bestname best hr nr rr < <(overview_row "$label" "$wo")
+		if [ "$metric" = time ]; then
+			fig=$(fmt_secs "$best")
+		else
+			fig="$(fmt_rate "$best")/s"
+		fi
+		[ "$best" = "-" ] && fig=-
+		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$metric" \
+			"$bestname" "$fig" "$hr" "$nr" "$rr" >>"$MD"
+		echo "$label $hr $nr" >>"$TMP/overview.dat"
+		echo "$label,$metric,$bestname,$best,$hr,$nr,$rr" >>"$TMP/overview.csv"
+	done
+	echo >>"$MD"
+}
+
 {
 	echo "# hakmem benchmark report, $DATE"
 	echo
-	echo "- mode: $([ "$QUICK" = 1 ] && echo quick || echo normal), $RUNS runs per cell, interleaved across allocators"
+	echo "- mode: $([ "$QUICK" = 1 ] && echo quick || echo normal), $RUNS runs per cell$(capped_runs), interleaved across allocators"
 	echo "- host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r)"
 	echo "- compiler: $(gcc --version | head -1)"
 	echo "- load average at start: $LOAD_START (other jobs on the machine widen the spreads)"
 	for a in "${ALLOCS[@]}"; do
 		echo "- $a: ${PRELOAD[$a]:-system libc $(ldd --version 2>/dev/null | head -1 | awk '{print $NF}')}"
 	done
+	echo "- transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)"
 	echo
+} >"$MD"
+overview
+{
 	echo "## Throughput and memory"
 	echo
 	echo "ops/s is the median over the runs (req/s for server, malloc+free"
-	echo "pairs/s for fastpath, writes/s for false_sharing); spread is min..max;"
-	echo "peak RSS is the median of getrusage() maxima. x hakmem = allocator /"
-	echo "hakmem (above 1: faster or bigger than hakmem)."
+	echo "pairs/s for fastpath, batch100 and ring, writes/s for false_sharing,"
+	echo "objects/s for burst, replacements/s for bigbuf, reads/s of the read"
+	echo "phase for tlb); spread is min..max; peak RSS is the median of"
+	echo "getrusage() maxima. x hakmem = allocator / hakmem (above 1: faster or"
+	echo "bigger than hakmem). bigbuf and tlb are timed: secs in the last"
+	echo "column; minflt is getrusage()'s minor fault count."
 	echo
 	echo "| workload | allocator | ops/s | spread | x hakmem | peak RSS KiB | RSS x hakmem | extra (median) |"
 	echo "|---|---|---:|---|---:|---:|---:|---|"
-} >"$MD"
+} >>"$MD"
 echo "workload,allocator,runs_ok,median_ops_per_sec,min_ops_per_sec,max_ops_per_sec,ratio_vs_hakmem,median_peak_rss_kb,rss_ratio_vs_hakmem,extra" >"$CSV"
 
 for w in "${SEL[@]}"; do
-	IFS='|' read -r label _ _ _ _ extra <<<"$w"
+	IFS='|' read -r label _ _ _ _ extra wo <<<"$w"
 	read -r hmed _ _ < <(values "$label" hakmem ops_per_sec | stats)
 	read -r hrss _ _ < <(values "$label" hakmem peak_rss_kb | stats)
 	: >"$TMP/$label.plot"
 	idx=0
-	for alloc in "${ALLOCS[@]}"; do
+	mapfile -t cols < <(wcols "$wo")
+	for alloc in "${cols[@]}"; do
 		read -r med lo hi < <(values "$label" "$alloc" ops_per_sec | stats)
 		read -r rss _ _ < <(values "$label" "$alloc" peak_rss_kb | stats)
 		nok=$(cat "$TMP/$label.$alloc".*.result 2>/dev/null | wc -l)
@@ -351,27 +544,62 @@ done
 
 # ---- charts ----------------------------------------------------------------
 
+# The overview chart: hakmem's (and hakmem-nohard's) ratio to the best
+# peer per workload, with the 1.0 line.
+plot_overview() {
+	local term=$1 f="$TMP/overview.dat" using
+
+	[ -s "$f" ] || return 0
+	using="\"$f\" using 2:xtic(1) title \"hakmem\""
+	if printf '%s\n' "${ALLOCS[@]}" | grep -qx hakmem-nohard; then
+		using="$using, \"\" using 3 title \"hakmem-nohard\""
+	fi
+	gnuplot <<EOF 2>>"$TMP/gnuplot.err" || note "gnuplot failed for the overview"
+set terminal $term size 1100,480 noenhanced
+set output "$OUTDIR/$DATE/overview.png"
+set title "hakmem relative to the best peer per workload (median; above 1.0 hakmem leads)"
+set ylabel "throughput / best peer's (time: best peer's / time)"
+set datafile missing "-"
+set style data histogram
+set style histogram cluster gap 1
+set style fill solid 0.7 border -1
+set boxwidth 0.9
+set yrange [0:*]
+set xtics nomirror rotate by -35 left
+set grid ytics
+set key top left
+set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 lc rgb "red" front
+set label "best peer = 1.0" at graph 1, first 1 right offset 0,0.6 tc rgb "red" front
+plot $using
+EOF
+}
+
 plot_charts() {
-	local term=png label ylabel f
+	local term=png label ylabel f wo
 
 	if ! command -v gnuplot >/dev/null; then
 		note "gnuplot not found (Debian gnuplot-nox): no charts"
 		return
 	fi
 	echo 'set terminal pngcairo' | gnuplot >/dev/null 2>&1 && term=pngcairo
+	plot_overview "$term"
 	for f in "$TMP"/*.plot; do
 		[ -s "$f" ] || continue
 		label=$(basename "$f" .plot)
+		wo=$(wopts_of "$label")
 		case "$label" in
 		server) ylabel="requests/s" ;;
-		fastpath) ylabel="malloc+free pairs/s" ;;
+		fastpath | batch100 | ring) ylabel="malloc+free pairs/s" ;;
 		false_sharing) ylabel="writes/s" ;;
+		burst) ylabel="objects/s" ;;
+		bigbuf) ylabel="replacements/s" ;;
+		tlb*) ylabel="reads/s (read phase)" ;;
 		*) ylabel="ops/s" ;;
 		esac
 		gnuplot <<EOF 2>>"$TMP/gnuplot.err" || note "gnuplot failed for $label"
-set terminal $term size 640,400
+set terminal $term size 760,400 noenhanced
 set output "$OUTDIR/$DATE/$label.png"
-set title "$label (median, min..max over $RUNS runs)"
+set title "$label (median, min..max over $(wruns "$wo") runs)"
 set ylabel "$ylabel"
 set yrange [0:*]
 set style fill solid 0.6
@@ -643,12 +871,13 @@ hakmem_profile
 	echo
 	cat "$NOTES"
 	echo "- suite time: $(($(date +%s) - START)) s"
-	echo "- charts: $OUTDIR/$DATE/*.png; raw runs: $OUTDIR/$DATE-raw.csv"
+	echo "- charts: $OUTDIR/$DATE/*.png (overview.png: hakmem against the best peer); raw runs: $OUTDIR/$DATE-raw.csv; overview: $OUTDIR/$DATE-overview.csv"
 } >>"$MD"
 
 cp "$MD" "$OUTDIR/$DATE.md"
 cp "$CSV" "$OUTDIR/$DATE.csv"
 cp "$RAW" "$OUTDIR/$DATE-raw.csv"
+cp "$TMP/overview.csv" "$OUTDIR/$DATE-overview.csv"
 cat "$MD"
 
 if [ "$CORRUPT" = 1 ] || [ "$HAK_MISSING" = 1 ]; then

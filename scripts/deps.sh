@@ -25,7 +25,7 @@ Groups:
   build   C and C++ compilers, make, pkg-config, Check, libnuma
   test    build + valgrind, python3, sqlite3, git, clang/LLVM (sanitizers,
           libFuzzer), redis
-  bench   jemalloc, mimalloc, tcmalloc, gnuplot, valgrind
+  bench   jemalloc, mimalloc, tcmalloc, gnuplot, g++ (C++ workloads), valgrind
   vm      qemu (x86, arm), busybox-static, cpio, numactl
   cross   aarch64 cross compiler + qemu-user-static
   full    every group above (alias: all)
@@ -35,7 +35,7 @@ EOF
 pkgs_build=(gcc g++ make pkg-config check libnuma-dev numactl)
 pkgs_test=(valgrind python3 sqlite3 git coreutils clang llvm
 	   clang-14 libclang-rt-14-dev redis-server redis-tools)
-pkgs_bench=(libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 gnuplot-nox
+pkgs_bench=(libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 gnuplot-nox g++
 	    valgrind)
 pkgs_vm=(qemu-system-x86 qemu-system-arm busybox-static cpio numactl
 	 libnuma-dev)
