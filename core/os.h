@@ -16,7 +16,10 @@ void *os_map_aligned(size_t len, size_t align);
 void os_unmap(void *p, size_t len);
 void *os_remap(void *old, size_t old_len, size_t len, void *fixed);
 void *os_remap_aligned(void *old, size_t old_len, size_t len, size_t align);
+int os_move(void *src, size_t len, void *dst);
 void os_purge(void *p, size_t len);
+void os_purge_lazy(void *p, size_t len);
+uint64_t os_now_ms(void);
 void os_protect(void *p, size_t len, int none);
 uint64_t os_mapped_bytes(void);
 
