@@ -379,6 +379,7 @@ static struct huge_hdr *cache_assemble(size_t need, size_t *dirty)
 	struct huge_hdr *h;
 	size_t have;
 	char *base;
+	int moved;
 
 	hak_lock(&hak_huge_lock);
 	h = cached_bytes ? slot_take(slot_for(SIZE_MAX)) : NULL;
@@ -389,29 +390,30 @@ static struct huge_hdr *cache_assemble(size_t need, size_t *dirty)
 		return NULL;
 	have = h->map_len;
 	base = os_remap(h, have, need, 0);
-	if (base) {
-		huge_account(0, (int64_t)(need - have));
-	} else {
+	moved = !base;
+	if (moved) {
 		base = os_map_aligned(need, HAK_SS_SIZE);
 		if (!base) {
 			cache_putback(h);
 			return NULL;
 		}
-		huge_account(0, (int64_t)need);
 		registry_del(h);
 		huge_account(0, -(int64_t)have);
 		if (os_move(h, have, base)) {
 			os_unmap(h, have);
 			have = 0;
 		}
-		h = (struct huge_hdr *)base;
-		h->magic = HUGE_MAGIC;
-		h->kind = SS_KIND_HUGE_FREE;
-		registry_add(h);
 	}
+	huge_account(0, (int64_t)(need - (moved ? 0 : have)));
+	/* (with nothing moved in yet, a piece may land on the header page) */
+	*dirty = cache_gather(base, have, need);
+	h = (struct huge_hdr *)base;
+	h->magic = HUGE_MAGIC;
+	h->kind = SS_KIND_HUGE_FREE;
 	h->map_base = h;
 	h->map_len = need;
-	*dirty = cache_gather(base, have, need);
+	if (moved)
+		registry_add(h);
 	return h;
 }
 
