@@ -277,6 +277,37 @@ START_TEST(huge_realloc_in_place_keeps_contents)
 }
 END_TEST
 
+/*
+ * A small block grown by realloc past 256 KiB moves once into a mapping of
+ * its own with half as much again; the next growths stay in place.
+ */
+START_TEST(realloc_growth_leaves_the_classes_once)
+{
+	unsigned char *p = hak_malloc(200 << 10), *q;
+	size_t n = 300 << 10;
+
+	memset(p, 4, 200 << 10);
+	q = hak_realloc(p, n);		/* copied into a mapping */
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_ge(hak_malloc_usable_size(q), n + n / 2);
+	for (size_t i = 0; i < (200 << 10); i += 1000)
+		ck_assert_uint_eq(q[i], 4);
+	memset(q, 5, n);
+	p = q;
+	q = hak_realloc(p, n + n / 2);	/* within: same address */
+	ck_assert_ptr_eq(q, p);
+	q = hak_realloc(p, n + n / 2 + 1);	/* beyond: mremap */
+	ck_assert_ptr_nonnull(q);
+	for (size_t i = 0; i < n; i += 1000)
+		ck_assert_uint_eq(q[i], 5);
+	q = hak_realloc(q, 1000);		/* back into a size class */
+	ck_assert_uint_eq(q[999], 5);
+	ck_assert_uint_le(hak_malloc_usable_size(q), 1024);
+	hak_free(q);
+	assert_trimmed();
+}
+END_TEST
+
 /* Allocates @n bytes; NULL must come with ENOMEM, memory must be usable. */
 static void *alloc_or_enomem(size_t n, int *fails)
 {
@@ -330,6 +361,43 @@ START_TEST(fail_mmap_on_cache_paths)
 }
 END_TEST
 
+/* Failed mappings under realloc: ENOMEM and the old block intact, or done. */
+START_TEST(fail_mmap_on_realloc_paths)
+{
+	int fails = 0;
+
+	for (long every = 1; every <= 4; every++) {
+		unsigned char *p = hak_malloc(100 << 10), *q;
+		size_t n = 100 << 10;
+
+		memset(p, 6, n);
+		hak_opt[OPT_FAIL_MMAP] = every;
+		/* (every = 1 fails each mapping: the loop gives up) */
+		for (int tries = 0; n < (6 << 20) && tries < 32; tries++) {
+			size_t m = n * 2;
+
+			errno = 0;
+			q = hak_realloc(p, m);
+			if (!q) {
+				ck_assert_int_eq(errno, ENOMEM);
+				ck_assert_uint_eq(p[n - 1], 6);
+				fails++;
+				continue;	/* the next try may pass */
+			}
+			ck_assert_uint_eq(q[0] + q[n - 1], 12);
+			memset(q, 6, m);
+			p = q;
+			n = m;
+		}
+		hak_opt[OPT_FAIL_MMAP] = 0;
+		ck_assert_uint_eq(p[0] + p[n - 1], 12);
+		hak_free(p);
+	}
+	ck_assert_int_gt(fails, 0);
+	assert_trimmed();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("huge");
@@ -344,7 +412,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, double_free_after_purge_is_named);
 	tcase_add_test(tc, cache_keeps_to_its_bound);
 	tcase_add_test(tc, huge_realloc_in_place_keeps_contents);
+	tcase_add_test(tc, realloc_growth_leaves_the_classes_once);
 	tcase_add_test(tc, fail_mmap_on_cache_paths);
+	tcase_add_test(tc, fail_mmap_on_realloc_paths);
 	suite_add_tcase(s, tc);
 	return s;
 }
