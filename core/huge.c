@@ -531,13 +531,14 @@ int huge_trim(void)
 void *huge_resize(struct huge_hdr *h, size_t size)
 {
 	size_t off = (size_t)((char *)h->user - (char *)h);
-	size_t old_len = h->map_len, len;
+	size_t old_len = h->map_len, len, want;
 	char *base;
 
 	if (off >= HAK_SS_SIZE || size > SIZE_MAX / 4) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	want = off + round_up(size, HAK_PAGE_SIZE);
 	/*
 	 * Growing: take half as much again, so a realloc chain stays in
 	 * place most of the time; untouched pages cost address space only.
@@ -558,9 +559,13 @@ void *huge_resize(struct huge_hdr *h, size_t size)
 		registry_add(base);
 		h = (struct huge_hdr *)base;
 	}
+	huge_account(0, (int64_t)len - (int64_t)old_len);
+	/* the requested new pages: cached resident ones where there are */
+	if (want > old_len && atomic_load_explicit(&cached_bytes,
+						   memory_order_relaxed))
+		cache_gather(base, old_len, want < len ? want : len);
 	hdr_set(h, base + off, len);
 	guard_tail(h, 1);
-	huge_account(0, (int64_t)len - (int64_t)old_len);
 	return h->user;
 }
 

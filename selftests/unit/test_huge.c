@@ -277,6 +277,23 @@ START_TEST(huge_realloc_in_place_keeps_contents)
 }
 END_TEST
 
+/* A huge block grown by realloc gets cached resident pages, not fresh ones. */
+START_TEST(huge_realloc_gathers_cached_pages)
+{
+	char *a = hak_malloc(12 * MiB), *p = hak_malloc(3 * MiB);
+
+	memset(a, 1, 12 * MiB);
+	memset(p, 2, 3 * MiB);
+	hak_free(a);
+	p = hak_realloc(p, 9 * MiB);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(p[0] + p[3 * MiB - 1], 4);
+	ck_assert_int_lt(touch(p + 3 * MiB, 6 * MiB, 3), (long)(6 * MiB / 4096 / 8));
+	hak_free(p);
+	assert_trimmed();
+}
+END_TEST
+
 /*
  * A small block grown by realloc past 256 KiB moves once into a mapping of
  * its own with half as much again; the next growths stay in place.
@@ -412,6 +429,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, double_free_after_purge_is_named);
 	tcase_add_test(tc, cache_keeps_to_its_bound);
 	tcase_add_test(tc, huge_realloc_in_place_keeps_contents);
+	tcase_add_test(tc, huge_realloc_gathers_cached_pages);
 	tcase_add_test(tc, realloc_growth_leaves_the_classes_once);
 	tcase_add_test(tc, fail_mmap_on_cache_paths);
 	tcase_add_test(tc, fail_mmap_on_realloc_paths);
