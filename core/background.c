@@ -20,8 +20,10 @@
 
 #include "background.h"
 #include "compiler.h"
+#include "huge.h"
 #include "percpu.h"
 #include "options.h"
+#include "os.h"
 #include "superslab.h"
 
 #define BG_MIN_SLEEP_MS	10
@@ -46,10 +48,8 @@ void background_work(void)
 	superslab_decay();
 	/* per-CPU caches that took no slow path for a whole tick */
 	percpu_drain_idle();
-	/*
-	 * HUGE_DECAY: the large-object cache's decay (huge_decay(),
-	 * core/huge.c) goes here once it exists.
-	 */
+	/* freed huge mappings: MADV_FREE, then unmapped (core/huge.c) */
+	huge_decay(os_now_ms());
 }
 
 /* Half a decay period, at least BG_MIN_SLEEP_MS, from now. */

@@ -83,6 +83,14 @@ static size_t usable_size(const void *p, const char *op)
 	return oi.cache->size;
 }
 
+/*
+ * A growing realloc to this size or more leaves the size classes for a
+ * mapping of its own (with half as much again): the next growths are in
+ * place or by mremap, never copies, and the mapping comes from the huge
+ * cache's resident pages when it has some.
+ */
+#define REALLOC_MAP_MIN		(256UL << 10)
+
 /* Whether a block of @usable bytes should keep serving @size bytes. */
 static int fits_in_place(size_t usable, size_t size)
 {
@@ -93,12 +101,57 @@ static int fits_in_place(size_t usable, size_t size)
 	return size > usable / 2;
 }
 
+/*
+ * The same for a huge block: it shrinks (by mremap) only when it would
+ * keep more than half and more than 2 MiB unused.
+ */
+static int huge_fits_in_place(size_t usable, size_t size)
+{
+	return size <= usable && (size > usable / 2 || usable <= HAK_SS_SIZE);
+}
+
+/*
+ * realloc by a new block and a copy of @old bytes. A growth to
+ * REALLOC_MAP_MIN or more takes a mapping of its own when it can (the
+ * size classes serve it when the mapping fails).
+ */
+static void *realloc_move(void *ptr, size_t old, size_t size)
+{
+	void *p = NULL;
+
+	if (size > old && size >= REALLOC_MAP_MIN && size <= HAK_MAX_CLASS_SIZE)
+		p = huge_alloc(size + size / 2, 0, 0);
+	if (!p)
+		p = hak_malloc(size);
+	if (!p)
+		return NULL;
+	memcpy(p, ptr, old < size ? old : size);
+	hak_free(ptr);
+	return p;
+}
+
+/*
+ * realloc of a huge block (alignment below 2 MiB) to @size: in place, by
+ * mremap, or (when mremap fails) by a copy.
+ */
+static void *realloc_huge(struct huge_hdr *h, size_t size)
+{
+	size_t old = h->usable;
+	void *p;
+
+	if (huge_fits_in_place(old, size))
+		return h->user;
+	p = huge_resize(h, size);	/* mremap: no copy */
+	if (p)
+		return p;
+	return realloc_move(h->user, old, size);
+}
+
 HAK_EXPORT void *hak_realloc(void *ptr, size_t size)
 {
 	struct huge_hdr *h;
 	int interior;
 	size_t old;
-	void *p;
 
 	if (!ptr)
 		return hak_malloc(size);
@@ -108,23 +161,17 @@ HAK_EXPORT void *hak_realloc(void *ptr, size_t size)
 	}
 	h = huge_lookup(ptr, &interior);
 	/* (alignments of 2 MiB and more keep their layout: copied below) */
-	if (h && size > HAK_MAX_CLASS_SIZE &&
-	    (char *)h->user - (char *)h < (ptrdiff_t)HAK_SS_SIZE) {
-		if (fits_in_place(h->usable, size))
-			return ptr;
-		return huge_resize(h, size);	/* mremap: no copy */
-	}
+	if (h && size >= REALLOC_MAP_MIN &&
+	    (char *)h->user - (char *)h < (ptrdiff_t)HAK_SS_SIZE)
+		return realloc_huge(h, size);
 	old = h ? h->usable : usable_size(ptr, "realloc");
 	if (!old)
 		return NULL;	/* reported; errno as POSIX asks */
-	if (fits_in_place(old, size))
+	if (!h && fits_in_place(old, size))
 		return ptr;
-	p = hak_malloc(size);
-	if (!p)
-		return NULL;
-	memcpy(p, ptr, old < size ? old : size);
-	hak_free(ptr);
-	return p;
+	if (h && size <= old && size > old / 2)
+		return ptr;
+	return realloc_move(ptr, old, size);
 }
 
 HAK_EXPORT void *hak_reallocarray(void *ptr, size_t nmemb, size_t size)

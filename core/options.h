@@ -26,6 +26,7 @@ enum hak_option {
 	OPT_DECAY_MS,		/* HAKMEM_DECAY_MS: idle dirty slabs purged after */
 	OPT_FAIL_MMAP,		/* HAKMEM_FAIL_MMAP: fail every Nth mapping */
 	OPT_HUGE_CACHE_KB,	/* HAKMEM_HUGE_CACHE_KB: freed huge mappings kept */
+	OPT_HUGE_DECAY_MS,	/* HAKMEM_HUGE_DECAY_MS: each stage of their decay */
 	OPT_POISON,		/* HAKMEM_POISON: fill freed objects, check reuse */
 	OPT_GUARD,		/* HAKMEM_GUARD: guard pages */
 	OPT_RSEQ,		/* HAKMEM_RSEQ: per-CPU rseq caches (1) or not */

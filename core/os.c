@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "compiler.h"
@@ -106,6 +107,50 @@ void os_purge(void *p, size_t len)
 	madvise(p, len, MADV_DONTNEED);
 }
 
+#ifndef MADV_FREE
+#define MADV_FREE	8	/* Linux 4.5; older headers lack it */
+#endif
+
+static _Atomic int no_madv_free;	/* the kernel refused MADV_FREE once */
+
+/**
+ * os_purge_lazy() - tell the kernel the pages are free, to reclaim when it
+ * needs the memory
+ * @p: page-aligned start
+ * @len: length
+ *
+ * MADV_FREE: until the kernel reclaims them the pages stay resident (and
+ * count in RSS), and writing one again costs no fault; a reclaimed page
+ * reads as zero. Kernels without MADV_FREE (before 4.5) get
+ * MADV_DONTNEED. Either way the contents are lost.
+ */
+void os_purge_lazy(void *p, size_t len)
+{
+	if (!atomic_load_explicit(&no_madv_free, memory_order_relaxed)) {
+		if (!madvise(p, len, MADV_FREE))
+			return;
+		if (errno == EINVAL)
+			atomic_store_explicit(&no_madv_free, 1,
+					      memory_order_relaxed);
+	}
+	madvise(p, len, MADV_DONTNEED);
+}
+
+/**
+ * os_now_ms() - a monotonic clock for decay, in milliseconds
+ *
+ * CLOCK_MONOTONIC_COARSE is read in the vDSO: no system call.
+ *
+ * Return: milliseconds since an arbitrary start.
+ */
+uint64_t os_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /**
  * os_mapped_bytes() - bytes currently mapped by the allocator
  *
@@ -148,6 +193,39 @@ void *os_remap(void *old, size_t old_len, size_t len, void *fixed)
 fail:
 	errno = ENOMEM;
 	return NULL;
+}
+
+/**
+ * os_move() - move pages to a place inside another of our mappings
+ * @src: page-aligned start of the pages to move
+ * @len: their length
+ * @dst: where they go; @len bytes there are replaced
+ *
+ * mremap moves the page tables: no copy, and the resident pages need no
+ * fault at their new place. On failure the kernel may have unmapped @dst
+ * already: it is mapped afresh (zero pages), so the range stays usable.
+ *
+ * Return: 0, or -1 with errno ENOMEM (the pages at @src then are left).
+ */
+int os_move(void *src, size_t len, void *dst)
+{
+	void *p;
+
+	if (unlikely(inject_failure()))
+		goto fail;
+	p = mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	if (unlikely(p == MAP_FAILED)) {
+		mmap(dst, len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+		     -1, 0);
+		goto fail;
+	}
+	/* @dst's old pages are gone: @len bytes fewer mapped in all */
+	atomic_fetch_sub_explicit(&mapped_bytes, len, memory_order_relaxed);
+	return 0;
+fail:
+	errno = ENOMEM;
+	return -1;
 }
 
 /**

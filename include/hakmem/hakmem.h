@@ -56,7 +56,9 @@ void *hak_calloc(size_t nmemb, size_t size);
  * @size: new size; 0 frees @ptr and returns NULL, as glibc does
  *
  * Stays in place when the new size falls in the same size class (for huge
- * allocations: when it fits and uses more than half of the mapping).
+ * allocations: when it fits and uses more than half of the mapping, or the
+ * mapping is at most 2 MiB). Growth to 256 KiB or more moves an object into
+ * a mapping of its own once; later growth uses mremap, without a copy.
  *
  * Return: the (possibly moved) allocation; NULL with errno ENOMEM when
  * memory is short, in which case @ptr is left untouched.
