@@ -8,6 +8,7 @@
 #
 #   make                 libhakmem.so and libhakmem.a
 #   make check           build and run every test (unit, stress, programs, VM)
+#   make check-scale     the VM selftests at server shape (SHAPES=a,b picks)
 #   make bench           the benchmark comparison (QUICK=1 for a short run)
 #   make install PREFIX=/usr/local
 #   make V=1             print the commands

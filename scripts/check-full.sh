@@ -18,6 +18,8 @@
 #             fault selftest with a million short threads on that build
 #   fuzz      selftests/fuzz/fuzz_alloc.c, a libFuzzer target with the
 #             allocator compiled in under ASan+UBSan, for FUZZ_SECONDS
+#   vm        the server-shape VMs of selftests/vm/run-scale.sh that fit
+#             CI's budget (VM_SHAPES); `make check-scale` runs them all
 #
 # Output: kselftest TAP, one line per step (a build or one test program);
 # the log of a failed step follows its line as "# " comments, and every log
@@ -28,7 +30,9 @@
 # Environment:
 #   FUZZ_SECONDS=60        how long to fuzz
 #   CHECK_FULL_ONLY=LIST   run only these groups (comma separated:
-#                          asan,debug,nohard,tsan,valgrind,fuzz)
+#                          asan,debug,nohard,tsan,valgrind,fuzz,vm)
+#   VM_SHAPES=LIST         the run-scale.sh shapes of the vm group
+#                          (default VM_SHAPES_DEFAULT below; empty: none)
 #   ASAN_OPTIONS, UBSAN_OPTIONS, TSAN_OPTIONS
 #                          appended to the options set here (later wins)
 #   MAKE, CLANG            the make and clang to use
@@ -58,6 +62,9 @@ mkdir -p "$logdir"
 MAKE=${MAKE:-make}
 CLANG=${CLANG:-clang}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+VM_SHAPES_DEFAULT=x86-fullnode
+VM_SHAPES=${VM_SHAPES-$VM_SHAPES_DEFAULT}
+read -ra vm_shapes <<<"${VM_SHAPES//,/ }"
 jobs=$(nproc 2>/dev/null || echo 2)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-check-full.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
@@ -93,6 +100,7 @@ want debug && plan=$((plan + 1 + nunit + 2 * nmt))
 want tsan && plan=$((plan + 1 + nmt))
 want valgrind && plan=$((plan + 2 + nunit))
 want fuzz && plan=$((plan + 2))
+want vm && plan=$((plan + ${#vm_shapes[@]}))
 
 # ---- TAP -------------------------------------------------------------------
 
@@ -402,6 +410,20 @@ if [ -n "$vg_pid" ]; then
 	# (make check runs 100000; this takes about a minute and a half)
 	run_step "plain: stress/faults -T 1000000" 600 \
 		"$builddir/plain/selftests/build/stress/faults" -T 1000000
+fi
+
+# ---- server-shape VMs ----------------------------------------------------------
+
+# One step per shape: the static selftests built for it (incrementally, in
+# BUILDDIR/vm) and run in a qemu VM; a VM that cannot be had (no qemu, no
+# kernel download) is a skip. run-scale.sh prints its own TAP: its log has
+# the per-program times.
+if want vm; then
+	for shape in "${vm_shapes[@]}"; do
+		run_step "vm: $shape" 1200 "$srctree/selftests/vm/run-scale.sh" \
+			--srctree "$srctree" --builddir "$builddir/vm" \
+			--shapes "$shape"
+	done
 fi
 
 # ---- summary -----------------------------------------------------------------

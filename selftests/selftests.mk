@@ -76,6 +76,13 @@ check-full:
 	$(Q)$(srctree)/scripts/check-full.sh --srctree $(srctree) \
 		--builddir $(objtree)/selftests/full
 
+# The NUMA, rseq, cross-thread and CPU-set selftests in qemu VMs of server
+# shape (selftests/vm/run-scale.sh; times in Documentation/testing.rst).
+.PHONY: check-scale
+check-scale:
+	$(Q)$(srctree)/selftests/vm/run-scale.sh --srctree $(srctree) \
+		--builddir $(objtree)/selftests/scale $(if $(SHAPES),--shapes $(SHAPES))
+
 check: all selftests cxx-selftests
 	$(Q)$(srctree)/scripts/run-tests.sh --srctree $(srctree) \
 		--builddir $(tbuild) --lib $(LIB_SO)

@@ -3,7 +3,7 @@
 #
 # build-vm-tests.sh - build the static test programs the VMs run, and print
 # the run-selftests.sh arguments that ship them:
-#   x86_64:  numa_test
+#   x86_64:  numa_test, stress/cpuset (CPU hotplug)
 #   aarch64: numa_test, the Check unit tests, the stress and rseq selftests
 #            (cross-built with aarch64-linux-gnu-gcc against an arm64
 #            sysroot of libnuma and Check; skipped with a note when the
@@ -39,7 +39,8 @@ build() {
 }
 
 build "$builddir/x86_64"
-printf '%s\n' --extra "$builddir/x86_64/selftests/build/numa/numa_test"
+printf '%s\n' --extra "$builddir/x86_64/selftests/build/numa/numa_test" \
+	--extra "$builddir/x86_64/selftests/build/stress/cpuset"
 
 if ! command -v aarch64-linux-gnu-gcc >/dev/null; then
 	echo "# aarch64: no cross compiler (scripts/deps.sh cross); aarch64 VM runs vm_sanity only" >&2

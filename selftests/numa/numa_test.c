@@ -11,6 +11,13 @@
  *        numa_test preferred K     run under numactl --preferred=K
  *        numa_test cpunodebind K   run under numactl --cpunodebind=K
  *        numa_test interleave NODES  under numactl --interleave=all
+ *        numa_test placement NODES   one thread per CPU; after cross-node
+ *                                  and cross-CPU frees, the share of new
+ *                                  objects on the allocating CPU's node
+ *                                  (issue 14's target: 99.5% on each node)
+ *        numa_test fullnode K MIB  from a CPU of node K, MIB MiB more than
+ *                                  node K holds: nothing fails, the rest
+ *                                  lands on K's nearest node
  * Exit: 0 pass, 1 fail, 4 skip.
  */
 #include <numa.h>
@@ -207,6 +214,211 @@ static int policy_is(const char *word)
 	return strstr(st.numa_policy, word) != NULL;
 }
 
+/* ---- numa_test placement N: placement after cross-node frees --------- */
+
+#define PL_OBJS		400
+#define PL_ROUNDS	3
+#define PL_MAX		256
+
+struct pl_thread {
+	int cpu, node, cross, local;	/* whose objects it frees */
+	void *obj[PL_OBJS];
+	long on_node, sampled;
+	pthread_t t;
+};
+
+static struct pl_thread pl[PL_MAX];
+static int pl_n;
+static pthread_barrier_t pl_bar;
+
+/* Counts which of @n objects are on @node: one move_pages() call. */
+static void sample_nodes(void **obj, int n, int node, int hist[HAK_MAX_NODES],
+			 long *on, long *total)
+{
+	static __thread void *pages[1024];
+	static __thread int status[1024];
+
+	for (int i = 0; i < n; i++)
+		pages[i] = (void *)((uintptr_t)obj[i] & ~(uintptr_t)4095);
+	if (move_pages(0, (unsigned long)n, pages, NULL, status, 0))
+		return;
+	for (int i = 0; i < n; i++) {
+		if (status[i] < 0 || status[i] >= HAK_MAX_NODES)
+			continue;
+		(*total)++;
+		*on += status[i] == node;
+		if (hist)
+			hist[status[i]]++;
+	}
+}
+
+static void *pl_worker(void *arg)
+{
+	struct pl_thread *me = arg;
+
+	pin_to_cpu(me->cpu);
+	for (int r = 0; r < PL_ROUNDS; r++) {
+		for (int i = 0; i < PL_OBJS; i++) {
+			size_t size = (size_t)64 << (2 * (i % 4));	/* 64..4096 */
+
+			me->obj[i] = hak_malloc(size);
+			memset(me->obj[i], 1, size);
+		}
+		if (r)	/* after a round of cross-node frees */
+			sample_nodes(me->obj, PL_OBJS, me->node, NULL,
+				     &me->on_node, &me->sampled);
+		pthread_barrier_wait(&pl_bar);
+		/* half to a CPU of the next node, half to the next CPU here */
+		for (int i = 0; i < PL_OBJS / 2; i++)
+			hak_free(pl[me->cross].obj[i]);
+		for (int i = PL_OBJS / 2; i < PL_OBJS; i++)
+			hak_free(pl[me->local].obj[i]);
+		pthread_barrier_wait(&pl_bar);
+	}
+	return NULL;
+}
+
+static uint64_t remote_frees_all(void)
+{
+	struct hak_node_stats rows[HAK_NODE_SLOTS];
+	int n = hak_node_stats(rows, HAK_NODE_SLOTS);
+	uint64_t sum = 0;
+
+	for (int i = 0; i < n && i < HAK_NODE_SLOTS; i++)
+		sum += rows[i].remote_frees;
+	return sum;
+}
+
+/*
+ * One thread per CPU (CPUs numbered node by node, the same count on each
+ * node, as in the VMs): every round each allocates PL_OBJS objects of 64
+ * to 4096 bytes; half are freed by a thread of the next node, half by the
+ * next CPU of the same node; after each such round the new objects' pages
+ * are sampled with move_pages().
+ */
+static void test_placement_after_frees(int nodes)
+{
+	int cpus = numa_num_configured_cpus(), cpn;
+	uint64_t before = remote_frees_all(), want, got;
+
+	pl_n = cpus < PL_MAX ? cpus : PL_MAX;
+	cpn = pl_n / nodes;
+	for (int t = 0; t < pl_n; t++) {
+		int base = t - t % cpn;
+
+		pl[t].cpu = t;
+		pl[t].node = numa_node_of_cpu(t);
+		pl[t].cross = (t + cpn) % pl_n;
+		pl[t].local = base + (t - base + 1) % cpn;
+	}
+	pthread_barrier_init(&pl_bar, NULL, (unsigned int)pl_n);
+	for (int t = 0; t < pl_n; t++)
+		pthread_create(&pl[t].t, NULL, pl_worker, &pl[t]);
+	for (int t = 0; t < pl_n; t++)
+		pthread_join(pl[t].t, NULL);
+	for (int k = 0; k < nodes; k++) {
+		long on = 0, total = 0;
+
+		for (int t = 0; t < pl_n; t++) {
+			if (pl[t].node != k)
+				continue;
+			on += pl[t].on_node;
+			total += pl[t].sampled;
+		}
+		tap_result(total > 0 && on * 1000 >= total * 995,
+			   "node %d: %ld of %ld sampled objects (%.2f%%) on the allocating CPU's node after cross-node frees (target 99.5%%)",
+			   k, on, total, total ? 100.0 * (double)on / (double)total : 0.0);
+	}
+	want = (uint64_t)pl_n * (PL_OBJS / 2) * PL_ROUNDS;
+	got = remote_frees_all() - before;
+	tap_result(got == want, "%d threads: %llu cross-node frees returned to their node (want %llu)",
+		   pl_n, (unsigned long long)got, (unsigned long long)want);
+}
+
+/* ---- numa_test fullnode K MIB: a node without free memory ------------ */
+
+/* The node nearest to @k other than @k (lowest number on a tie). */
+static int nearest_other(int k)
+{
+	int best = -1;
+
+	for (int n = 0; n <= numa_max_node(); n++)
+		if (n != k && (best < 0 || numa_distance(k, n) < numa_distance(k, best)))
+			best = n;
+	return best;
+}
+
+static void print_node_stats(const char *when)
+{
+	struct hak_node_stats rows[HAK_NODE_SLOTS];
+	int n = hak_node_stats(rows, HAK_NODE_SLOTS);
+
+	tap_diag("hak_node_stats %s: node superslabs bytes refills remote_frees cross_refills", when);
+	for (int i = 0; i < n && i < HAK_NODE_SLOTS; i++)
+		tap_diag("  %4d %6llu %10llu %8llu %8llu %8llu", rows[i].node,
+			 (unsigned long long)rows[i].superslabs,
+			 (unsigned long long)rows[i].bytes,
+			 (unsigned long long)rows[i].refills,
+			 (unsigned long long)rows[i].remote_frees,
+			 (unsigned long long)rows[i].cross_refills);
+}
+
+/* Allocates and touches @n objects of @size; returns how many failed. */
+static long fill(void **v, long n, size_t size)
+{
+	long failed = 0;
+
+	for (long i = 0; i < n; i++) {
+		v[i] = hak_malloc(size);
+		if (!v[i])
+			failed++;
+		else
+			memset(v[i], 1, size);
+	}
+	return failed;
+}
+
+static void test_full_node(int k, int mib)
+{
+	const size_t size = 16000;
+	long n = ((long)mib << 20) / (long)size, failed, on = 0, total = 0;
+	int hist[HAK_MAX_NODES] = { 0 }, near = nearest_other(k), cpu = first_cpu_of(k);
+	void **v = calloc((size_t)n, sizeof(*v));
+	long long node_mib = numa_node_size64(k, NULL) >> 20;
+
+	if (!v || cpu < 0 || near < 0 || pin_to_cpu(cpu)) {
+		tap_result(0, "set up: node %d, CPU %d, nearest node %d", k, cpu, near);
+		return;
+	}
+	tap_diag("node %d: %lld MiB; allocating %d MiB in %ld objects of %zu bytes from CPU %d; nearest node %d (distance %d)",
+		 k, node_mib, mib, n, size, cpu, near, numa_distance(k, near));
+	print_node_stats("before");
+	failed = fill(v, n, size);
+	tap_result(!failed, "%ld of %ld allocations failed while other nodes have memory", failed, n);
+	for (long i = 0; i < n; i += 1024) {
+		int c = n - i < 1024 ? (int)(n - i) : 1024;
+
+		sample_nodes(v + i, c, k, hist, &on, &total);
+	}
+	for (int m = 0; m <= numa_max_node() && m < HAK_MAX_NODES; m++)
+		tap_diag("  node %d: %d sampled pages", m, hist[m]);
+	tap_result(total > on && on > 0,
+		   "node %d took %ld of %ld sampled pages, the other %ld fell back",
+		   k, on, total, total - on);
+	tap_result(hist[near] == total - on,
+		   "the fallback went to the nearest node %d: %d of %ld pages",
+		   near, hist[near], total - on);
+	print_node_stats("after");
+	for (long i = 0; i < n; i++)
+		hak_free(v[i]);
+	hak_trim();
+	failed = fill(v, n, size);
+	tap_result(!failed, "freed and allocated again: %ld of %ld failed", failed, n);
+	for (long i = 0; i < n; i++)
+		hak_free(v[i]);
+	free(v);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "local";
@@ -243,8 +455,14 @@ int main(int argc, char **argv)
 		tap_plan(2);
 		tap_result(policy_is("interleave"), "interleave policy seen");
 		test_interleave(arg);
+	} else if (!strcmp(mode, "placement")) {
+		tap_plan(arg + 1);
+		test_placement_after_frees(arg);
+	} else if (!strcmp(mode, "fullnode")) {
+		tap_plan(4);
+		test_full_node(arg, argc > 3 ? atoi(argv[3]) : 192);
 	} else {
-		fprintf(stderr, "usage: %s local|membind|preferred|cpunodebind|interleave N\n",
+		fprintf(stderr, "usage: %s local|membind|preferred|cpunodebind|interleave|placement N | fullnode K MIB\n",
 			argv[0]);
 		return 2;
 	}

@@ -39,6 +39,7 @@ Options:
   --nodes N               NUMA nodes (default 2)
   --cpus-per-node C       CPUs per node (default 1)
   --mem-per-node MiB      memory per node (default 512)
+  --node-mem K=MiB[,...]  memory of node K instead (e.g. 1=64: a small node)
   --timeout SECONDS       overall timeout of the VM runs (default 300)
   --boot-timeout SECONDS  time to wait for the start marker before killing
                           the VM and retrying once (default 45)
@@ -52,7 +53,8 @@ Options:
 Node distances: 10 local; nodes 2i and 2i+1 are 20 apart, other pairs 30
 (so with 2 nodes: 10/20; with 4 nodes: 0-1 and 2-3 at 20, others at 30).
 The guest sees HAKMEM_VM_ARCH, HAKMEM_VM_NODES, HAKMEM_VM_CPUS_PER_NODE and
-HAKMEM_VM_MEM_PER_NODE in its environment.
+HAKMEM_VM_MEM_PER_NODE in its environment, and HAKMEM_VM_NODE_MEM (the MiB
+of each node, space separated).
 Environment: HAKMEM_VM_ACCEL=tcg|kvm forces the accelerator.
 EOF
 }
@@ -74,12 +76,13 @@ cache=""
 cmd=true
 kernel=""
 append=""
+node_mem=""
 files=()
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--arch | --nodes | --cpus-per-node | --mem-per-node | --timeout | \
-	--boot-timeout | --cache | --cmd | --kernel | --append)
+	--boot-timeout | --cache | --cmd | --kernel | --append | --node-mem)
 		if [ $# -lt 2 ]; then
 			echo "run-vm.sh: $1 needs an argument" >&2
 			exit 2
@@ -95,6 +98,7 @@ while [ $# -gt 0 ]; do
 		--cmd) cmd=$2 ;;
 		--kernel) kernel=$2 ;;
 		--append) append=$2 ;;
+		--node-mem) node_mem=$2 ;;
 		esac
 		shift 2
 		;;
@@ -127,6 +131,24 @@ for v in nodes cpn mem timeout boot_timeout; do
 done
 for f in "${files[@]}"; do
 	[ -e "$f" ] || { echo "run-vm.sh: no such file: $f" >&2; exit 2; }
+done
+# memk[K]: the memory of node K in MiB
+declare -a memk
+for ((i = 0; i < nodes; i++)); do
+	memk[i]=$mem
+done
+for kv in ${node_mem//,/ }; do
+	k=${kv%%=*} v=${kv#*=}
+	if ! is_uint "$k" || ! is_uint "$v" || [ "$k" -ge "$nodes" ] ||
+	   [ "$v" -lt 16 ]; then
+		echo "run-vm.sh: bad --node-mem entry '$kv' (K=MiB, K < nodes, MiB >= 16)" >&2
+		exit 2
+	fi
+	memk[k]=$v
+done
+memtotal=0
+for ((i = 0; i < nodes; i++)); do
+	memtotal=$((memtotal + memk[i]))
 done
 if [ -n "$kernel" ] && [ ! -f "$kernel" ]; then
 	echo "run-vm.sh: no such kernel: $kernel" >&2
@@ -403,6 +425,7 @@ mount -t devpts devpts /dev/pts 2>/dev/null
 exec </dev/console >/dev/console 2>&1
 export HAKMEM_VM_ARCH=$arch HAKMEM_VM_NODES=$nodes
 export HAKMEM_VM_CPUS_PER_NODE=$cpn HAKMEM_VM_MEM_PER_NODE=$mem
+export HAKMEM_VM_NODE_MEM="${memk[*]}"
 cd /t
 echo $START_MARK
 sh /t/.hakmem-cmd
@@ -446,7 +469,7 @@ if [ "$arch" = x86_64 ] && [ "${accel%%,*}" = tcg ]; then
 fi
 
 qargs=(-nodefaults -no-user-config -display none -no-reboot
-       -accel "$accel" -m "$((nodes * mem))M"
+       -accel "$accel" -m "${memtotal}M"
        -smp "$ncpu,sockets=$nodes,cores=$cpn,threads=1"
        -kernel "$kimg" -initrd "$work/initrd"
        -serial "file:$work/console.log"
@@ -459,7 +482,7 @@ if [ "$arch" = aarch64 ]; then
 fi
 qargs+=(-cpu "$cpu")
 for ((i = 0; i < nodes; i++)); do
-	qargs+=(-object "memory-backend-ram,id=m$i,size=${mem}M"
+	qargs+=(-object "memory-backend-ram,id=m$i,size=${memk[i]}M"
 		-numa "node,nodeid=$i,cpus=$((i * cpn))-$((i * cpn + cpn - 1)),memdev=m$i")
 done
 for ((i = 0; i < nodes; i++)); do
@@ -578,7 +601,7 @@ run_once()
 	return 0
 }
 
-vm_log "$qemu accel=$accel cpu=$cpu ${nodes} nodes x $cpn cpus x ${mem}M, kernel $kimg"
+vm_log "$qemu accel=$accel cpu=$cpu ${nodes} nodes x $cpn cpus, node MiB ${memk[*]}, kernel $kimg"
 deadline=$(($(now_ms) + timeout * 1000))
 guest_rc=""
 boot_ms=0
