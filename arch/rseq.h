@@ -15,6 +15,8 @@
  *                               unsigned int n)
  *   int rseq_push_owned(const struct rseq_ctx *x, void **regions,
  *                       unsigned long id, void *p, const uint16_t *owner)
+ *   int rseq_set_end(const struct rseq_ctx *x, void **regions,
+ *                    unsigned long id, const void *r, unsigned long end)
  *   void *hak_thread_pointer(void)
  *
  * operating on the per-CPU region array of core/fastcache.h: the region of the
@@ -27,6 +29,9 @@
  * is rseq_push() into bin id when the low 16 bits of the CPU index equal
  * *@owner (the CPU the object's span belongs to), else into bin
  * id + HAK_FOREIGN_BIN; the choice is made inside the sequence.
+ * rseq_set_end() moves bin id's end, with that store as its commit, only
+ * on the CPU whose region is r and only when current <= end (the adaptive
+ * bins of core/region.c).
  */
 #ifndef HAK_ARCH_RSEQ_H
 #define HAK_ARCH_RSEQ_H

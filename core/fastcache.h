@@ -39,7 +39,7 @@ struct fc_bin {
 	uint16_t current;
 	uint16_t begin;
 	uint16_t end;
-	uint16_t last_slow;	/* per-CPU mode: FC_LAST_*, see percpu.c */
+	uint16_t last_slow;	/* FC_LAST_* | FC_HOT, see bin_batch() */
 };
 
 /* arch/<arch>/rseq.h reads current at byte 0, begin at 2, end at 4. */
@@ -50,6 +50,8 @@ _Static_assert(sizeof(struct fc_bin) == 8, "rseq asm: bins are 8 bytes apart");
 
 #define FC_LAST_REFILL	1
 #define FC_LAST_DRAIN	2
+#define FC_LAST_MASK	3
+#define FC_HOT		4	/* a slow path since the last decay tick */
 
 /* The cache of bin @bin, own or foreign (NULL: no cache has that id). */
 static inline struct hak_cache *bin_cache(unsigned int bin)
@@ -60,10 +62,14 @@ static inline struct hak_cache *bin_cache(unsigned int bin)
 struct fc_region {
 	struct fc_bin bin[FC_NR_BINS];
 	uint32_t slots_used;
-	uint32_t live;
+	uint8_t live;
+	uint8_t pad;
+	uint16_t epoch;		/* the decay tick its bins were last sized at */
 	struct fc_region *next_free;
 	struct fc_region *next_all;
-	uint64_t slow_ops;	/* slow paths taken on it (per-CPU mode) */
+	uint32_t slow_ops;	/* slow paths taken on it (per-CPU mode) */
+	uint32_t grown;		/* bytes of capacity its bins took beyond
+				 * their base (region.c, bin_grow()) */
 	void *slots[];
 };
 

@@ -23,6 +23,7 @@ static const char *const thp_words[] = { "never", "madvise", "always", NULL };
 
 static const struct option_desc option_table[OPT_COUNT] = {
 	[OPT_REFILL]	   = { "HAKMEM_REFILL", 32, 1, 256, NULL },
+	[OPT_CACHE_GROW_KB] = { "HAKMEM_CACHE_GROW_KB", 512, 0, 1L << 20, NULL },
 	[OPT_STATS]	   = { "HAKMEM_STATS", 0, 0, 1, NULL },
 	[OPT_ON_ERROR]	   = { "HAKMEM_ON_ERROR", 0, 0, 1, on_error_words },
 	[OPT_MIN_PARTIAL]  = { "HAKMEM_MIN_PARTIAL", 2, 0, 64, NULL },
@@ -43,7 +44,7 @@ static const struct option_desc option_table[OPT_COUNT] = {
 };
 
 long hak_opt[OPT_COUNT] = {
-	[OPT_REFILL] = 32, [OPT_MIN_PARTIAL] = 2, [OPT_SPARE_SS] = 16,
+	[OPT_REFILL] = 32, [OPT_CACHE_GROW_KB] = 512, [OPT_MIN_PARTIAL] = 2, [OPT_SPARE_SS] = 16,
 	[OPT_DIRTY_MAX_KB] = 32768, [OPT_DECAY_MS] = 1000, [OPT_RSEQ] = 1, [OPT_HUGE_CACHE_KB] = 65536,
 	[OPT_HUGE_DECAY_MS] = 1000,
 	[OPT_NUMA] = 1, [OPT_THP] = THP_ALWAYS,

@@ -17,6 +17,8 @@ enum hak_thp {
 
 enum hak_option {
 	OPT_REFILL,		/* HAKMEM_REFILL: objects per refill batch */
+	OPT_CACHE_GROW_KB,	/* HAKMEM_CACHE_GROW_KB: capacity a CPU's bins
+				 * may grow by under bursts */
 	OPT_STATS,		/* HAKMEM_STATS: print statistics at exit */
 	OPT_ON_ERROR,		/* HAKMEM_ON_ERROR: 0 abort, 1 warn */
 	OPT_MIN_PARTIAL,	/* HAKMEM_MIN_PARTIAL: partial spans under which

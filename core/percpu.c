@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "../arch/rseq-abi.h"
+#include "bin_size.h"
 #include "central.h"
 #include "debug.h"
 #include "init.h"
@@ -280,13 +281,17 @@ static void note_cpu(int cpu)
  * (core/superslab.c), under a pool lock: they only raise a flag.
  */
 static _Atomic int idle_scan_due;
-static uint64_t idle_seen_ops[HAK_MAX_CPUS];
+static uint32_t idle_seen_ops[HAK_MAX_CPUS];
 /* the regions a drain detached, by CPU; under hak_drain_lock */
 static struct fc_region *detached[HAK_MAX_CPUS];
 
-/* A decay tick passed (a hook of superslab.c): look for idle CPUs soon. */
+/*
+ * A decay tick passed (a hook of superslab.c): cold bins may shrink, and
+ * idle CPUs are looked for soon.
+ */
 static void idle_tick(void)
 {
+	bins_tick();
 	if (hak_rseq.on && membarrier_ok)
 		atomic_store_explicit(&idle_scan_due, 1, memory_order_relaxed);
 }
@@ -327,7 +332,7 @@ static void drain_idle(void)
 		struct fc_region *r = atomic_load_explicit(
 			(void *_Atomic *)&hak_cpu_regions[cpu],
 			memory_order_acquire);
-		uint64_t ops;
+		uint32_t ops;
 
 		detached[cpu] = &hak_fc_empty;
 		if (r == &hak_fc_empty)
@@ -418,7 +423,7 @@ static unsigned int batch_size(const struct hak_cache *c, unsigned int owner,
 				 memory_order_relaxed);
 	if (r == &hak_fc_empty)
 		return c->batch;
-	return bin_batch(c, &r->bin[bin], dir);
+	return bin_batch(c, r, bin, dir, 1);
 }
 
 /**

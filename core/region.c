@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Fast-path cache regions: their layout (one bin per cache id, sized by
- * the cache's fc_cap, laid out once), allocation, recycling and flushing.
+ * the cache's fc_cap, with room reserved for a kmalloc bin to grow: see
+ * bin_size.c), allocation, recycling and flushing.
  */
 #include <string.h>
 
@@ -16,8 +17,21 @@ struct fc_region hak_fc_empty;
 struct hak_lock hak_region_lock = HAK_LOCK_INIT;
 static struct fc_region *region_free;
 static struct fc_region *region_all;
-static struct fc_bin bin_layout[FC_NR_BINS];
+static struct fc_bin bin_layout[FC_NR_BINS];	/* end: the base capacity */
+static uint16_t bin_room[FC_NR_BINS];		/* slots reserved per bin */
 static uint32_t region_slots;
+
+/* How far a kmalloc bin of base capacity @cap may grow (bin_size.c). */
+static uint32_t grow_room(uint32_t cap)
+{
+	uint32_t max = cap * FC_GROW_FACTOR;
+
+	if (cap <= 2)		/* the biggest objects: never more */
+		return cap;
+	if (max > HAK_MAX_BATCH)
+		max = HAK_MAX_BATCH;
+	return max > cap ? max : cap;
+}
 
 /*
  * The foreign bin of a cache whose bin holds @cap: the same, but none for
@@ -35,7 +49,9 @@ static uint32_t foreign_cap(uint32_t cap)
  * Runs once at start-up, after the kmalloc caches are set up: kmalloc bins
  * and their foreign bins get their cache's fc_cap (the foreign bins of the
  * classes that keep at most 2 objects per CPU, 20480 bytes and up, get
- * none), every id above them FC_USER_CAP and FC_USER_FOREIGN.
+ * none), every id above them FC_USER_CAP and FC_USER_FOREIGN. A kmalloc
+ * cache's own bin has room reserved to grow to FC_GROW_FACTOR times that
+ * (at most HAK_MAX_BATCH): untouched slots cost address space only.
  */
 void regions_layout(void)
 {
@@ -55,9 +71,33 @@ void regions_layout(void)
 		bin_layout[bin].begin = (uint16_t)used;
 		bin_layout[bin].current = (uint16_t)used;
 		bin_layout[bin].end = (uint16_t)(used + cap);
-		used += cap;
+		bin_room[bin] = (uint16_t)(bin < HAK_NR_CLASSES ?
+					   grow_room(cap) : cap);
+		used += bin_room[bin];
 	}
 	region_slots = used;
+}
+
+/**
+ * bin_base_cap() - the capacity a bin starts with
+ * @bin: bin index
+ *
+ * Return: the layout's end - begin.
+ */
+unsigned int bin_base_cap(unsigned int bin)
+{
+	return (unsigned int)(bin_layout[bin].end - bin_layout[bin].begin);
+}
+
+/**
+ * bin_max_cap() - the capacity a bin may grow to (its reserved slots)
+ * @bin: bin index
+ *
+ * Return: the slots reserved for it.
+ */
+unsigned int bin_max_cap(unsigned int bin)
+{
+	return bin_room[bin];
 }
 
 /* Sets bin @bin's end to begin + @cap where the bin is empty (lock held). */
@@ -147,43 +187,11 @@ void region_put(struct fc_region *r)
 }
 
 /**
- * bin_batch() - how many objects a slow path of bin @b moves
- * @c: the bin's cache
- * @b: the bin (of this CPU's region, or of this thread's)
- * @dir: FC_LAST_REFILL (the bin was empty) or FC_LAST_DRAIN (full)
- *
- * Bursts: the bin remembers the direction of its last slow path. A second
- * refill in a row (an allocation burst) takes the bin's whole capacity
- * instead of one batch, a second overflow in a row (a free burst) drains
- * the whole bin: half the trips to the central pools, with bins no
- * larger. Mixed traffic alternates and keeps the batch (the origin
- * study's lesson: larger batches pollute L1 in steady state). In the
- * per-CPU mode the field is a hint shared by the CPU's threads, read and
- * written relaxed: a race only sizes one batch differently.
- *
- * Return: c->batch, or the bin's capacity (at most HAK_MAX_BATCH); never
- * more than the capacity (a bin that kept a smaller end than its cache's
- * fc_cap, see regions_set_cap(), or one of capacity 0 gives 0).
- */
-unsigned int bin_batch(const struct hak_cache *c, struct fc_bin *b,
-		       uint16_t dir)
-{
-	unsigned int cap;
-
-	HAK_BUG_ON(b->end < b->begin);
-	cap = (unsigned int)(b->end - b->begin);
-	if (cap > HAK_MAX_BATCH)
-		cap = HAK_MAX_BATCH;
-	if (__atomic_load_n(&b->last_slow, __ATOMIC_RELAXED) != dir) {
-		__atomic_store_n(&b->last_slow, dir, __ATOMIC_RELAXED);
-		return c->batch < cap ? c->batch : cap;
-	}
-	return cap;
-}
-
-/**
  * region_flush() - return every cached object of a region to its cache
  * @r: a region the caller owns exclusively
+ *
+ * Bins that grew (bin_size.c) go back to their base capacity: an idle
+ * region, drained, holds no more than it started with.
  */
 void region_flush(struct fc_region *r)
 {
@@ -192,6 +200,9 @@ void region_flush(struct fc_region *r)
 		struct hak_cache *c = bin_cache(bin);
 		unsigned int n = (unsigned int)(b->current - b->begin);
 
+		if (bin < HAK_NR_CLASSES && b->end != bin_layout[bin].end)
+			__atomic_store_n(&b->end, bin_layout[bin].end,
+					 __ATOMIC_RELAXED);
 		if (!n)		/* untouched: regions_set_cap() may read it */
 			continue;
 		if (c)
@@ -199,6 +210,7 @@ void region_flush(struct fc_region *r)
 				      HAK_OWNER_NONE);
 		__atomic_store_n(&b->current, b->begin, __ATOMIC_RELAXED);
 	}
+	r->grown = 0;
 }
 
 /**

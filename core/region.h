@@ -14,13 +14,16 @@
 /* the region lists and the bin layout; taken around fork() by init.c */
 extern __hidden struct hak_lock hak_region_lock;
 
+/* A kmalloc bin may grow to this many times its base capacity. */
+#define FC_GROW_FACTOR	4
+
 void regions_layout(void);
+unsigned int bin_base_cap(unsigned int bin);
+unsigned int bin_max_cap(unsigned int bin);
 void regions_set_cap(unsigned int id, uint32_t cap);
 struct fc_region *region_get(void);
 void region_put(struct fc_region *r);
 void region_flush(struct fc_region *r);
-unsigned int bin_batch(const struct hak_cache *c, struct fc_bin *b,
-		       uint16_t dir);
 uint64_t regions_count_cached(unsigned int id);
 
 #endif /* HAK_REGION_H */

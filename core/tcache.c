@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "bin_size.h"
 #include "init.h"
 #include "region.h"
 #include "tcache.h"
@@ -96,7 +97,7 @@ void *tcache_alloc_slow(struct hak_cache *c)
 		goto direct;
 	b = &r->bin[c->id];
 	if (b->current == b->begin) {
-		unsigned int n = bin_batch(c, b, FC_LAST_REFILL);
+		unsigned int n = bin_batch(c, r, c->id, FC_LAST_REFILL, 0);
 
 		if (!n)		/* a bin with no room */
 			goto direct;
@@ -133,7 +134,7 @@ void tcache_free_slow(struct hak_cache *c, void *p)
 	}
 	b = &r->bin[c->id];
 	if (b->current == b->end)
-		bin_drain(r, b, c, bin_batch(c, b, FC_LAST_DRAIN));
+		bin_drain(r, b, c, bin_batch(c, r, c->id, FC_LAST_DRAIN, 0));
 	if (b->current == b->end) {	/* a bin with no room */
 		central_drain(c, &p, 1, HAK_OWNER_NONE);
 		return;

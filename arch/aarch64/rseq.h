@@ -327,4 +327,62 @@ rseq_pop_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
 	return (unsigned int)k;
 }
 
+/**
+ * rseq_set_end() - move the end of bin @id of this CPU's region
+ * @x: the rseq context
+ * @regions: the per-CPU region array
+ * @id: bin index
+ * @r: the region the caller expects this CPU to have
+ * @end: the new end: at least the bin's begin, within its reserved slots
+ *
+ * See the x86_64 version: the store of the end is the commit, made only
+ * on the CPU whose region is @r and only when current <= @end.
+ *
+ * Return: 1 when stored, 0 (this CPU's region is not @r, or the bin holds
+ * more than @end allows).
+ */
+static inline __attribute__((always_inline)) int
+rseq_set_end(const struct rseq_ctx *x, void **regions, unsigned long id,
+	     const void *r, unsigned long end)
+{
+	unsigned long tp, t0, t1, t3;
+	int ok;
+
+	__asm__ __volatile__(
+		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, 5f)
+		"	mrs	%[tp], tpidr_el0\n"
+		"0:\n"
+		"	adrp	%[t0], 3b\n"
+		"	add	%[t0], %[t0], :lo12:3b\n"
+		"	str	%[t0], [%[tp], %[cs_off]]\n"
+		"1:\n"
+		RSEQ_INJECT_ASM(1)
+		"	ldrsw	%[t0], [%[tp], %[cpu_off]]\n"
+		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
+		"	cmp	%[t1], %[r]\n"
+		"	b.ne	5f\n"
+		RSEQ_INJECT_ASM(2)
+		"	add	%[t3], %[t1], %[id], lsl #3\n"
+		"	ldrh	%w[t0], [%[t3]]\n"
+		"	cmp	%w[t0], %w[end]\n"
+		"	b.hi	5f\n"
+		RSEQ_INJECT_ASM(3)
+		"	strh	%w[end], [%[t3], #4]\n"
+		"2:\n"
+		"	mov	%w[ok], #1\n"
+		"	b	6f\n"
+		RSEQ_ASM_DEFINE_ABORT(4, 0b)
+		"5:\n"
+		"	mov	%w[ok], wzr\n"
+		"6:\n"
+		: [ok] "=&r"(ok), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
+		  [t3] "=&r"(t3)
+		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
+		  [regions] "r"(regions), [id] "r"(id), [r] "r"(r),
+		  [end] "r"(end) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER);
+	return ok;
+}
+
 #endif /* HAK_ARCH_AARCH64_RSEQ_H */

@@ -318,4 +318,59 @@ miss:
 	return 0;
 }
 
+/**
+ * rseq_set_end() - move the end of bin @id of this CPU's region
+ * @x: the rseq context
+ * @regions: the per-CPU region array
+ * @id: bin index
+ * @r: the region the caller expects this CPU to have
+ * @end: the new end: at least the bin's begin, within its reserved slots
+ *
+ * The store of the end is the commit of a sequence that read this CPU's
+ * region, so it lands only on the CPU whose region is @r, and no other
+ * thread of that CPU is between its read of the end and its commit
+ * (a thread preempted inside a sequence restarts it). It happens only
+ * when the bin's current index is at most @end: a bin never holds more
+ * than its end allows.
+ *
+ * Return: 1 when stored, 0 (this CPU's region is not @r, or the bin holds
+ * more than @end allows).
+ */
+static inline __attribute__((always_inline)) int
+rseq_set_end(const struct rseq_ctx *x, void **regions, unsigned long id,
+	     const void *r, unsigned long end)
+{
+	unsigned long t0, t1;
+
+	__asm__ __volatile__ goto(
+		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, %l[miss])
+		"0:\n\t"
+		"leaq 3b(%%rip), %[t0]\n\t"
+		"movq %[t0], %%fs:(%[cs_off])\n\t"
+		"1:\n\t"
+		RSEQ_INJECT_ASM(1)
+		"movslq %%fs:(%[cpu_off]), %[t0]\n\t"
+		"movq (%[regions], %[t0], 8), %[t1]\n\t"
+		"cmpq %[t1], %[r]\n\t"
+		"jne %l[miss]\n\t"
+		RSEQ_INJECT_ASM(2)
+		"movzwl (%[t1], %[id], 8), %k[t0]\n\t"
+		"cmpl %k[end], %k[t0]\n\t"
+		"ja %l[miss]\n\t"
+		RSEQ_INJECT_ASM(3)
+		"movw %w[end], 4(%[t1], %[id], 8)\n\t"
+		"2:\n\t"
+		RSEQ_ASM_DEFINE_ABORT(4, 0b)
+		: [t0] "=&r"(t0), [t1] "=&r"(t1)
+		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
+		  [regions] "r"(regions), [id] "r"(id), [r] "r"(r),
+		  [end] "r"(end) RSEQ_INJECT_INPUT
+		: "memory", "cc" RSEQ_INJECT_CLOBBER
+		: miss);
+	return 1;
+miss:
+	return 0;
+}
+
 #endif /* HAK_ARCH_X86_64_RSEQ_H */

@@ -420,6 +420,8 @@ static Suite *suite(void)
 	Suite *s = suite_create("huge");
 	TCase *tc = tcase_create("cache");
 
+	/* a generous bound: the tests touch hundreds of MiB, slow on a busy VM */
+	tcase_set_timeout(tc, 300);
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, reuse_within_decay_costs_no_mapping_and_no_faults);
 	tcase_add_test(tc, larger_mapping_is_split);

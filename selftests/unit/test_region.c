@@ -13,6 +13,8 @@
 #include "hakmem/hakmem.h"
 #include "../../core/cache.h"
 #include "../../core/central.h"
+#include "../../core/bin_size.h"
+#include "../../core/options.h"
 #include "../../core/region.h"
 #include "../lib/check_main.h"
 
@@ -22,8 +24,9 @@ static unsigned int cap_of(const struct fc_bin *b)
 }
 
 /*
- * Bins are laid out back to back, empty; a kmalloc bin holds its class's
- * fc_cap, and the foreign bins of the biggest classes hold nothing.
+ * Bins are laid out back to back, empty, each with its reserved room; a
+ * kmalloc bin holds its class's fc_cap, and the foreign bins of the
+ * biggest classes hold nothing.
  */
 START_TEST(layout_is_contiguous_and_sized)
 {
@@ -37,10 +40,14 @@ START_TEST(layout_is_contiguous_and_sized)
 		const struct fc_bin *b = &r->bin[bin];
 
 		ck_assert_uint_eq(b->current, b->begin);
+		ck_assert_uint_eq(b->end - b->begin, bin_base_cap(bin));
+		ck_assert_uint_ge(bin_max_cap(bin), bin_base_cap(bin));
 		if (bin + 1 < FC_NR_BINS)
-			ck_assert_uint_eq(r->bin[bin + 1].begin, b->end);
+			ck_assert_uint_eq(r->bin[bin + 1].begin,
+					  b->begin + bin_max_cap(bin));
 	}
-	ck_assert_uint_eq(r->bin[FC_NR_BINS - 1].end, r->slots_used);
+	ck_assert_uint_eq(r->bin[FC_NR_BINS - 1].begin +
+			  bin_max_cap(FC_NR_BINS - 1), r->slots_used);
 	for (unsigned int cl = 0; cl < HAK_NR_CLASSES; cl++) {
 		unsigned int cap = kmalloc_cache(cl)->fc_cap;
 		unsigned int fcap = cap_of(&r->bin[cl + HAK_FOREIGN_BIN]);
@@ -69,22 +76,108 @@ START_TEST(regions_are_recycled)
 END_TEST
 
 /*
- * A slow path in the same direction as the last one moves the whole bin;
- * a change of direction moves one batch.
+ * Every slow path grows the bin by a batch: a refill then moves one batch
+ * on a change of direction and the whole bin in a burst, a drain is not
+ * needed. A bin at its reserved room moves one batch or the whole bin.
  */
-START_TEST(bursts_move_whole_bins)
+START_TEST(misses_grow_bins)
 {
 	struct hak_cache *c = kmalloc_cache(size_to_class(64));
 	struct fc_region *r = region_get();
-	struct fc_bin *b = &r->bin[c->id];
-	unsigned int cap = cap_of(b);
+	unsigned int id = c->id, base = bin_base_cap(id);
+	struct fc_bin *b = &r->bin[id];
 
-	ck_assert_uint_gt(cap, c->batch);
-	ck_assert_uint_eq(bin_batch(c, b, FC_LAST_REFILL), c->batch);
-	ck_assert_uint_eq(bin_batch(c, b, FC_LAST_REFILL), cap);
-	ck_assert_uint_eq(bin_batch(c, b, FC_LAST_DRAIN), c->batch);
-	ck_assert_uint_eq(bin_batch(c, b, FC_LAST_DRAIN), cap);
-	ck_assert_uint_eq(bin_batch(c, b, FC_LAST_REFILL), c->batch);
+	ck_assert_uint_eq(cap_of(b), base);
+	ck_assert_uint_eq(bin_max_cap(id), base * FC_GROW_FACTOR);
+	ck_assert_uint_eq(bin_batch(c, r, id, FC_LAST_REFILL, 0), c->batch);
+	ck_assert_uint_eq(cap_of(b), base + c->batch);
+	ck_assert_uint_eq(r->grown, c->batch * c->stride);
+	ck_assert_uint_eq(bin_batch(c, r, id, FC_LAST_REFILL, 0),
+			  base + 2 * c->batch);
+	ck_assert_uint_eq(bin_batch(c, r, id, FC_LAST_DRAIN, 0), 0);
+	ck_assert_uint_eq(cap_of(b), base + 3 * c->batch);
+	while (cap_of(b) < bin_max_cap(id))
+		ck_assert_uint_eq(bin_batch(c, r, id, FC_LAST_DRAIN, 0), 0);
+	ck_assert_uint_eq(bin_batch(c, r, id, FC_LAST_DRAIN, 0),
+			  bin_max_cap(id));
+	ck_assert_uint_eq(bin_batch(c, r, id, FC_LAST_REFILL, 0), c->batch);
+	ck_assert_uint_eq(r->grown, (bin_max_cap(id) - base) * c->stride);
+	/* a drained region starts again at the base capacity */
+	region_flush(r);
+	ck_assert_uint_eq(cap_of(b), base);
+	ck_assert_uint_eq(r->grown, 0);
+	region_put(r);
+}
+END_TEST
+
+/*
+ * The growth of a region's bins stays within HAKMEM_CACHE_GROW_KB: a bin
+ * that would pass it takes the room of bins that stayed cold since the
+ * last tick, and only theirs.
+ */
+START_TEST(growth_stays_within_budget)
+{
+	struct hak_cache *a = kmalloc_cache(size_to_class(1024));
+	struct hak_cache *d = kmalloc_cache(size_to_class(2048));
+	struct fc_region *r = region_get();
+	uint32_t budget;
+	unsigned int i;
+
+	/* room for one of the two bins' full growth (192 KiB each) */
+	hak_opt[OPT_CACHE_GROW_KB] = 256;
+	budget = 256 << 10;
+
+	for (i = 0; i < 64; i++)
+		bin_batch(a, r, a->id, FC_LAST_REFILL, 0);
+	ck_assert_uint_gt(r->grown, 0);
+	ck_assert_uint_le(r->grown, budget);
+	/* a's bin is hot this tick: d cannot take its room */
+	for (i = 0; i < 64; i++)
+		bin_batch(d, r, d->id, FC_LAST_REFILL, 0);
+	ck_assert_uint_le(r->grown, budget);
+	ck_assert_uint_gt(cap_of(&r->bin[a->id]), bin_base_cap(a->id));
+	/* a whole tick with no slow path of a: d grows into its room */
+	bins_tick();
+	bin_batch(d, r, d->id, FC_LAST_REFILL, 0);
+	bins_tick();
+	bin_batch(d, r, d->id, FC_LAST_DRAIN, 0);
+	for (i = 0; i < 64; i++)
+		bin_batch(d, r, d->id, FC_LAST_DRAIN, 0);
+	ck_assert_uint_le(r->grown, budget);
+	ck_assert_uint_eq(cap_of(&r->bin[a->id]), bin_base_cap(a->id));
+	ck_assert_uint_gt(cap_of(&r->bin[d->id]), bin_base_cap(d->id));
+	region_flush(r);
+	region_put(r);
+}
+END_TEST
+
+/*
+ * A bin that took no slow path for a whole tick shrinks at the next one,
+ * no lower than what it holds.
+ */
+START_TEST(cold_bins_shrink_to_what_they_hold)
+{
+	struct hak_cache *c = kmalloc_cache(size_to_class(128));
+	struct fc_region *r = region_get();
+	unsigned int id = c->id, base = bin_base_cap(id);
+	struct fc_bin *b = &r->bin[id];
+	void *objs[HAK_MAX_BATCH];
+	unsigned int held = base + c->batch / 2, n = 0;
+
+	bin_batch(c, r, id, FC_LAST_REFILL, 0);
+	ck_assert_uint_eq(cap_of(b), base + c->batch);
+	while (n < held)
+		n += central_refill(c, objs + n, held - n, HAK_OWNER_NONE);
+	for (unsigned int i = 0; i < held; i++)
+		r->slots[b->current++] = objs[i];
+	bins_tick();		/* the tick it grew in ends: it stays */
+	bin_batch(c, r, id + 1, FC_LAST_REFILL, 0);	/* another bin's slow path */
+	ck_assert_uint_eq(cap_of(b), base + c->batch);
+	bins_tick();		/* a whole tick cold */
+	bin_batch(c, r, id + 1, FC_LAST_REFILL, 0);
+	ck_assert_uint_eq(cap_of(b), held);
+	region_flush(r);
+	ck_assert_uint_eq(cap_of(b), base);
 	region_put(r);
 }
 END_TEST
@@ -164,7 +257,9 @@ static Suite *region_suite(void)
 
 	tcase_add_test(tc, layout_is_contiguous_and_sized);
 	tcase_add_test(tc, regions_are_recycled);
-	tcase_add_test(tc, bursts_move_whole_bins);
+	tcase_add_test(tc, misses_grow_bins);
+	tcase_add_test(tc, growth_stays_within_budget);
+	tcase_add_test(tc, cold_bins_shrink_to_what_they_hold);
 	tcase_add_test(tc, flush_returns_objects);
 	tcase_add_test(tc, set_cap_moves_only_empty_bins);
 	suite_add_tcase(s, tc);
