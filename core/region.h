@@ -14,6 +14,13 @@
 /* the region lists and the bin layout; taken around fork() by init.c */
 extern __hidden struct hak_lock hak_region_lock;
 
+/*
+ * The most bytes of objects one foreign bin holds (foreign_cap() in
+ * region.c): a CPU's foreign bins hold at most this much per cache
+ * (Documentation/tuning.rst, "Foreign bins").
+ */
+#define FC_FOREIGN_BYTES	(16U << 10)
+
 void regions_layout(void);
 void regions_set_cap(unsigned int id, uint32_t cap);
 struct fc_region *region_get(void);
