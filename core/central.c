@@ -453,9 +453,25 @@ static void span_put(struct hak_cache *c, struct central *ct, void *obj)
 }
 
 /*
+ * The pool CPU @cpu refills from (topology_home_node() on that CPU): its
+ * node's, or the nearest that may hold memory; the one pool unless there
+ * is one per node. In the mm_cid mode a CPU index is a concurrency id and
+ * its node a guess: a wrong one costs locality, nothing else.
+ */
+static unsigned int cpu_pool(unsigned int cpu)
+{
+	if (!topology_multi() || cpu >= HAK_MAX_CPUS)
+		return hak_topo.single_pool;
+	return hak_topo.nearest[hak_topo.node_of_cpu[cpu]][0];
+}
+
+/*
  * Into @owner's stash when the object is of its own spans and there is
  * room (HAK_OWNER_SPAN: into the stash of its span's owner, whoever that
- * is); 0 when it must go elsewhere.
+ * is); 0 when it must go elsewhere. Only a CPU whose refills use @ct
+ * keeps a stash there: the objects of a span that a CPU of another node
+ * took (a refill when its node could not map memory) go to @ct's
+ * transfer array, where @ct's own CPUs find them.
  */
 static int stash_put(struct hak_cache *c, struct central *ct, void *obj,
 		     unsigned int owner)
@@ -468,6 +484,10 @@ static int stash_put(struct hak_cache *c, struct central *ct, void *obj,
 		return 0;
 	o = obj_owner(obj);
 	if (o == HAK_OWNER_NONE || (owner != HAK_OWNER_SPAN && o != owner))
+		return 0;
+	/* a CPU's own drain: the pool it refills from is known exactly */
+	if (ct->node != (owner == HAK_OWNER_SPAN ? cpu_pool(o) :
+						   topology_home_node()))
 		return 0;
 	cs = cpu_get(ct, o);
 	if (!cs)
