@@ -44,6 +44,62 @@
 #define STASH_MAX	64U	/* 2 batches of the smallest objects */
 #define PICK_SCAN	8	/* partial spans looked at for a free one */
 
+/*
+ * A CPU's state in a central, in chunks of HAK_CPU_CHUNK CPUs (central.h).
+ * Invariant, under the central lock: a CPU's cur is a span it owns
+ * (span_adopt() clears the previous owner's), so releasing a span clears
+ * one cur at most.
+ */
+struct central_cpu {
+	struct slab_rw *cur;		/* the span it refills from */
+	struct cpu_stash *stash;	/* its stash, made on first use */
+};
+
+struct central_cpus {
+	struct central_cpu cpu[HAK_CPU_CHUNK];
+};
+
+/* @cpu's state in @ct, or NULL if its chunk was not made. */
+static struct central_cpu *cpu_peek(const struct central *ct, unsigned int cpu)
+{
+	struct central_cpus *chunk;
+
+	if (cpu >= HAK_MAX_CPUS)
+		return NULL;
+	chunk = ct->cpus[cpu / HAK_CPU_CHUNK];
+	return chunk ? &chunk->cpu[cpu % HAK_CPU_CHUNK] : NULL;
+}
+
+/* @cpu's state in @ct, its chunk made on first use; NULL without memory. */
+static struct central_cpu *cpu_get(struct central *ct, unsigned int cpu)
+{
+	struct central_cpus **chunk;
+
+	if (cpu >= HAK_MAX_CPUS)
+		return NULL;
+	chunk = &ct->cpus[cpu / HAK_CPU_CHUNK];
+	if (unlikely(!*chunk))
+		*chunk = meta_alloc(sizeof(**chunk));
+	return *chunk ? &(*chunk)->cpu[cpu % HAK_CPU_CHUNK] : NULL;
+}
+
+/* The first CPU state of @ct made at index *@k or above; advances *@k. */
+static struct central_cpu *cpu_next(const struct central *ct, unsigned int *k)
+{
+	while (*k < HAK_MAX_CPUS) {
+		struct central_cpus *chunk = ct->cpus[*k / HAK_CPU_CHUNK];
+
+		if (chunk)
+			return &chunk->cpu[(*k)++ % HAK_CPU_CHUNK];
+		*k = (*k / HAK_CPU_CHUNK + 1) * HAK_CPU_CHUNK;
+	}
+	return NULL;
+}
+
+/* Each CPU state @cs that @ct has; @k: an unsigned int for the index. */
+#define for_each_cpu_state(ct, k, cs)					\
+	for ((k) = 0; ((cs) = cpu_next((ct), &(k))) != NULL;)
+
 /**
  * central_reset() - empty a central's counters for a recycled descriptor
  * @ct: a central with no spans and no cached objects
@@ -52,14 +108,18 @@
  */
 void central_reset(struct central *ct)
 {
+	struct central_cpu *cs;
+	unsigned int k;
+
 	ct->xfer_count = 0;
 	ct->partial = NULL;
 	ct->nr_partial = 0;
 	ct->nr_spans = ct->inuse = 0;
 	ct->refills = ct->drains = ct->ss_refills = 0;
 	ct->remote_frees = ct->cross_refills = 0;
-	memset(ct->cur, 0, sizeof(ct->cur));
 	/* the stashes are empty (no cached objects) and stay for reuse */
+	for_each_cpu_state(ct, k, cs)
+		cs->cur = NULL;
 }
 
 /**
@@ -125,8 +185,9 @@ static void partial_del(struct central *ct, struct slab_rw *rw)
 static int span_adoptable(const struct hak_cache *c, const struct central *ct,
 			  const struct slab_rw *rw, unsigned int owner)
 {
-	return ct->cur[owner % HAK_CUR_SLOTS] != rw &&
-	       rw->inuse * 4 <= c->objs_per_span;
+	const struct central_cpu *cs = cpu_peek(ct, owner);
+
+	return (!cs || cs->cur != rw) && rw->inuse * 4 <= c->objs_per_span;
 }
 
 /*
@@ -164,13 +225,22 @@ static int span_held(const struct hak_cache *c, const struct slab_rw *rw,
 	       ro->head == rw_idx(rw) && span_owner(rw) == owner;
 }
 
-/* Makes @rw the span @owner refills from. */
+/* Makes @rw the span @owner refills from (if it has a state here). */
 static void span_adopt(struct central *ct, struct slab_rw *rw,
 		       unsigned int owner)
 {
-	ct->cur[owner % HAK_CUR_SLOTS] = rw;
-	if (span_owner(rw) != owner)
+	unsigned int prev = span_owner(rw);
+	struct central_cpu *cs;
+
+	if (prev != owner) {
+		cs = cpu_peek(ct, prev);
+		if (cs && cs->cur == rw)
+			cs->cur = NULL;
 		span_set_owner(rw, owner);
+	}
+	cs = cpu_get(ct, owner);
+	if (cs)
+		cs->cur = rw;
 }
 
 /*
@@ -191,7 +261,9 @@ static struct slab_rw *span_for(struct hak_cache *c, struct central *ct,
 	if (owner == HAK_OWNER_NONE)
 		rw = ct->partial;
 	else {
-		rw = ct->cur[owner % HAK_CUR_SLOTS];
+		const struct central_cpu *cs = cpu_peek(ct, owner);
+
+		rw = cs ? cs->cur : NULL;
 		if (rw && span_held(c, rw, owner) && !span_exhausted(c, rw))
 			return rw;
 		rw = partial_pick(c, ct, owner);
@@ -259,12 +331,12 @@ static unsigned int refill_from_spans(struct hak_cache *c, struct central *ct,
 static unsigned int stash_take(struct central *ct, unsigned int owner,
 			       void **out, unsigned int want)
 {
-	struct cpu_stash *s;
+	const struct central_cpu *cs = cpu_peek(ct, owner);
+	struct cpu_stash *s = cs ? cs->stash : NULL;
 	unsigned int take;
 
 	if (owner == HAK_OWNER_NONE)
 		return 0;
-	s = ct->stash[owner % HAK_CUR_SLOTS];
 	if (!s || !s->n)
 		return 0;
 	take = want < s->n ? want : s->n;
@@ -352,9 +424,10 @@ unsigned int central_refill(struct hak_cache *c, void **out,
 
 static void span_release(struct central *ct, struct slab_rw *rw)
 {
-	for (unsigned int k = 0; k < HAK_CUR_SLOTS; k++)
-		if (ct->cur[k] == rw)
-			ct->cur[k] = NULL;
+	struct central_cpu *cs = cpu_peek(ct, span_owner(rw));
+
+	if (cs && cs->cur == rw)
+		cs->cur = NULL;
 	partial_del(ct, rw);
 	ct->nr_spans--;
 	superslab_release_span(ss_of_rw(rw), rw_idx(rw));
@@ -380,14 +453,31 @@ static void span_put(struct hak_cache *c, struct central *ct, void *obj)
 }
 
 /*
+ * The pool CPU @cpu refills from (topology_home_node() on that CPU): its
+ * node's, or the nearest that may hold memory; the one pool unless there
+ * is one per node. In the mm_cid mode a CPU index is a concurrency id and
+ * its node a guess: a wrong one costs locality, nothing else.
+ */
+static unsigned int cpu_pool(unsigned int cpu)
+{
+	if (!topology_multi() || cpu >= HAK_MAX_CPUS)
+		return hak_topo.single_pool;
+	return hak_topo.nearest[hak_topo.node_of_cpu[cpu]][0];
+}
+
+/*
  * Into @owner's stash when the object is of its own spans and there is
  * room (HAK_OWNER_SPAN: into the stash of its span's owner, whoever that
- * is); 0 when it must go elsewhere.
+ * is); 0 when it must go elsewhere. Only a CPU whose refills use @ct
+ * keeps a stash there: the objects of a span that a CPU of another node
+ * took (a refill when its node could not map memory) go to @ct's
+ * transfer array, where @ct's own CPUs find them.
  */
 static int stash_put(struct hak_cache *c, struct central *ct, void *obj,
 		     unsigned int owner)
 {
-	struct cpu_stash **sp, *s;
+	struct central_cpu *cs;
+	struct cpu_stash *s;
 	unsigned int o;
 
 	if (owner == HAK_OWNER_NONE || span_single(c))
@@ -395,15 +485,20 @@ static int stash_put(struct hak_cache *c, struct central *ct, void *obj,
 	o = obj_owner(obj);
 	if (o == HAK_OWNER_NONE || (owner != HAK_OWNER_SPAN && o != owner))
 		return 0;
-	owner = o;
-	sp = &ct->stash[owner % HAK_CUR_SLOTS];
-	s = *sp;
+	/* a CPU's own drain: the pool it refills from is known exactly */
+	if (ct->node != (owner == HAK_OWNER_SPAN ? cpu_pool(o) :
+						   topology_home_node()))
+		return 0;
+	cs = cpu_get(ct, o);
+	if (!cs)
+		return 0;
+	s = cs->stash;
 	if (unlikely(!s)) {
 		s = meta_alloc(sizeof(*s) + STASH_MAX * sizeof(void *));
 		if (!s)
 			return 0;
 		s->cap = STASH_MAX;
-		*sp = s;
+		cs->stash = s;
 	}
 	if (s->n >= s->cap || s->n >= 2U * c->batch)
 		return 0;
@@ -495,11 +590,28 @@ void central_drain(struct hak_cache *c, void **objs, unsigned int n,
 uint64_t central_parked(const struct central *ct)
 {
 	uint64_t n = ct->xfer_count;
+	struct central_cpu *cs;
+	unsigned int k;
 
-	for (unsigned int k = 0; k < HAK_CUR_SLOTS; k++)
-		if (ct->stash[k])
-			n += ct->stash[k]->n;
+	for_each_cpu_state(ct, k, cs)
+		if (cs->stash)
+			n += cs->stash->n;
 	return n;
+}
+
+/**
+ * central_stashed() - objects in a CPU's stash of a central
+ * @ct: the central
+ * @cpu: the CPU index
+ *
+ * Context: @ct's lock held by the caller, or @ct unused (tests).
+ * Return: the count, 0 for a CPU without a stash there.
+ */
+unsigned int central_stashed(const struct central *ct, unsigned int cpu)
+{
+	const struct central_cpu *cs = cpu_peek(ct, cpu);
+
+	return cs && cs->stash ? cs->stash->n : 0;
 }
 
 /**
@@ -513,19 +625,17 @@ uint64_t central_parked(const struct central *ct)
 unsigned int central_shrink(struct hak_cache *c)
 {
 	struct slab_rw *rw, *next;
-	unsigned int released = 0, n;
+	unsigned int released = 0, n, k;
+	struct central_cpu *cs;
 	struct central *ct;
 
 	for_each_central(c, ct, n) {
 		hak_lock(&ct->lock);
 		while (ct->xfer_count)
 			span_put(c, ct, ct->xfer[--ct->xfer_count]);
-		for (unsigned int k = 0; k < HAK_CUR_SLOTS; k++) {
-			struct cpu_stash *s = ct->stash[k];
-
-			while (s && s->n)
-				span_put(c, ct, s->objs[--s->n]);
-		}
+		for_each_cpu_state(ct, k, cs)
+			while (cs->stash && cs->stash->n)
+				span_put(c, ct, cs->stash->objs[--cs->stash->n]);
 		for (rw = ct->partial; rw; rw = next) {
 			next = rw->next;
 			if (!rw->inuse) {

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "../arch/arch.h"
+#include "../arch/rseq.h"
 #include "compiler.h"
 #include "lock.h"
 #include "superslab.h"
@@ -24,10 +25,14 @@
 #define HAK_MAX_BATCH	256
 
 /*
- * Per-CPU state of a central, indexed by CPU % HAK_CUR_SLOTS (beyond 64
- * CPUs two CPUs may share a slot: locality suffers, nothing else).
+ * Per-CPU state of a central, for every CPU index below HAK_MAX_CPUS
+ * without sharing: a table of chunks of HAK_CPU_CHUNK CPUs, each made
+ * from the metadata arena when one of its CPUs first needs it. A central
+ * holds the chunk pointers (1 KiB) and a 1 KiB chunk per 64 CPU indices
+ * that used it; the kmalloc caches' boot centrals, static, likewise.
  */
-#define HAK_CUR_SLOTS	64
+#define HAK_CPU_CHUNK	64
+#define HAK_CPU_CHUNKS	(HAK_MAX_CPUS / HAK_CPU_CHUNK)
 
 /*
  * Drain owners besides a CPU index: HAK_OWNER_NONE (superslab.h) for the
@@ -48,6 +53,8 @@ struct cpu_stash {
 	void *objs[];
 };
 
+struct central_cpus;	/* central.c */
+
 struct central {
 	struct hak_lock lock;
 	uint32_t xfer_count;		/* objects in xfer[] */
@@ -64,9 +71,8 @@ struct central {
 	uint64_t remote_frees;		/* objects returned from other nodes */
 	uint64_t cross_refills;		/* refills served for another node */
 	uint32_t node;
-	/* the span each CPU refills from, and its stash */
-	struct slab_rw *cur[HAK_CUR_SLOTS];
-	struct cpu_stash *stash[HAK_CUR_SLOTS];
+	/* each CPU's span and stash, HAK_CPU_CHUNK CPUs a chunk */
+	struct central_cpus *cpus[HAK_CPU_CHUNKS];
 } __aligned(HAK_CACHELINE);
 
 struct hak_cache;
@@ -79,6 +85,7 @@ void central_drain(struct hak_cache *c, void **objs, unsigned int n,
 		   unsigned int owner);
 unsigned int central_shrink(struct hak_cache *c);
 uint64_t central_parked(const struct central *ct);
+unsigned int central_stashed(const struct central *ct, unsigned int cpu);
 void centrals_lock_all(void);
 void centrals_unlock_all(void);
 void centrals_reinit_locks(void);

@@ -34,12 +34,18 @@ static uint32_t grow_room(uint32_t cap)
 }
 
 /*
- * The foreign bin of a cache whose bin holds @cap: the same, but none for
- * the biggest objects (bins of 1 or 2), which are not parked: a foreign
- * free of one goes straight home.
+ * The foreign bin of cache @id whose bin holds @cap: at most
+ * FC_FOREIGN_BYTES of its objects, and none where that leaves 2 or fewer
+ * (the biggest objects are not parked: a foreign free of one goes
+ * straight home). An id with no cache yet keeps @cap (the slots of an
+ * object cache to come; regions_set_cap() sizes them).
  */
-static uint32_t foreign_cap(uint32_t cap)
+static uint32_t foreign_cap(unsigned int id, uint32_t cap)
 {
+	const struct hak_cache *c = bin_cache(id);
+
+	if (c && cap > FC_FOREIGN_BYTES / c->stride)
+		cap = FC_FOREIGN_BYTES / c->stride;
 	return cap <= 2 ? 0 : cap;
 }
 
@@ -47,11 +53,11 @@ static uint32_t foreign_cap(uint32_t cap)
  * regions_layout() - compute the bins every region gets
  *
  * Runs once at start-up, after the kmalloc caches are set up: kmalloc bins
- * and their foreign bins get their cache's fc_cap (the foreign bins of the
- * classes that keep at most 2 objects per CPU, 20480 bytes and up, get
- * none), every id above them FC_USER_CAP and FC_USER_FOREIGN. A kmalloc
- * cache's own bin has room reserved to grow to FC_GROW_FACTOR times that
- * (at most HAK_MAX_BATCH): untouched slots cost address space only.
+ * get their cache's fc_cap, their foreign bins as much within
+ * FC_FOREIGN_BYTES (foreign_cap(): none from 6144 bytes up), every id
+ * above them FC_USER_CAP and FC_USER_FOREIGN. A kmalloc cache's own bin
+ * has room reserved to grow to FC_GROW_FACTOR times its base (at most
+ * HAK_MAX_BATCH): untouched slots cost address space only.
  */
 void regions_layout(void)
 {
@@ -65,7 +71,7 @@ void regions_layout(void)
 		if (id < HAK_KMALLOC_FIRST + HAK_NR_CLASSES)
 			cap = hak_kmalloc[id - HAK_KMALLOC_FIRST].fc_cap;
 		if (bin >= HAK_FOREIGN_BIN)
-			cap = foreign_cap(cap);
+			cap = foreign_cap(id, cap);
 		if (poison_on())
 			cap = 0;	/* every operation takes the slow path */
 		bin_layout[bin].begin = (uint16_t)used;
@@ -133,7 +139,7 @@ void regions_set_cap(unsigned int id, uint32_t cap)
 	if (poison_on())
 		cap = 0;
 	bin_set_cap(id, cap);
-	cap = foreign_cap(cap);
+	cap = foreign_cap(id, cap);
 	bin_set_cap(id + HAK_FOREIGN_BIN,
 		    cap < FC_USER_FOREIGN ? cap : FC_USER_FOREIGN);
 	hak_unlock(&hak_region_lock);

@@ -17,6 +17,13 @@ extern __hidden struct hak_lock hak_region_lock;
 /* A kmalloc bin may grow to this many times its base capacity. */
 #define FC_GROW_FACTOR	4
 
+/*
+ * The most bytes of objects one foreign bin holds (foreign_cap() in
+ * region.c): a CPU's foreign bins hold at most this much per cache
+ * (Documentation/tuning.rst, "Foreign bins").
+ */
+#define FC_FOREIGN_BYTES	(16U << 10)
+
 void regions_layout(void);
 unsigned int bin_base_cap(unsigned int bin);
 unsigned int bin_max_cap(unsigned int bin);

@@ -352,7 +352,8 @@ static void *alloc_on_cpu0(void *arg)
  * allocates, CPU 1 frees and allocates the same size: no address comes
  * back on CPU 1. A new object cache, so CPU 0's objects come from a span
  * of its own (a bin may also hold objects of other CPUs' spans, taken from
- * the transfer array: CPU 1 would keep those); its foreign bins hold 16.
+ * the transfer array: CPU 1 would keep those); its foreign bins hold 10
+ * (16 KiB, FC_FOREIGN_BYTES).
  */
 static void test_foreign_frees_stay_foreign(void)
 {

@@ -26,9 +26,7 @@ static struct central *central_of(struct hak_cache *c, void *obj)
 
 static uint64_t stash_len(struct central *ct, unsigned int cpu)
 {
-	struct cpu_stash *s = ct->stash[cpu % HAK_CUR_SLOTS];
-
-	return s ? s->n : 0;
+	return central_stashed(ct, cpu);
 }
 
 static int in_set(void *p, void **set, unsigned int n)
@@ -128,6 +126,40 @@ START_TEST(stashes_keep_objects_for_their_owner)
 }
 END_TEST
 
+/*
+ * CPU indices 64 apart, up to the last one, have per-CPU state of their
+ * own in a central: each one's stash keeps its objects, for it alone.
+ */
+START_TEST(cpus_64_apart_do_not_share_a_stash)
+{
+	static const unsigned int cpus[] = { 3, 3 + 64, 3 + 4096,
+					     HAK_MAX_CPUS - 64 + 3 };
+	struct hak_cache *c = hak_cache_create("central-wide", 32, 0, 0, NULL);
+	void *a[4][N], *x[N];
+	struct central *ct;
+
+	for (unsigned int k = 0; k < 4; k++)
+		ck_assert_uint_eq(central_refill(c, a[k], N, cpus[k]), N);
+	ct = central_of(c, a[0][0]);
+	for (unsigned int k = 0; k < 4; k++) {
+		ck_assert_ptr_eq(central_of(c, a[k][0]), ct);
+		central_drain(c, a[k], N, cpus[k]);
+	}
+	for (unsigned int k = 0; k < 4; k++)
+		ck_assert_uint_eq(stash_len(ct, cpus[k]), N);
+	ck_assert_uint_eq(central_parked(ct), 4 * N);
+	for (unsigned int k = 4; k-- > 0;) {
+		ck_assert_uint_eq(central_refill(c, x, N, cpus[k]), N);
+		for (unsigned int i = 0; i < N; i++)
+			ck_assert(in_set(x[i], a[k], N));
+		central_drain(c, x, N, HAK_OWNER_NONE);
+	}
+	central_shrink(c);
+	ck_assert_uint_eq(ct->inuse, 0);
+	hak_cache_destroy(c);
+}
+END_TEST
+
 /* Objects freed on another node are counted as remote frees. */
 START_TEST(remote_drains_are_counted)
 {
@@ -217,6 +249,7 @@ static Suite *central_suite(void)
 	tcase_add_test(tc, refill_carves_tagged_objects);
 	tcase_add_test(tc, unowned_drain_feeds_transfer_array);
 	tcase_add_test(tc, stashes_keep_objects_for_their_owner);
+	tcase_add_test(tc, cpus_64_apart_do_not_share_a_stash);
 	tcase_add_test(tc, remote_drains_are_counted);
 	tcase_add_test(tc, overflow_goes_back_to_spans);
 	tcase_add_test(tc, double_drain_is_reported);

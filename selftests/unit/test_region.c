@@ -53,7 +53,7 @@ START_TEST(layout_is_contiguous_and_sized)
 		unsigned int fcap = cap_of(&r->bin[cl + HAK_FOREIGN_BIN]);
 
 		ck_assert_uint_eq(cap_of(&r->bin[cl]), cap);
-		ck_assert_uint_eq(fcap, cap <= 2 ? 0 : cap);
+		ck_assert_uint_le(fcap, cap <= 2 ? 0 : cap);	/* test_foreign.c */
 	}
 	region_put(r);
 }
