@@ -63,6 +63,20 @@ static size_t user_offset(size_t align)
 	return align > HAK_PAGE_SIZE ? align : HAK_PAGE_SIZE;
 }
 
+/*
+ * Length of a mapping (alignment below 2 MiB) holding @size bytes at @off
+ * and the guard: whole 2 MiB chunks, so that the cache's splits and moves
+ * fall on page-table boundaries: mremap then moves whole page-table pages,
+ * and the moved pages need no new page-table entries (on this kind of
+ * virtual machine a page moved entry by entry costs about a third of a
+ * fault at its next write). The untouched rest costs address space only.
+ */
+static size_t map_len_for(size_t off, size_t size)
+{
+	return round_up(off + round_up(size ? size : 1, HAK_PAGE_SIZE) +
+				guard_bytes(), HAK_SS_SIZE);
+}
+
 /* Maps [hdr, user + size): hdr 2 MiB-aligned, user aligned to @align. */
 static char *huge_map(size_t size, size_t align, char **user,
 		      size_t *map_len)
@@ -77,7 +91,7 @@ static char *huge_map(size_t size, size_t align, char **user,
 	}
 	/* at least one page: the object must lie inside its mapping */
 	body = round_up(size ? size : 1, HAK_PAGE_SIZE) + guard_bytes();
-	len = off + body;
+	len = align < HAK_SS_SIZE ? map_len_for(off, size) : off + body;
 	lead = align > HAK_SS_SIZE ? align - HAK_SS_SIZE : 0;
 	start = os_map_aligned(lead + len, align > HAK_SS_SIZE ? align :
 						     HAK_SS_SIZE);
@@ -423,8 +437,7 @@ static struct huge_hdr *cache_assemble(size_t need, size_t *dirty)
  */
 static struct huge_hdr *cache_take(size_t size, size_t align, size_t *dirty)
 {
-	size_t need = user_offset(align) + round_up(size ? size : 1, HAK_PAGE_SIZE) +
-		      guard_bytes();
+	size_t need = map_len_for(user_offset(align), size);
 	struct huge_hdr *h;
 
 	if (!atomic_load_explicit(&cached_bytes, memory_order_relaxed))
@@ -538,14 +551,14 @@ void *huge_resize(struct huge_hdr *h, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	want = off + round_up(size, HAK_PAGE_SIZE);
+	want = round_up(off + size, HAK_SS_SIZE);
 	/*
 	 * Growing: take half as much again, so a realloc chain stays in
 	 * place most of the time; untouched pages cost address space only.
 	 */
 	if (size > h->usable)
 		size += size / 2;
-	len = off + round_up(size, HAK_PAGE_SIZE) + guard_bytes();
+	len = map_len_for(off, size);
 	guard_tail(h, 0);		/* the old guard becomes object memory */
 	base = os_remap(h, old_len, len, 0);
 	if (!base)

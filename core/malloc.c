@@ -102,8 +102,8 @@ static int fits_in_place(size_t usable, size_t size)
 }
 
 /*
- * The same for a huge block: it shrinks (by mremap) only when it would
- * keep more than half and more than 2 MiB unused.
+ * The same for a huge block: it shrinks (by mremap) only when less than
+ * half of it would be used and it is larger than 2 MiB.
  */
 static int huge_fits_in_place(size_t usable, size_t size)
 {

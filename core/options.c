@@ -31,7 +31,7 @@ static const struct option_desc option_table[OPT_COUNT] = {
 	[OPT_DIRTY_MAX_KB] = { "HAKMEM_DIRTY_MAX_KB", 32768, 0, 1L << 30, NULL },
 	[OPT_DECAY_MS]	   = { "HAKMEM_DECAY_MS", 1000, 0, 1L << 30, NULL },
 	[OPT_FAIL_MMAP]	   = { "HAKMEM_FAIL_MMAP", 0, 0, 1L << 30, NULL },
-	[OPT_HUGE_CACHE_KB] = { "HAKMEM_HUGE_CACHE_KB", 65536, 0, 1L << 30, NULL },
+	[OPT_HUGE_CACHE_KB] = { "HAKMEM_HUGE_CACHE_KB", 131072, 0, 1L << 30, NULL },
 	[OPT_HUGE_DECAY_MS] = { "HAKMEM_HUGE_DECAY_MS", 1000, 0, 1L << 30, NULL },
 	[OPT_POISON]	   = { "HAKMEM_POISON", 0, 0, 1, NULL },
 	[OPT_GUARD]	   = { "HAKMEM_GUARD", 0, 0, 1, NULL },
@@ -45,7 +45,7 @@ static const struct option_desc option_table[OPT_COUNT] = {
 
 long hak_opt[OPT_COUNT] = {
 	[OPT_REFILL] = 32, [OPT_CACHE_GROW_KB] = 512, [OPT_MIN_PARTIAL] = 2, [OPT_SPARE_SS] = 16,
-	[OPT_DIRTY_MAX_KB] = 32768, [OPT_DECAY_MS] = 1000, [OPT_RSEQ] = 1, [OPT_HUGE_CACHE_KB] = 65536,
+	[OPT_DIRTY_MAX_KB] = 32768, [OPT_DECAY_MS] = 1000, [OPT_RSEQ] = 1, [OPT_HUGE_CACHE_KB] = 131072,
 	[OPT_HUGE_DECAY_MS] = 1000,
 	[OPT_NUMA] = 1, [OPT_THP] = THP_ALWAYS,
 };
