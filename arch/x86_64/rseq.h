@@ -31,11 +31,12 @@
 /*
  * The entry both sequences share: arm the descriptor at label 3 (start_ip
  * is label 1), read the CPU index, load the region, load the bin's
- * current index into t2 and miss when it equals the bin field at byte
+ * current index into t2 and jump to @miss (a string: the asm goto label
+ * "%l[miss]", or a local label) when it equals the bin field at byte
  * @limit (2: begin, for a pop; 4: end, for a push). Named operands: t0,
- * t1, t2, cs_off, cpu_off, regions, id and the label miss.
+ * t1, t2, cs_off, cpu_off, regions, id.
  */
-#define RSEQ_ASM_BIN_ENTER(limit)					\
+#define RSEQ_ASM_BIN_ENTER(limit, miss)					\
 	"0:\n\t"							\
 	"leaq 3b(%%rip), %[t0]\n\t"					\
 	"movq %[t0], %%fs:(%[cs_off])\n\t"				\
@@ -46,7 +47,7 @@
 	RSEQ_INJECT_ASM(2)						\
 	"movzwl (%[t1], %[id], 8), %k[t2]\n\t"				\
 	"cmpw " __rseq_str(limit) "(%[t1], %[id], 8), %w[t2]\n\t"	\
-	"je %l[miss]\n\t"
+	"je " miss "\n\t"
 
 /*
  * The push's tail, shared by rseq_push() and rseq_push_owned(): store
@@ -71,7 +72,7 @@
 	"movq (%[" #src "], %[t0], 8), %[t4]\n\t"			\
 	"movq %[t4], (%[" #dst "], %[t0], 8)\n\t"			\
 	"addl $1, %k[t0]\n\t"						\
-	"cmpl %k[n], %k[t0]\n\t"					\
+	"cmpl %k[k], %k[t0]\n\t"					\
 	"jb 5b\n\t"
 
 #define RSEQ_ASM_DEFINE_ABORT(label, restart)				\
@@ -115,7 +116,7 @@ rseq_pop(const struct rseq_ctx *x, void **regions, unsigned long id,
 	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
 		RSEQ_ASM_DEFINE_EXIT_POINT(1f, %l[miss])
-		RSEQ_ASM_BIN_ENTER(2)	/* miss when current == begin */
+		RSEQ_ASM_BIN_ENTER(2, "%l[miss]")	/* current == begin */
 		"movq %c[soff]-8(%[t1], %[t2], 8), %[p]\n\t"
 		"movq %c[soff]-16(%[t1], %[t2], 8), %[t0]\n\t"
 		"prefetchw (%[t0])\n\t"
@@ -154,7 +155,7 @@ rseq_push(const struct rseq_ctx *x, void **regions, unsigned long id,
 	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
 		RSEQ_ASM_DEFINE_EXIT_POINT(1f, %l[miss])
-		RSEQ_ASM_BIN_ENTER(4)	/* miss when current == end */
+		RSEQ_ASM_BIN_ENTER(4, "%l[miss]")	/* current == end */
 		RSEQ_ASM_PUSH_COMMIT(id)
 		RSEQ_ASM_DEFINE_ABORT(4, 0b)
 		: [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
@@ -225,8 +226,14 @@ miss:
  * The batch variants copy inside the critical section and commit with
  * the same single store of the current index: an abort before it leaves
  * the bin as it was (slots above current are free to overwrite, and the
- * copy out is simply made again). @n is cut to what fits on the first
- * pass; a restart on another CPU may cut it further, never raise it.
+ * copy out is simply made again). The count k starts as @n (set before
+ * label 0, so a restart keeps it), is cut to what fits, and a restart on
+ * another CPU may cut it further, never raise it.
+ *
+ * They are plain asm, not "asm goto": the miss (local label 6) sets k to
+ * 0 inside the asm. With GCC 12 an "asm goto" whose result is an output
+ * operand gave, once inlined, the output's value on the goto edge too: a
+ * miss returned @n (a leak in the refill, stale pointers drained).
  */
 
 /**
@@ -245,32 +252,36 @@ rseq_push_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
 		void *const *objs, unsigned int n)
 {
 	unsigned long t0, t1, t2, t3, t4;
+	unsigned int k;
 
-	__asm__ __volatile__ goto(
+	__asm__ __volatile__(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
-		RSEQ_ASM_DEFINE_EXIT_POINT(1f, %l[miss])
-		RSEQ_ASM_BIN_ENTER(4)	/* miss when current == end */
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, 6f)
+		"movl %k[n], %k[k]\n\t"
+		RSEQ_ASM_BIN_ENTER(4, "6f")	/* miss when current == end */
 		"movzwl 4(%[t1], %[id], 8), %k[t0]\n\t"
 		"subl %k[t2], %k[t0]\n\t"	/* room, at least 1 */
-		"cmpl %k[t0], %k[n]\n\t"
-		"cmoval %k[t0], %k[n]\n\t"
+		"cmpl %k[t0], %k[k]\n\t"
+		"cmoval %k[t0], %k[k]\n\t"
 		"leaq %c[soff](%[t1], %[t2], 8), %[t3]\n\t"
 		RSEQ_ASM_COPY(objs, t3)
-		"addl %k[n], %k[t2]\n\t"
+		"addl %k[k], %k[t2]\n\t"
 		RSEQ_INJECT_ASM(3)
 		"movw %w[t2], (%[t1], %[id], 8)\n\t"
 		"2:\n\t"
+		"jmp 7f\n\t"
+		"6:\n\t"
+		"xorl %k[k], %k[k]\n\t"
+		"7:\n\t"
 		RSEQ_ASM_DEFINE_ABORT(4, 0b)
 		: [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
-		  [t3] "=&r"(t3), [t4] "=&r"(t4), [n] "+r"(n)
+		  [t3] "=&r"(t3), [t4] "=&r"(t4), [k] "=&r"(k)
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
 		  [regions] "r"(regions), [id] "r"(id), [objs] "r"(objs),
+		  [n] "r"(n),
 		  [soff] "i"(HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
-		: "memory", "cc" RSEQ_INJECT_CLOBBER
-		: miss);
-	return n;
-miss:
-	return 0;
+		: "memory", "cc" RSEQ_INJECT_CLOBBER);
+	return k;
 }
 
 /**
@@ -289,33 +300,37 @@ rseq_pop_batch(const struct rseq_ctx *x, void **regions, unsigned long id,
 	       void **out, unsigned int n)
 {
 	unsigned long t0, t1, t2, t3, t4;
+	unsigned int k;
 
-	__asm__ __volatile__ goto(
+	__asm__ __volatile__(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
-		RSEQ_ASM_DEFINE_EXIT_POINT(1f, %l[miss])
-		RSEQ_ASM_BIN_ENTER(2)	/* miss when current == begin */
+		RSEQ_ASM_DEFINE_EXIT_POINT(1f, 6f)
+		"movl %k[n], %k[k]\n\t"
+		RSEQ_ASM_BIN_ENTER(2, "6f")	/* miss when current == begin */
 		"movl %k[t2], %k[t0]\n\t"
 		"subw 2(%[t1], %[id], 8), %w[t0]\n\t"	/* held, at least 1 */
 		"movzwl %w[t0], %k[t0]\n\t"
-		"cmpl %k[t0], %k[n]\n\t"
-		"cmoval %k[t0], %k[n]\n\t"
-		"subl %k[n], %k[t2]\n\t"
+		"cmpl %k[t0], %k[k]\n\t"
+		"cmoval %k[t0], %k[k]\n\t"
+		"subl %k[k], %k[t2]\n\t"
 		"leaq %c[soff](%[t1], %[t2], 8), %[t3]\n\t"
 		RSEQ_ASM_COPY(t3, out)
 		RSEQ_INJECT_ASM(3)
 		"movw %w[t2], (%[t1], %[id], 8)\n\t"
 		"2:\n\t"
+		"jmp 7f\n\t"
+		"6:\n\t"
+		"xorl %k[k], %k[k]\n\t"
+		"7:\n\t"
 		RSEQ_ASM_DEFINE_ABORT(4, 0b)
 		: [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
-		  [t3] "=&r"(t3), [t4] "=&r"(t4), [n] "+r"(n)
+		  [t3] "=&r"(t3), [t4] "=&r"(t4), [k] "=&r"(k)
 		: [cs_off] "r"(x->cs_off), [cpu_off] "r"(x->cpu_off),
 		  [regions] "r"(regions), [id] "r"(id), [out] "r"(out),
+		  [n] "r"(n),
 		  [soff] "i"(HAK_FC_SLOTS_OFF) RSEQ_INJECT_INPUT
-		: "memory", "cc" RSEQ_INJECT_CLOBBER
-		: miss);
-	return n;
-miss:
-	return 0;
+		: "memory", "cc" RSEQ_INJECT_CLOBBER);
+	return k;
 }
 
 /**
