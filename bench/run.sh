@@ -254,7 +254,7 @@ stats() {
 		if (NR == 0) { print "- - -"; exit }
 		if (NR % 2) m = v[(NR + 1) / 2]
 		else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf "%.6g %.6g %.6g\n", m, v[1], v[NR]
+		printf "%.10g %.10g %.10g\n", m, v[1], v[NR]
 	}'
 }
 
