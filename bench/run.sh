@@ -110,7 +110,7 @@ WORKLOADS=(
 	"batch100|batch|plain|-m batch -n 30000000|-m batch -n 10000000|ns_per_pair"
 	"ring|batch|plain|-m ring -n 30000000|-m ring -n 10000000|ns_per_pair"
 	"larson_cxx|larson_cxx|plain|-d 1|-d 0.25|"
-	"bigbuf|bigbuf|plain|-n 100|-n 20|secs minflt stime_s|runs=2 metric=time"
+	"bigbuf|bigbuf|plain|-n 100|-n 30|secs fill_secs step_minflt minflt stime_s|runs=2 metric=time"
 	"tlb|tlb|plain|-m 1024 -p 2|-m 256 -p 4|secs alloc_secs anon_huge_kb|env=HAKMEM_THP=never runs=2 metric=time"
 	"tlb_thp|tlb|plain|-m 1024 -p 2|-m 256 -p 4|secs alloc_secs anon_huge_kb|env=HAKMEM_THP=always cols=hakmem,hakmem-nohard runs=2 metric=time peers=tlb"
 )
@@ -254,7 +254,7 @@ stats() {
 		if (NR == 0) { print "- - -"; exit }
 		if (NR % 2) m = v[(NR + 1) / 2]
 		else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf "%.6g %.6g %.6g\n", m, v[1], v[NR]
+		printf "%.10g %.10g %.10g\n", m, v[1], v[NR]
 	}'
 }
 
@@ -366,7 +366,7 @@ fmt_rate() {
 		else if (x >= 1e9) printf "%.2fG\n", x / 1e9
 		else if (x >= 1e6) printf "%.2fM\n", x / 1e6
 		else if (x >= 1e3) printf "%.1fk\n", x / 1e3
-		else printf "%.0f\n", x
+		else printf "%.3g\n", x
 	}'
 }
 
@@ -507,7 +507,8 @@ overview
 	echo "phase for tlb); spread is min..max; peak RSS is the median of"
 	echo "getrusage() maxima. x hakmem = allocator / hakmem (above 1: faster or"
 	echo "bigger than hakmem). bigbuf and tlb are timed: secs in the last"
-	echo "column; minflt is getrusage()'s minor fault count."
+	echo "column; minflt is getrusage()'s minor fault count (step_minflt: of"
+	echo "bigbuf's replacements only)."
 	echo
 	echo "| workload | allocator | ops/s | spread | x hakmem | peak RSS KiB | RSS x hakmem | extra (median) |"
 	echo "|---|---|---:|---|---:|---:|---:|---|"
@@ -564,13 +565,12 @@ set style data histogram
 set style histogram cluster gap 1
 set style fill solid 0.7 border -1
 set boxwidth 0.9
-set yrange [0:*]
+set yrange [0:1.2<*]
 set xtics nomirror rotate by -35 left
 set grid ytics
-set key top left
+set key outside top center horizontal
 set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 lc rgb "red" front
-set label "best peer = 1.0" at graph 1, first 1 right offset 0,0.6 tc rgb "red" front
-plot $using
+plot $using, NaN with lines lw 2 lc rgb "red" title "best peer (1.0)"
 EOF
 }
 
