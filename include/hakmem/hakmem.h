@@ -204,6 +204,39 @@ int hak_cache_shrink(struct hak_cache *cache);
  */
 void hak_cache_destroy(struct hak_cache *cache);
 
+/* ---- Bulk allocation -------------------------------------------------- */
+
+/**
+ * hak_cache_alloc_bulk() - allocate several objects of a cache at once
+ * @cache: the cache (a size class's cache works too)
+ * @n: how many
+ * @objs: array of at least @n pointers, filled on success
+ *
+ * All or nothing, as the kernel's kmem_cache_alloc_bulk(): what this
+ * CPU's fast-path cache holds is taken in one critical section, the rest
+ * from the central pool in batches, one lock per batch. Each object is
+ * as hak_cache_alloc() would give it.
+ *
+ * Return: @n, or 0 with errno ENOMEM and nothing allocated (also 0 for
+ * @n == 0).
+ */
+size_t hak_cache_alloc_bulk(struct hak_cache *cache, size_t n, void **objs);
+
+/**
+ * hak_cache_free_bulk() - free several objects of a cache at once
+ * @cache: the cache they were allocated from
+ * @n: how many
+ * @objs: the objects; NULL entries are skipped
+ *
+ * Every object is checked as hak_cache_free() checks it. The objects of
+ * this CPU's spans and node go into its fast-path cache in one critical
+ * section; the others go back to their owners as hak_free() sends them.
+ * An invalid object (of another cache, interior, already free) is
+ * reported as hak_cache_free() reports it; with HAKMEM_ON_ERROR=warn the
+ * rest are still freed.
+ */
+void hak_cache_free_bulk(struct hak_cache *cache, size_t n, void **objs);
+
 /* ---- Introspection ---------------------------------------------------- */
 
 /**
