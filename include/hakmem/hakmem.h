@@ -237,6 +237,58 @@ size_t hak_cache_alloc_bulk(struct hak_cache *cache, size_t n, void **objs);
  */
 void hak_cache_free_bulk(struct hak_cache *cache, size_t n, void **objs);
 
+/* ---- Reserves ---------------------------------------------------------- */
+
+struct hak_reserve;
+
+/**
+ * hak_cache_reserve() - set aside objects of a cache up front
+ * @cache: the cache
+ * @n: how many objects (at most 65536; 0 gives an empty reserve)
+ *
+ * For code that must not meet ENOMEM halfway (a request that needs three
+ * objects, all or none): the objects are taken now, all or none, as the
+ * kernel's kmem_cache_prefill_sheaf(). The reserve's own memory comes
+ * from the allocator's metadata, never from malloc.
+ *
+ * Return: the reserve, or NULL with errno ENOMEM (nothing kept) or
+ * EINVAL (@n too large, @cache NULL).
+ */
+struct hak_reserve *hak_cache_reserve(struct hak_cache *cache, unsigned int n);
+
+/**
+ * hak_reserve_alloc() - take one object from a reserve
+ * @r: a reserve from hak_cache_reserve()
+ *
+ * Cannot fail while the reserve holds objects; maps no memory, takes no
+ * lock. Not safe against another thread using @r at the same time.
+ *
+ * Return: an object of the reserve's cache (constructed if the cache has
+ * a constructor), or NULL with errno ENOMEM when the reserve is empty. A
+ * released reserve is reported on stderr (as an invalid free is).
+ */
+void *hak_reserve_alloc(struct hak_reserve *r);
+
+/**
+ * hak_reserve_count() - objects left in a reserve
+ * @r: a reserve from hak_cache_reserve()
+ *
+ * Return: how many hak_reserve_alloc() calls will still succeed.
+ */
+unsigned int hak_reserve_count(const struct hak_reserve *r);
+
+/**
+ * hak_reserve_release() - give a reserve's remaining objects back
+ * @cache: the cache the reserve was made for
+ * @r: the reserve, or NULL (a no-op)
+ *
+ * The objects handed out stay allocated; @r must not be used afterwards.
+ * A reserve released twice, or to another cache, is reported on stderr
+ * as an invalid free is (and left alone). A second release is caught as
+ * long as the reserve was not handed out again by hak_cache_reserve().
+ */
+void hak_reserve_release(struct hak_cache *cache, struct hak_reserve *r);
+
 /* ---- Introspection ---------------------------------------------------- */
 
 /**
