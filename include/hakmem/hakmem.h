@@ -139,6 +139,31 @@ size_t hak_malloc_usable_size(const void *ptr);
  */
 int hak_trim(void);
 
+/* ---- Per-node allocation ---------------------------------------------- */
+
+/** HAK_NUMA_NO_NODE - no node asked for: the caller's node */
+#define HAK_NUMA_NO_NODE	(-1)
+
+/**
+ * hak_malloc_node() - allocate memory on a given NUMA node
+ * @size: number of bytes
+ * @node: a node number, or HAK_NUMA_NO_NODE (then it is hak_malloc())
+ *
+ * As the kernel's kmalloc_node(): the memory is on @node, or when @node
+ * may not hold memory (cpuset, --membind) or none can be mapped for it,
+ * on the nearest node that can (Documentation/numa.rst). An object for
+ * another node than the caller's comes from that node's central pool,
+ * never from this CPU's cache. With one pool (one node, --interleave,
+ * --preferred, HAKMEM_NUMA=0) the pool's placement applies; requests
+ * above 1 MiB are placed by the process's policy, as every mapping of
+ * their own. Freed with hak_free() from any thread.
+ *
+ * Return: the memory, or NULL with errno ENOMEM, or EINVAL when @node
+ * is no node of the machine (without a report: bad arguments get
+ * EINVAL, as for hak_aligned_alloc()).
+ */
+void *hak_malloc_node(size_t size, int node);
+
 /* ---- Object caches ---------------------------------------------------- */
 
 /** HAK_SLAB_HWCACHE_ALIGN - align objects to the hardware cache line */
@@ -170,6 +195,17 @@ struct hak_cache *hak_cache_create(const char *name, size_t size, size_t align,
  * with errno ENOMEM.
  */
 void *hak_cache_alloc(struct hak_cache *cache);
+
+/**
+ * hak_cache_alloc_node() - allocate one object of a cache on a NUMA node
+ * @cache: the cache
+ * @node: a node number, or HAK_NUMA_NO_NODE (then it is hak_cache_alloc())
+ *
+ * As hak_malloc_node(), for an object cache (kmem_cache_alloc_node()).
+ *
+ * Return: an object, or NULL with errno ENOMEM or EINVAL (no such node).
+ */
+void *hak_cache_alloc_node(struct hak_cache *cache, int node);
 
 /**
  * hak_cache_free() - return an object to its cache
