@@ -105,6 +105,7 @@ WORKLOADS=(
 	"cache_churn|cache_churn|embed|-d 1|-d 0.25|"
 	"fragmentation|fragmentation|plain|-n 3000000|-n 900000|peak_rss_over_live final_rss_over_live final_rss_kb"
 	"server|server|embed|-d 1|-d 0.25|p50_alloc_ns p99_alloc_ns"
+	"bulk|bulk|embed|-n 20000000|-n 4000000|n16_speedup n64_speedup n256_speedup n64_loop_ops_per_sec n64_bulk_ops_per_sec"
 	"fastpath|fastpath|plain|-d 1|-d 0.25|ns_per_pair"
 	"burst|burst|plain|-n 2000000|-n 500000|n25_ops_per_sec n100_ops_per_sec n400_ops_per_sec n1600_ops_per_sec"
 	"batch100|batch|plain|-m batch -n 30000000|-m batch -n 10000000|ns_per_pair"

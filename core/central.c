@@ -422,6 +422,34 @@ unsigned int central_refill(struct hak_cache *c, void **out,
 	return n;
 }
 
+/**
+ * central_refill_node() - central_refill() from a given node's central
+ * @c: the cache
+ * @node: the node the objects should be on (below hak_topo.nr_nodes)
+ * @out: where to store them
+ * @want: how many, at most HAK_MAX_BATCH
+ * @owner: as for central_refill() (HAK_OWNER_NONE: not for a CPU's bin)
+ *
+ * For hak_cache_alloc_node(): from the central of @node, or when @node
+ * may not hold memory or cannot map any, of the nearest allowed nodes
+ * (nearest[@node][]), as central_refill() falls back for the home node.
+ *
+ * Context: no allocator lock held; takes one central lock at a time.
+ * Return: the number stored; 0 only when no memory could be mapped.
+ */
+unsigned int central_refill_node(struct hak_cache *c, unsigned int node,
+				 void **out, unsigned int want,
+				 unsigned int owner)
+{
+	unsigned int n = 0;
+
+	topology_init();
+	for (unsigned int k = 0; !n && k < hak_topo.nr_nearest[node]; k++)
+		n = refill_node(c, hak_topo.nearest[node][k], out, want, owner,
+				k > 0);
+	return n;
+}
+
 static void span_release(struct central *ct, struct slab_rw *rw)
 {
 	struct central_cpu *cs = cpu_peek(ct, span_owner(rw));

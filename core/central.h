@@ -81,6 +81,9 @@ struct central *central_get(struct hak_cache *c, unsigned int node);
 void central_reset(struct central *ct);
 unsigned int central_refill(struct hak_cache *c, void **out,
 			    unsigned int want, unsigned int owner);
+unsigned int central_refill_node(struct hak_cache *c, unsigned int node,
+				 void **out, unsigned int want,
+				 unsigned int owner);
 void central_drain(struct hak_cache *c, void **objs, unsigned int n,
 		   unsigned int owner);
 unsigned int central_shrink(struct hak_cache *c);

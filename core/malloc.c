@@ -50,6 +50,23 @@ HAK_EXPORT void hak_free(void *ptr)
 	free_fast(ptr, 0);
 }
 
+HAK_EXPORT void *hak_malloc_node(size_t size, int node)
+{
+	if (node == HAK_NUMA_NO_NODE)
+		return hak_malloc(size);
+	hak_init();
+	if (size > HAK_MAX_CLASS_SIZE) {
+		topology_init();
+		if (node < 0 || node >= (hak_topo.mode == TOPO_BOOT ?
+					 HAK_MAX_NODES : hak_topo.nr_nodes)) {
+			errno = EINVAL;
+			return NULL;
+		}
+		return huge_alloc(size, 0, 0);	/* placed by the policy */
+	}
+	return hak_cache_alloc_node(kmalloc_cache(size_to_class(size)), node);
+}
+
 HAK_EXPORT void *hak_calloc(size_t nmemb, size_t size)
 {
 	size_t total;

@@ -109,6 +109,42 @@ HAK_EXPORT void *hak_cache_alloc(struct hak_cache *cache)
 	return fc_claim_fast(cache->free_off, p);
 }
 
+/*
+ * Whether @node names a node: below the node count once the topology is
+ * known (any slot before, when every allocation uses the boot pool).
+ */
+static int node_exists(int node)
+{
+	int nodes = hak_topo.mode == TOPO_BOOT ? HAK_MAX_NODES :
+						 hak_topo.nr_nodes;
+
+	return node >= 0 && node < (nodes > 0 ? nodes : 1);
+}
+
+HAK_EXPORT void *hak_cache_alloc_node(struct hak_cache *cache, int node)
+{
+	void *p;
+
+	if (node == HAK_NUMA_NO_NODE)
+		return hak_cache_alloc(cache);
+	topology_init();
+	if (unlikely(!node_exists(node))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* one pool, or the caller's own pool: this CPU's bin is that node's */
+	if (!topology_multi() ||
+	    hak_topo.nearest[node][0] == topology_home_node())
+		return hak_cache_alloc(cache);
+	/* another node: never from this CPU's bin, from that node directly */
+	if (!central_refill_node(cache, (unsigned int)node, &p, 1,
+				 HAK_OWNER_NONE)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return fc_claim(cache, p);
+}
+
 HAK_EXPORT void hak_cache_free(struct hak_cache *cache, void *obj)
 {
 	free_fast(obj, cache->id);

@@ -139,6 +139,31 @@ size_t hak_malloc_usable_size(const void *ptr);
  */
 int hak_trim(void);
 
+/* ---- Per-node allocation ---------------------------------------------- */
+
+/** HAK_NUMA_NO_NODE - no node asked for: the caller's node */
+#define HAK_NUMA_NO_NODE	(-1)
+
+/**
+ * hak_malloc_node() - allocate memory on a given NUMA node
+ * @size: number of bytes
+ * @node: a node number, or HAK_NUMA_NO_NODE (then it is hak_malloc())
+ *
+ * As the kernel's kmalloc_node(): the memory is on @node, or when @node
+ * may not hold memory (cpuset, --membind) or none can be mapped for it,
+ * on the nearest node that can (Documentation/numa.rst). An object for
+ * another node than the caller's comes from that node's central pool,
+ * never from this CPU's cache. With one pool (one node, --interleave,
+ * --preferred, HAKMEM_NUMA=0) the pool's placement applies; requests
+ * above 1 MiB are placed by the process's policy, as every mapping of
+ * their own. Freed with hak_free() from any thread.
+ *
+ * Return: the memory, or NULL with errno ENOMEM, or EINVAL when @node
+ * is no node of the machine (without a report: bad arguments get
+ * EINVAL, as for hak_aligned_alloc()).
+ */
+void *hak_malloc_node(size_t size, int node);
+
 /* ---- Object caches ---------------------------------------------------- */
 
 /** HAK_SLAB_HWCACHE_ALIGN - align objects to the hardware cache line */
@@ -172,6 +197,17 @@ struct hak_cache *hak_cache_create(const char *name, size_t size, size_t align,
 void *hak_cache_alloc(struct hak_cache *cache);
 
 /**
+ * hak_cache_alloc_node() - allocate one object of a cache on a NUMA node
+ * @cache: the cache
+ * @node: a node number, or HAK_NUMA_NO_NODE (then it is hak_cache_alloc())
+ *
+ * As hak_malloc_node(), for an object cache (kmem_cache_alloc_node()).
+ *
+ * Return: an object, or NULL with errno ENOMEM or EINVAL (no such node).
+ */
+void *hak_cache_alloc_node(struct hak_cache *cache, int node);
+
+/**
  * hak_cache_free() - return an object to its cache
  * @cache: the cache the object was allocated from
  * @obj: the object, or NULL (a no-op)
@@ -203,6 +239,91 @@ int hak_cache_shrink(struct hak_cache *cache);
  * cache then stays registered, without a report, until they come back.
  */
 void hak_cache_destroy(struct hak_cache *cache);
+
+/* ---- Bulk allocation -------------------------------------------------- */
+
+/**
+ * hak_cache_alloc_bulk() - allocate several objects of a cache at once
+ * @cache: the cache (a size class's cache works too)
+ * @n: how many
+ * @objs: array of at least @n pointers, filled on success
+ *
+ * All or nothing, as the kernel's kmem_cache_alloc_bulk(): what this
+ * CPU's fast-path cache holds is taken in one critical section, the rest
+ * from the central pool in batches, one lock per batch. Each object is
+ * as hak_cache_alloc() would give it.
+ *
+ * Return: @n, or 0 with errno ENOMEM and nothing allocated (also 0 for
+ * @n == 0).
+ */
+size_t hak_cache_alloc_bulk(struct hak_cache *cache, size_t n, void **objs);
+
+/**
+ * hak_cache_free_bulk() - free several objects of a cache at once
+ * @cache: the cache they were allocated from
+ * @n: how many
+ * @objs: the objects; NULL entries are skipped
+ *
+ * Every object is checked as hak_cache_free() checks it. The objects of
+ * this CPU's spans and node go into its fast-path cache in one critical
+ * section; the others go back to their owners as hak_free() sends them.
+ * An invalid object (of another cache, interior, already free) is
+ * reported as hak_cache_free() reports it; with HAKMEM_ON_ERROR=warn the
+ * rest are still freed.
+ */
+void hak_cache_free_bulk(struct hak_cache *cache, size_t n, void **objs);
+
+/* ---- Reserves ---------------------------------------------------------- */
+
+struct hak_reserve;
+
+/**
+ * hak_cache_reserve() - set aside objects of a cache up front
+ * @cache: the cache
+ * @n: how many objects (at most 65536; 0 gives an empty reserve)
+ *
+ * For code that must not meet ENOMEM halfway (a request that needs three
+ * objects, all or none): the objects are taken now, all or none, as the
+ * kernel's kmem_cache_prefill_sheaf(). The reserve's own memory comes
+ * from the allocator's metadata, never from malloc.
+ *
+ * Return: the reserve, or NULL with errno ENOMEM (nothing kept) or
+ * EINVAL (@n too large, @cache NULL).
+ */
+struct hak_reserve *hak_cache_reserve(struct hak_cache *cache, unsigned int n);
+
+/**
+ * hak_reserve_alloc() - take one object from a reserve
+ * @r: a reserve from hak_cache_reserve()
+ *
+ * Cannot fail while the reserve holds objects; maps no memory, takes no
+ * lock. Not safe against another thread using @r at the same time.
+ *
+ * Return: an object of the reserve's cache (constructed if the cache has
+ * a constructor), or NULL with errno ENOMEM when the reserve is empty. A
+ * released reserve is reported on stderr (as an invalid free is).
+ */
+void *hak_reserve_alloc(struct hak_reserve *r);
+
+/**
+ * hak_reserve_count() - objects left in a reserve
+ * @r: a reserve from hak_cache_reserve()
+ *
+ * Return: how many hak_reserve_alloc() calls will still succeed.
+ */
+unsigned int hak_reserve_count(const struct hak_reserve *r);
+
+/**
+ * hak_reserve_release() - give a reserve's remaining objects back
+ * @cache: the cache the reserve was made for
+ * @r: the reserve, or NULL (a no-op)
+ *
+ * The objects handed out stay allocated; @r must not be used afterwards.
+ * A reserve released twice, or to another cache, is reported on stderr
+ * as an invalid free is (and left alone). A second release is caught as
+ * long as the reserve was not handed out again by hak_cache_reserve().
+ */
+void hak_reserve_release(struct hak_cache *cache, struct hak_reserve *r);
 
 /* ---- Introspection ---------------------------------------------------- */
 

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests: hak_cache_alloc_bulk() and hak_cache_free_bulk(): all or
+ * nothing, the objects as single calls give them, one batch through this
+ * CPU's bin, other CPUs' objects back to their owners, invalid objects
+ * reported while the rest are freed. The suite runs in the mode in force
+ * (per-CPU when rseq works), then again with HAKMEM_RSEQ=0.
+ */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hakmem/hakmem.h"
+#include "../lib/capture.h"
+#include "../lib/check_main.h"
+#include "../lib/cpu.h"
+#include "../../core/options.h"
+
+struct obj {
+	uint64_t magic;
+	char payload[56];
+};
+
+static void obj_ctor(void *p)
+{
+	((struct obj *)p)->magic = 0xb01c;
+}
+
+/* The first two CPUs this process may run on (-1 when there is one). */
+static int cpus[2] = { -1, -1 };
+
+static void find_cpus(void)
+{
+	cpu_set_t set;
+	int k = 0;
+
+	sched_getaffinity(0, sizeof(set), &set);
+	for (int c = 0; c < CPU_SETSIZE && k < 2; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[k++] = c;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void assert_distinct(void **v, size_t n)
+{
+	void **s = malloc(n * sizeof(*s));
+
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_ptr);
+	for (size_t i = 1; i < n; i++)
+		ck_assert_ptr_ne(s[i - 1], s[i]);
+	free(s);
+}
+
+struct destroy_arg {
+	struct hak_cache *c;
+};
+
+static void do_destroy(void *arg)
+{
+	hak_cache_destroy(((struct destroy_arg *)arg)->c);
+}
+
+/* Destroys @c and checks that no object of it was left allocated. */
+static void destroy_clean(struct hak_cache *c)
+{
+	struct destroy_arg a = { c };
+	char buf[512];
+
+	capture_stderr(do_destroy, &a, buf, sizeof(buf));
+	ck_assert_msg(!strstr(buf, "still allocated"), "%s", buf);
+}
+
+/* n objects, distinct, constructed, usable, freed back completely. */
+START_TEST(alloc_bulk_gives_n_constructed_objects)
+{
+	static const size_t ns[] = { 1, 16, 64, 255, 256, 257, 1000, 5000 };
+	struct hak_cache *c = hak_cache_create("bulk", sizeof(struct obj), 0,
+					       0, obj_ctor);
+	void **v = malloc(5000 * sizeof(*v));
+
+	ck_assert_ptr_nonnull(c);
+	for (unsigned int k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
+		size_t n = ns[k];
+
+		ck_assert_uint_eq(hak_cache_alloc_bulk(c, n, v), n);
+		assert_distinct(v, n);
+		for (size_t i = 0; i < n; i++) {
+			struct obj *o = v[i];
+
+			ck_assert_uint_eq(o->magic, 0xb01c);
+			memset(o->payload, (int)i, sizeof(o->payload));
+		}
+		hak_cache_free_bulk(c, n, v);
+	}
+	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 0, v), 0);
+	free(v);
+	destroy_clean(c);
+}
+END_TEST
+
+/* Bulk and single calls mix: either frees what the other allocated. */
+START_TEST(bulk_and_single_calls_mix)
+{
+	struct hak_cache *c = hak_cache_create("bulkmix", 100, 0, 0, NULL);
+	void *v[300];
+
+	ck_assert_ptr_nonnull(c);
+	for (int round = 0; round < 20; round++) {
+		ck_assert_uint_eq(hak_cache_alloc_bulk(c, 300, v), 300);
+		for (int i = 0; i < 300; i += 2)
+			hak_cache_free(c, v[i]);
+		for (int i = 0; i < 300; i += 2)
+			v[i] = hak_cache_alloc(c);
+		hak_cache_free_bulk(c, 300, v);
+		/* a second free of any of them is caught by the single call */
+	}
+	destroy_clean(c);
+}
+END_TEST
+
+/*
+ * Objects of this CPU freed in bulk go into its bin as one batch, which
+ * the next bulk allocation hands back: the same set.
+ */
+START_TEST(free_bulk_fills_this_cpus_bin)
+{
+	struct hak_cache *c = hak_cache_create("bulkbin", 64, 0, 0, NULL);
+	void *a[32], *b[32];
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(pin_to_cpu(cpus[0]), 0);
+	for (int i = 0; i < 32; i++)
+		a[i] = hak_cache_alloc(c);	/* makes the region */
+	hak_cache_free_bulk(c, 32, a);
+	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 32, b), 32);
+	qsort(a, 32, sizeof(void *), cmp_ptr);
+	qsort(b, 32, sizeof(void *), cmp_ptr);
+	ck_assert_mem_eq(a, b, sizeof(a));
+	hak_cache_free_bulk(c, 32, b);
+	destroy_clean(c);
+}
+END_TEST
+
+/*
+ * All or nothing: when no memory can be mapped halfway, the call returns
+ * 0 with ENOMEM and every object it took is back (destroy finds none).
+ */
+START_TEST(alloc_bulk_all_or_nothing)
+{
+	enum { N = 200000 };	/* 800 MB of 4 KiB objects: beyond the free slabs */
+	struct hak_cache *c = hak_cache_create("bulkfail", 4096, 0, 0, NULL);
+	void **v = malloc(N * sizeof(*v));
+
+	ck_assert_ptr_nonnull(c);
+	hak_opt[OPT_FAIL_MMAP] = 1;	/* every mapping fails from now on */
+	errno = 0;
+	ck_assert_uint_eq(hak_cache_alloc_bulk(c, N, v), 0);
+	ck_assert_int_eq(errno, ENOMEM);
+	hak_opt[OPT_FAIL_MMAP] = 0;
+	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 100, v), 100);
+	hak_cache_free_bulk(c, 100, v);
+	free(v);
+	destroy_clean(c);
+}
+END_TEST
+
+struct bad_free {
+	struct hak_cache *c;
+	void **v;
+	size_t n;
+};
+
+static void do_free_bulk(void *arg)
+{
+	struct bad_free *b = arg;
+
+	hak_cache_free_bulk(b->c, b->n, b->v);
+}
+
+/* An object of another cache is named on stderr; the rest are freed. */
+START_TEST(free_bulk_reports_object_of_another_cache)
+{
+	struct hak_cache *c = hak_cache_create("bulkmine", 48, 0, 0, NULL);
+	struct hak_cache *o = hak_cache_create("bulkother", 48, 0, 0, NULL);
+	void *v[10], *stranger;
+	struct bad_free arg = { c, v, 10 };
+	char buf[1024];
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(o);
+	hak_opt[OPT_ON_ERROR] = 1;	/* warn: report and go on */
+	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 9, v), 9);
+	stranger = hak_cache_alloc(o);
+	v[9] = v[4];
+	v[4] = stranger;
+	capture_stderr(do_free_bulk, &arg, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(strstr(buf, "hak_cache_free_bulk"));
+	ck_assert_ptr_nonnull(strstr(buf, "another cache"));
+	ck_assert_ptr_nonnull(strstr(buf, "bulkother"));
+	/* the stranger is still allocated in its own cache: free it there */
+	hak_cache_free(o, stranger);
+	destroy_clean(c);
+	destroy_clean(o);
+	hak_opt[OPT_ON_ERROR] = 0;
+}
+END_TEST
+
+/* The same object twice in one batch: the second is a double free. */
+START_TEST(free_bulk_reports_double_free)
+{
+	struct hak_cache *c = hak_cache_create("bulkdouble", 32, 0, 0, NULL);
+	void *v[5];
+	struct bad_free arg = { c, v, 5 };
+	char buf[1024];
+
+	ck_assert_ptr_nonnull(c);
+	hak_opt[OPT_ON_ERROR] = 1;
+	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 4, v), 4);
+	v[4] = v[1];
+	capture_stderr(do_free_bulk, &arg, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(strstr(buf, "double free"));
+	destroy_clean(c);
+	hak_opt[OPT_ON_ERROR] = 0;
+}
+END_TEST
+
+/*
+ * Per-CPU mode: objects of CPU 0's spans freed in bulk on CPU 1 are not
+ * handed out again on CPU 1 (they go to its foreign bin and from there to
+ * their owner), as single frees are not.
+ */
+START_TEST(free_bulk_sends_other_cpus_objects_back)
+{
+	struct hak_cache *c = hak_cache_create("bulkcpu", 64, 0, 0, NULL);
+	void *mine[8], *got[64];
+
+	ck_assert_ptr_nonnull(c);
+	if (percpu_pair_missing())
+		goto out;
+	ck_assert_int_eq(pin_to_cpu(cpus[0]), 0);
+	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 8, mine), 8);
+	ck_assert_int_eq(pin_to_cpu(cpus[1]), 0);
+	hak_cache_free_bulk(c, 8, mine);
+	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 64, got), 64);
+	for (int i = 0; i < 64; i++)
+		for (int j = 0; j < 8; j++)
+			ck_assert_ptr_ne(got[i], mine[j]);
+	hak_cache_free_bulk(c, 64, got);
+out:
+	destroy_clean(c);
+}
+END_TEST
+
+static void *bulk_worker(void *arg)
+{
+	struct hak_cache *c = arg;
+	void *v[128];
+
+	for (int round = 0; round < 2000; round++) {
+		size_t n = 1 + (size_t)round % 128;
+
+		if (hak_cache_alloc_bulk(c, n, v) != n)
+			return (void *)1;
+		for (size_t i = 0; i < n; i++)
+			*(uint64_t *)v[i] = (uint64_t)(uintptr_t)v[i];
+		for (size_t i = 0; i < n; i++)
+			if (*(uint64_t *)v[i] != (uint64_t)(uintptr_t)v[i])
+				return (void *)2;
+		hak_cache_free_bulk(c, n, v);
+	}
+	return NULL;
+}
+
+/* Four threads, bulk calls only: no object is handed out twice at once. */
+START_TEST(bulk_from_threads)
+{
+	struct hak_cache *c = hak_cache_create("bulkthreads", 40, 0, 0, NULL);
+	pthread_t t[4];
+	void *rc;
+
+	ck_assert_ptr_nonnull(c);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, bulk_worker, c);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], &rc);
+		ck_assert_ptr_null(rc);
+	}
+	hak_trim();
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("bulk");
+	TCase *tc = tcase_create("bulk");
+
+	tcase_add_test(tc, alloc_bulk_gives_n_constructed_objects);
+	tcase_add_test(tc, bulk_and_single_calls_mix);
+	tcase_add_test(tc, free_bulk_fills_this_cpus_bin);
+	tcase_add_test(tc, alloc_bulk_all_or_nothing);
+	tcase_add_test(tc, free_bulk_reports_object_of_another_cache);
+	tcase_add_test(tc, free_bulk_reports_double_free);
+	tcase_add_test(tc, free_bulk_sends_other_cpus_objects_back);
+	tcase_add_test(tc, bulk_from_threads);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const per_thread[] = { "HAKMEM_RSEQ=0", NULL };
+	int rc;
+
+	(void)argc;
+
+	find_cpus();
+	rc = check_run(suite());
+	if (rc == EXIT_SUCCESS && !getenv("HAKMEM_RSEQ")) {
+		printf("test_bulk: again in the per-thread mode\n");
+		fflush(stdout);
+		check_reexec_with(argv, per_thread);
+	}
+	return rc;
+}
