@@ -147,9 +147,10 @@ void hak_cache_list_unlock(void)
 }
 
 /*
- * Runs after libnuma's constructor (libhakmem.so depends on libnuma), so
- * the topology can be learned here; allocations made before it were
- * served from the boot pool.
+ * Learns the topology: on a machine with more than one node, from libnuma
+ * (linked into a static program, whose constructor may run after ours:
+ * then the first refill learns it; loaded here by libhakmem.so). Until
+ * then, allocations are served from the boot pool.
  */
 __attribute__((constructor)) static void hak_constructor(void)
 {
