@@ -119,7 +119,6 @@ void hak_init_slow(void)
 	init_owner = 1;
 	secrets_init();
 	hak_options_read();
-	caches_init();
 	regions_layout();
 	atomic_store_explicit(&hak_init_state, INIT_BASIC, memory_order_release);
 	tcache_init();

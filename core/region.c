@@ -32,8 +32,8 @@ static uint32_t foreign_cap(uint32_t cap)
 /**
  * regions_layout() - compute the bins every region gets
  *
- * Runs once at start-up, after the kmalloc caches are set up: kmalloc bins
- * and their foreign bins get their cache's fc_cap (the foreign bins of the
+ * Runs once at start-up, before the kmalloc caches are set up: kmalloc bins
+ * and their foreign bins get their cache's fc_cap (kmalloc_fc_cap()) (the foreign bins of the
  * classes that keep at most 2 objects per CPU, 20480 bytes and up, get
  * none), every id above them FC_USER_CAP and FC_USER_FOREIGN.
  */
@@ -47,7 +47,7 @@ void regions_layout(void)
 						       FC_USER_FOREIGN;
 
 		if (id < HAK_KMALLOC_FIRST + HAK_NR_CLASSES)
-			cap = hak_kmalloc[id - HAK_KMALLOC_FIRST].fc_cap;
+			cap = kmalloc_fc_cap(id - HAK_KMALLOC_FIRST);
 		if (bin >= HAK_FOREIGN_BIN)
 			cap = foreign_cap(cap);
 		if (poison_on())
