@@ -69,21 +69,27 @@ KBUILD_CFLAGS	:= -std=gnu11 $(OPTFLAGS) -g -fPIC -fno-plt -pthread \
 		   -D_GNU_SOURCE -I$(srctree)/include $(SYSFLAGS) $(SANFLAGS) \
 		   $(CONFIGFLAGS) $(CFLAGS)
 KBUILD_LDFLAGS	:= -pthread $(SYSLIBDIR) $(SANFLAGS) $(LDFLAGS)
-# what a program linking libhakmem.a needs besides it
+# what a program linking libhakmem.a needs besides it (libhakmem.so loads
+# libnuma itself, on machines with more than one node: numa/numa_dlopen.c)
 LIB_A_LIBS	:= $(NUMA_LIBS) -pthread
 
 # ---- collect the objects listed by each directory's Kbuild ----------------
 
+# obj-y: both libraries; obj-so-y: libhakmem.so only; obj-a-y: libhakmem.a
+# only.
 define collect-dir
 obj-y :=
 obj-so-y :=
+obj-a-y :=
 include $(srctree)/$(1)/Kbuild
 lib-objs += $$(addprefix $(objtree)/$(1)/,$$(obj-y))
 so-objs += $$(addprefix $(objtree)/$(1)/,$$(obj-so-y))
+a-objs += $$(addprefix $(objtree)/$(1)/,$$(obj-a-y))
 endef
 
 lib-objs	:=
 so-objs		:=
+a-objs		:=
 $(foreach d,core numa arch,$(eval $(call collect-dir,$(d))))
 
 LIB_SO		:= $(objtree)/libhakmem.so
@@ -109,13 +115,13 @@ $(objtree)/%.o: $(srctree)/%.c $(CONFIG_STAMP)
 
 $(LIB_SO): $(lib-objs) $(so-objs)
 	$(quiet) LD $(notdir $@)
-	$(Q)$(CC) -shared -Wl,-soname,libhakmem.so -Wl,-z,now -o $@ $(lib-objs) $(so-objs) $(KBUILD_LDFLAGS) $(NUMA_LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,libhakmem.so -Wl,-z,now -o $@ $(lib-objs) $(so-objs) $(KBUILD_LDFLAGS)
 
-$(LIB_A): $(lib-objs)
+$(LIB_A): $(lib-objs) $(a-objs)
 	$(quiet) AR $(notdir $@)
-	$(Q)rm -f $@ && $(AR) rcs $@ $(lib-objs)
+	$(Q)rm -f $@ && $(AR) rcs $@ $(lib-objs) $(a-objs)
 
--include $(lib-objs:.o=.d) $(so-objs:.o=.d)
+-include $(lib-objs:.o=.d) $(so-objs:.o=.d) $(a-objs:.o=.d)
 
 # ---- tests and benchmarks --------------------------------------------------
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Caches: the layout of a cache's objects (stride, free tag, span size,
- * batch, fast-path capacity) and the kmalloc caches, one per size class.
+ * batch, fast-path capacity) and the kmalloc caches, one per size class,
+ * each set up on its first allocation.
  * Object caches made by the user are installed by object_cache.c; every
  * cache's objects move through its central pools (central.c).
  */
@@ -9,6 +10,7 @@
 
 #include "cache.h"
 #include "fmt.h"
+#include "init.h"
 #include "options.h"
 #include "hakmem/hakmem.h"
 
@@ -18,6 +20,9 @@ uintptr_t hak_tag_secret;
 
 #define XFER_BYTES	(512UL << 10)
 #define XFER_MAX	256UL
+
+/* The kmalloc caches' transfer arrays (untouched until used). */
+static void *kmalloc_xfer[HAK_NR_CLASSES][XFER_MAX];
 
 /* 1 / (the odd part of @stride) mod 2^64, by Newton's iteration. */
 static uint64_t inv_of(uint32_t stride)
@@ -68,6 +73,12 @@ static unsigned int batch_for(uint32_t stride)
 	return b ? (unsigned int)b : 1;
 }
 
+/* The biggest objects: one per fast-path cache is plenty. */
+static unsigned int fc_cap_for(uint32_t stride)
+{
+	return stride > (128U << 10) ? 1 : 2 * batch_for(stride);
+}
+
 /**
  * cache_setup() - compute the layout of a cache
  * @c: zeroed cache to fill (id and central storage are the caller's)
@@ -107,8 +118,7 @@ int cache_setup(struct hak_cache *c, const char *name, size_t size,
 	c->objs_per_span = (uint32_t)(((size_t)c->span_slabs <<
 				       HAK_SLAB_SHIFT) / stride);
 	c->batch = (uint16_t)batch_for(c->stride);
-	/* the biggest objects: one per fast-path cache is plenty */
-	c->fc_cap = (uint16_t)(c->stride > (128U << 10) ? 1 : 2 * c->batch);
+	c->fc_cap = (uint16_t)fc_cap_for(c->stride);
 	/*
 	 * The transfer array holds at most XFER_BYTES of objects: none of
 	 * the biggest, which go straight back to their spans.
@@ -128,24 +138,62 @@ int cache_setup(struct hak_cache *c, const char *name, size_t size,
 }
 
 /**
- * caches_init() - set up the kmalloc caches, one per size class
+ * kmalloc_stride() - the stride of a size class's objects
+ * @cl: the class
  *
- * Their transfer arrays are static: this runs before anything can be
- * mapped for metadata.
+ * The kmalloc caches' layout (no constructor, 8-byte alignment), without
+ * setting the cache up.
+ *
+ * Return: the stride cache_setup() gives it.
  */
-void caches_init(void)
+uint32_t kmalloc_stride(unsigned int cl)
 {
-	static void *xfer[HAK_NR_CLASSES][XFER_MAX];
+	return (uint32_t)line_friendly(round_up(hak_class_size[cl], 8));
+}
+
+/**
+ * kmalloc_fc_cap() - the fast-path capacity of a size class
+ * @cl: the class
+ *
+ * What cache_setup() gives its kmalloc cache, without setting it up: the
+ * bins are laid out at start-up, the caches on first use.
+ *
+ * Return: the objects a fast-path cache of @cl holds.
+ */
+unsigned int kmalloc_fc_cap(unsigned int cl)
+{
+	return fc_cap_for(kmalloc_stride(cl));
+}
+
+/**
+ * kmalloc_cache_setup() - set up the kmalloc cache of a class
+ * @cl: the class
+ *
+ * On the first allocation of the class (kmalloc_cache()), not at start-up:
+ * a program touches only the descriptors of the classes it uses (each is
+ * 1.3 KiB, all of them 84 KiB). Its transfer array is static: the
+ * metadata arena is not needed. The cache is published in hak_caches[],
+ * the flag kmalloc_cache() tests, once it is complete.
+ *
+ * Context: no allocator lock held (the allocator never calls malloc with
+ * one); takes the cache list lock.
+ * Return: the cache.
+ */
+struct hak_cache *kmalloc_cache_setup(unsigned int cl)
+{
+	struct hak_cache *c = &hak_kmalloc[cl];
+	unsigned int id = HAK_KMALLOC_FIRST + cl;
 	char name[32];
 
-	for (unsigned int cl = 0; cl < HAK_NR_CLASSES; cl++) {
-		struct hak_cache *c = &hak_kmalloc[cl];
-
+	hak_cache_list_lock();
+	if (!hak_caches[id]) {
 		hak_fmt(name, sizeof(name), "kmalloc-%u", hak_class_size[cl]);
 		cache_setup(c, name, hak_class_size[cl], 0, 0, NULL);
-		c->id = HAK_KMALLOC_FIRST + cl;
-		c->central.xfer = xfer[cl];
-		c->central.xfer_cap = ARRAY_SIZE(xfer[cl]);
-		hak_caches[c->id] = c;
+		c->id = id;
+		c->central.xfer = kmalloc_xfer[cl];
+		c->central.xfer_cap = ARRAY_SIZE(kmalloc_xfer[cl]);
+		__atomic_store_n(&hak_caches[id], c, __ATOMIC_RELEASE);
 	}
+	hak_cache_list_unlock();
+	return c;
 }

@@ -57,8 +57,20 @@ extern __hidden uintptr_t hak_tag_secret;
 extern __hidden struct hak_cache *hak_caches[HAK_MAX_CACHES];
 extern __hidden struct hak_cache hak_kmalloc[HAK_NR_CLASSES];
 
+struct hak_cache *kmalloc_cache_setup(unsigned int cl);
+uint32_t kmalloc_stride(unsigned int cl);
+unsigned int kmalloc_fc_cap(unsigned int cl);
+
+/*
+ * The kmalloc cache of class @cl, set up on the first call (from the
+ * malloc slow path: the fast path reads only the bins). A class is set up
+ * once its hak_caches[] slot is published.
+ */
 static inline struct hak_cache *kmalloc_cache(unsigned int cl)
 {
+	if (unlikely(!__atomic_load_n(&hak_caches[HAK_KMALLOC_FIRST + cl],
+				      __ATOMIC_ACQUIRE)))
+		return kmalloc_cache_setup(cl);
 	return &hak_kmalloc[cl];
 }
 
@@ -70,6 +82,5 @@ static inline uintptr_t free_tag(uintptr_t a)
 
 int cache_setup(struct hak_cache *c, const char *name, size_t size,
 		size_t align, unsigned long flags, void (*ctor)(void *));
-void caches_init(void);
 
 #endif /* HAK_CACHE_H */

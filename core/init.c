@@ -119,7 +119,6 @@ void hak_init_slow(void)
 	init_owner = 1;
 	secrets_init();
 	hak_options_read();
-	caches_init();
 	regions_layout();
 	atomic_store_explicit(&hak_init_state, INIT_BASIC, memory_order_release);
 	tcache_init();
@@ -147,9 +146,10 @@ void hak_cache_list_unlock(void)
 }
 
 /*
- * Runs after libnuma's constructor (libhakmem.so depends on libnuma), so
- * the topology can be learned here; allocations made before it were
- * served from the boot pool.
+ * Learns the topology: on a machine with more than one node, from libnuma
+ * (linked into a static program, whose constructor may run after ours:
+ * then the first refill learns it; loaded here by libhakmem.so). Until
+ * then, allocations are served from the boot pool.
  */
 __attribute__((constructor)) static void hak_constructor(void)
 {

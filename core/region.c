@@ -43,20 +43,26 @@ static uint32_t grow_room(uint32_t cap)
 static uint32_t foreign_cap(unsigned int id, uint32_t cap)
 {
 	const struct hak_cache *c = bin_cache(id);
+	uint32_t stride = 0;
 
-	if (c && cap > FC_FOREIGN_BYTES / c->stride)
-		cap = FC_FOREIGN_BYTES / c->stride;
+	if (id < HAK_KMALLOC_FIRST + HAK_NR_CLASSES)	/* set up or not */
+		stride = kmalloc_stride(id - HAK_KMALLOC_FIRST);
+	else if (c)
+		stride = c->stride;
+	if (stride && cap > FC_FOREIGN_BYTES / stride)
+		cap = FC_FOREIGN_BYTES / stride;
 	return cap <= 2 ? 0 : cap;
 }
 
 /**
  * regions_layout() - compute the bins every region gets
  *
- * Runs once at start-up, after the kmalloc caches are set up: kmalloc bins
- * get their cache's fc_cap, their foreign bins as much within
- * FC_FOREIGN_BYTES (foreign_cap(): none from 6144 bytes up), every id
- * above them FC_USER_CAP and FC_USER_FOREIGN. A kmalloc cache's own bin
- * has room reserved to grow to FC_GROW_FACTOR times its base (at most
+ * Runs once at start-up, before the kmalloc caches are set up (each is
+ * set up on its first use): kmalloc bins get their class's fc_cap
+ * (kmalloc_fc_cap()), their foreign bins as much within FC_FOREIGN_BYTES
+ * (foreign_cap(): none from 6144 bytes up), every id above them
+ * FC_USER_CAP and FC_USER_FOREIGN. A kmalloc cache's own bin has room
+ * reserved to grow to FC_GROW_FACTOR times its base (at most
  * HAK_MAX_BATCH): untouched slots cost address space only.
  */
 void regions_layout(void)
@@ -69,7 +75,7 @@ void regions_layout(void)
 						       FC_USER_FOREIGN;
 
 		if (id < HAK_KMALLOC_FIRST + HAK_NR_CLASSES)
-			cap = hak_kmalloc[id - HAK_KMALLOC_FIRST].fc_cap;
+			cap = kmalloc_fc_cap(id - HAK_KMALLOC_FIRST);
 		if (bin >= HAK_FOREIGN_BIN)
 			cap = foreign_cap(id, cap);
 		if (poison_on())

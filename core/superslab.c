@@ -354,10 +354,21 @@ static void decay_others(struct ss_pool *self, uint64_t now)
 	}
 }
 
-/* A decay tick of @pool, and of the quiet others, when it is due. */
+/*
+ * A decay tick of @pool, and of the quiet others, when it is due. A pool
+ * that has never ticked and holds nothing dirty has nothing to give back:
+ * it starts ticking with its first dirty slab, and until then reads no
+ * clock (a small program's first SuperSlab would otherwise fault in a
+ * page of libc's text for clock_gettime(): 64 KiB of RSS, with the
+ * kernel's fault-around).
+ */
 static void decay_locked(struct ss_pool *pool)
 {
-	uint64_t now = now_ms();
+	uint64_t now;
+
+	if (!pool->last_tick_ms && !pool->dirty_bytes)
+		return;
+	now = now_ms();
 
 	if (!tick_due(pool, now))
 		return;

@@ -3,23 +3,33 @@
  * The system side of the topology, with libnuma: nodes, CPUs, distances,
  * the nodes the cpuset allows, the process's memory policy, and mbind.
  * Built with CONFIG_NUMA=y (the default); nonuma.c replaces it otherwise.
+ *
+ * A machine whose only online node is node 0 needs none of it: libnuma is
+ * asked (and, by libhakmem.so, loaded: numa_dlopen.c) only when sysfs
+ * shows more than one node. The memory policy and mbind are system calls,
+ * made directly.
  */
-#include <numa.h>
+#include <fcntl.h>
 #include <numaif.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "../core/options.h"
+#include "numa_api.h"
 #include "topology.h"
+
+#define NODE_ONLINE	"/sys/devices/system/node/online"
 
 #ifndef MPOL_PREFERRED_MANY
 #define MPOL_PREFERRED_MANY	5
 #endif
 
-static uint64_t mask_of(struct bitmask *bm)
+static uint64_t mask_of(const struct numa_api *api, struct bitmask *bm)
 {
 	uint64_t m = 0;
 
 	for (int n = 0; n < HAK_MAX_NODES; n++)
-		if (numa_bitmask_isbitset(bm, (unsigned int)n))
+		if (api->bitmask_isbitset(bm, (unsigned int)n))
 			m |= 1ULL << n;
 	return m;
 }
@@ -36,7 +46,7 @@ static void apply_policy(struct hak_topology *t, uint64_t mems)
 	int mode = MPOL_DEFAULT;
 	uint64_t pm;
 
-	if (get_mempolicy(&mode, nodemask, 256, NULL, 0))
+	if (syscall(SYS_get_mempolicy, &mode, nodemask, 256, NULL, 0))
 		mode = MPOL_DEFAULT;
 	pm = nodemask[0] & mems;
 	t->allowed = mems;
@@ -77,6 +87,30 @@ local:
 	}
 }
 
+/*
+ * Whether sysfs says node 0 is the only node online ("0"). A file that
+ * cannot be read says nothing: libnuma is asked then.
+ */
+static int one_node_online(void)
+{
+	char buf[16];
+	ssize_t n;
+	int fd = open(NODE_ONLINE, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n >= 1 && buf[0] == '0' && (n == 1 || buf[1] == '\n');
+}
+
+static void learn_single(struct hak_topology *t, const char *why)
+{
+	t->mode = TOPO_SINGLE;
+	t->bind = BIND_NONE;
+	t->policy = why;
+}
+
 /**
  * numa_learn_system() - read the machine's topology and the memory policy
  * @t: filled: nodes, CPU to node, distances, allowed nodes, mode and bind
@@ -85,36 +119,47 @@ local:
  */
 int numa_learn_system(struct hak_topology *t)
 {
+	const struct numa_api *api;
 	struct bitmask *bm;
 	uint64_t mems;
 	int cpus;
 
-	/* set by libnuma's constructor: until then it cannot answer */
-	if (!numa_all_nodes_ptr)
-		return -1;
-	if (numa_available() < 0 || !hak_option(OPT_NUMA)) {
-		t->mode = TOPO_SINGLE;
-		t->bind = BIND_NONE;
-		t->policy = hak_option(OPT_NUMA) ? "no NUMA support: one pool" :
-			    "NUMA off (HAKMEM_NUMA=0): one pool";
+	if (!hak_option(OPT_NUMA)) {
+		learn_single(t, "NUMA off (HAKMEM_NUMA=0): one pool");
 		return 0;
 	}
-	t->nr_nodes = numa_max_node() + 1;
+	if (one_node_online()) {
+		learn_single(t, "one node: one pool");
+		return 0;
+	}
+	api = numa_api_get();
+	if (!api) {
+		learn_single(t, "no libnuma: one pool");
+		return 0;
+	}
+	/* set by libnuma's constructor: until then it cannot answer */
+	if (!*api->all_nodes_ptr)
+		return -1;
+	if (api->available() < 0) {
+		learn_single(t, "no NUMA support: one pool");
+		return 0;
+	}
+	t->nr_nodes = api->max_node() + 1;
 	if (t->nr_nodes > HAK_MAX_NODES)
 		t->nr_nodes = HAK_MAX_NODES;
-	cpus = numa_num_configured_cpus();
+	cpus = api->num_configured_cpus();
 	for (int c = 0; c < cpus && c < HAK_MAX_CPUS; c++) {
-		int n = numa_node_of_cpu(c);
+		int n = api->node_of_cpu(c);
 
 		t->node_of_cpu[c] = (uint8_t)(n >= 0 && n < HAK_MAX_NODES ? n : 0);
 	}
 	for (int a = 0; a < t->nr_nodes; a++)
 		for (int b = 0; b < t->nr_nodes; b++)
-			t->distance[a][b] = (uint8_t)numa_distance(a, b);
-	bm = numa_get_mems_allowed();
-	mems = bm ? mask_of(bm) : 1;
+			t->distance[a][b] = (uint8_t)api->distance(a, b);
+	bm = api->get_mems_allowed();
+	mems = bm ? mask_of(api, bm) : 1;
 	if (bm)
-		numa_bitmask_free(bm);
+		api->bitmask_free(bm);
 	mems &= t->nr_nodes >= 64 ? ~0ULL : (1ULL << t->nr_nodes) - 1;
 	apply_policy(t, mems ? mems : 1);
 	return 0;
@@ -131,6 +176,7 @@ void numa_bind_range(void *addr, size_t len, int how, unsigned int node)
 {
 	unsigned long mask = 1UL << node;
 
-	mbind(addr, len, how == BIND_STRICT ? MPOL_BIND : MPOL_PREFERRED,
-	      &mask, HAK_MAX_NODES + 1, 0);
+	syscall(SYS_mbind, addr, len,
+		how == BIND_STRICT ? MPOL_BIND : MPOL_PREFERRED, &mask,
+		HAK_MAX_NODES + 1, 0);
 }

@@ -109,6 +109,12 @@ if want stress; then
 	done
 fi
 
+# The peak RSS of a tiny program under LD_PRELOAD against glibc's
+# (selftests/preload/footprint.c): once, in no particular mode.
+if want stress && [ -x "$builddir/preload/footprint" ]; then
+	run tap "preload/footprint" 120 "$builddir/preload/footprint" "$lib"
+fi
+
 # C++ operator new/delete: NAME-static linked with libhakmem.a, NAME under
 # LD_PRELOAD of the shared library.
 if want cxx; then

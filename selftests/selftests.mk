@@ -5,7 +5,8 @@
 #   selftests/cxx/*.cc         C++ TAP programs, built twice: NAME-static
 #                              linked with libhakmem.a, NAME with nothing of
 #                              hakmem's, run under LD_PRELOAD=libhakmem.so
-#   selftests/preload/         real programs under LD_PRELOAD=libhakmem.so
+#   selftests/preload/         real programs under LD_PRELOAD=libhakmem.so;
+#                              footprint.c, the peak RSS of a tiny program
 #   selftests/vm/              NUMA and aarch64 selftests in qemu VMs
 # CHECK_VM=0 skips the VM tests; CHECK_PROGRAMS=0 the real programs.
 
@@ -64,6 +65,18 @@ $(tbuild)/numa/%: $(srctree)/selftests/numa/%.c $(LIB_A) $(wildcard $(srctree)/s
 .PHONY: selftests
 selftests: $(unit-bins) $(stress-bins) $(numa-bins)
 
+# Programs with nothing of hakmem's, run under LD_PRELOAD by the test
+# itself (selftests/preload/footprint.c): dynamic, uninstrumented.
+preload-bins	:= $(tbuild)/preload/footprint
+
+$(tbuild)/preload/%: $(srctree)/selftests/preload/%.c $(wildcard $(srctree)/selftests/lib/*.h)
+	@mkdir -p $(dir $@)
+	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
+	$(Q)$(CC) -std=gnu11 $(OPTFLAGS) -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
+.PHONY: preload-selftests
+preload-selftests: $(preload-bins)
+
 # Apart: the VM test builds (selftests/numa/build-vm-tests.sh) make
 # `selftests` static and for aarch64, with no C++ cross compiler.
 .PHONY: cxx-selftests
@@ -83,6 +96,6 @@ check-scale:
 	$(Q)$(srctree)/selftests/vm/run-scale.sh --srctree $(srctree) \
 		--builddir $(objtree)/selftests/scale $(if $(SHAPES),--shapes $(SHAPES))
 
-check: all selftests cxx-selftests
+check: all selftests cxx-selftests preload-selftests
 	$(Q)$(srctree)/scripts/run-tests.sh --srctree $(srctree) \
 		--builddir $(tbuild) --lib $(LIB_SO)
