@@ -34,6 +34,7 @@
 
 #include "cache.h"
 #include "central.h"
+#include "central_cpu.h"
 #include "debug.h"
 #include "init.h"
 #include "meta.h"
@@ -41,64 +42,7 @@
 #include "poison.h"
 #include "span.h"
 
-#define STASH_MAX	64U	/* 2 batches of the smallest objects */
 #define PICK_SCAN	8	/* partial spans looked at for a free one */
-
-/*
- * A CPU's state in a central, in chunks of HAK_CPU_CHUNK CPUs (central.h).
- * Invariant, under the central lock: a CPU's cur is a span it owns
- * (span_adopt() clears the previous owner's), so releasing a span clears
- * one cur at most.
- */
-struct central_cpu {
-	struct slab_rw *cur;		/* the span it refills from */
-	struct cpu_stash *stash;	/* its stash, made on first use */
-};
-
-struct central_cpus {
-	struct central_cpu cpu[HAK_CPU_CHUNK];
-};
-
-/* @cpu's state in @ct, or NULL if its chunk was not made. */
-static struct central_cpu *cpu_peek(const struct central *ct, unsigned int cpu)
-{
-	struct central_cpus *chunk;
-
-	if (cpu >= HAK_MAX_CPUS)
-		return NULL;
-	chunk = ct->cpus[cpu / HAK_CPU_CHUNK];
-	return chunk ? &chunk->cpu[cpu % HAK_CPU_CHUNK] : NULL;
-}
-
-/* @cpu's state in @ct, its chunk made on first use; NULL without memory. */
-static struct central_cpu *cpu_get(struct central *ct, unsigned int cpu)
-{
-	struct central_cpus **chunk;
-
-	if (cpu >= HAK_MAX_CPUS)
-		return NULL;
-	chunk = &ct->cpus[cpu / HAK_CPU_CHUNK];
-	if (unlikely(!*chunk))
-		*chunk = meta_alloc(sizeof(**chunk));
-	return *chunk ? &(*chunk)->cpu[cpu % HAK_CPU_CHUNK] : NULL;
-}
-
-/* The first CPU state of @ct made at index *@k or above; advances *@k. */
-static struct central_cpu *cpu_next(const struct central *ct, unsigned int *k)
-{
-	while (*k < HAK_MAX_CPUS) {
-		struct central_cpus *chunk = ct->cpus[*k / HAK_CPU_CHUNK];
-
-		if (chunk)
-			return &chunk->cpu[(*k)++ % HAK_CPU_CHUNK];
-		*k = (*k / HAK_CPU_CHUNK + 1) * HAK_CPU_CHUNK;
-	}
-	return NULL;
-}
-
-/* Each CPU state @cs that @ct has; @k: an unsigned int for the index. */
-#define for_each_cpu_state(ct, k, cs)					\
-	for ((k) = 0; ((cs) = cpu_next((ct), &(k))) != NULL;)
 
 /**
  * central_reset() - empty a central's counters for a recycled descriptor
@@ -185,7 +129,7 @@ static void partial_del(struct central *ct, struct slab_rw *rw)
 static int span_adoptable(const struct hak_cache *c, const struct central *ct,
 			  const struct slab_rw *rw, unsigned int owner)
 {
-	const struct central_cpu *cs = cpu_peek(ct, owner);
+	const struct central_cpu *cs = central_cpu_peek(ct, owner);
 
 	return (!cs || cs->cur != rw) && rw->inuse * 4 <= c->objs_per_span;
 }
@@ -233,12 +177,12 @@ static void span_adopt(struct central *ct, struct slab_rw *rw,
 	struct central_cpu *cs;
 
 	if (prev != owner) {
-		cs = cpu_peek(ct, prev);
+		cs = central_cpu_peek(ct, prev);
 		if (cs && cs->cur == rw)
 			cs->cur = NULL;
 		span_set_owner(rw, owner);
 	}
-	cs = cpu_get(ct, owner);
+	cs = central_cpu_get(ct, owner);
 	if (cs)
 		cs->cur = rw;
 }
@@ -261,7 +205,7 @@ static struct slab_rw *span_for(struct hak_cache *c, struct central *ct,
 	if (owner == HAK_OWNER_NONE)
 		rw = ct->partial;
 	else {
-		const struct central_cpu *cs = cpu_peek(ct, owner);
+		const struct central_cpu *cs = central_cpu_peek(ct, owner);
 
 		rw = cs ? cs->cur : NULL;
 		if (rw && span_held(c, rw, owner) && !span_exhausted(c, rw))
@@ -326,23 +270,6 @@ static unsigned int refill_from_spans(struct hak_cache *c, struct central *ct,
 			partial_del(ct, rw);
 	}
 	return n;
-}
-
-static unsigned int stash_take(struct central *ct, unsigned int owner,
-			       void **out, unsigned int want)
-{
-	const struct central_cpu *cs = cpu_peek(ct, owner);
-	struct cpu_stash *s = cs ? cs->stash : NULL;
-	unsigned int take;
-
-	if (owner == HAK_OWNER_NONE)
-		return 0;
-	if (!s || !s->n)
-		return 0;
-	take = want < s->n ? want : s->n;
-	s->n -= take;
-	memcpy(out, s->objs + s->n, take * sizeof(void *));
-	return take;
 }
 
 static unsigned int refill_node(struct hak_cache *c, unsigned int node,
@@ -452,7 +379,7 @@ unsigned int central_refill_node(struct hak_cache *c, unsigned int node,
 
 static void span_release(struct central *ct, struct slab_rw *rw)
 {
-	struct central_cpu *cs = cpu_peek(ct, span_owner(rw));
+	struct central_cpu *cs = central_cpu_peek(ct, span_owner(rw));
 
 	if (cs && cs->cur == rw)
 		cs->cur = NULL;
@@ -478,60 +405,6 @@ static void span_put(struct hak_cache *c, struct central *ct, void *obj)
 	if (!rw->inuse && (span_single(c) ||
 			   ct->nr_partial > (uint32_t)hak_option(OPT_MIN_PARTIAL)))
 		span_release(ct, rw);
-}
-
-/*
- * The pool CPU @cpu refills from (topology_home_node() on that CPU): its
- * node's, or the nearest that may hold memory; the one pool unless there
- * is one per node. In the mm_cid mode a CPU index is a concurrency id and
- * its node a guess: a wrong one costs locality, nothing else.
- */
-static unsigned int cpu_pool(unsigned int cpu)
-{
-	if (!topology_multi() || cpu >= HAK_MAX_CPUS)
-		return hak_topo.single_pool;
-	return hak_topo.nearest[hak_topo.node_of_cpu[cpu]][0];
-}
-
-/*
- * Into @owner's stash when the object is of its own spans and there is
- * room (HAK_OWNER_SPAN: into the stash of its span's owner, whoever that
- * is); 0 when it must go elsewhere. Only a CPU whose refills use @ct
- * keeps a stash there: the objects of a span that a CPU of another node
- * took (a refill when its node could not map memory) go to @ct's
- * transfer array, where @ct's own CPUs find them.
- */
-static int stash_put(struct hak_cache *c, struct central *ct, void *obj,
-		     unsigned int owner)
-{
-	struct central_cpu *cs;
-	struct cpu_stash *s;
-	unsigned int o;
-
-	if (owner == HAK_OWNER_NONE || span_single(c))
-		return 0;
-	o = obj_owner(obj);
-	if (o == HAK_OWNER_NONE || (owner != HAK_OWNER_SPAN && o != owner))
-		return 0;
-	/* a CPU's own drain: the pool it refills from is known exactly */
-	if (ct->node != (owner == HAK_OWNER_SPAN ? cpu_pool(o) :
-						   topology_home_node()))
-		return 0;
-	cs = cpu_get(ct, o);
-	if (!cs)
-		return 0;
-	s = cs->stash;
-	if (unlikely(!s)) {
-		s = meta_alloc(sizeof(*s) + STASH_MAX * sizeof(void *));
-		if (!s)
-			return 0;
-		s->cap = STASH_MAX;
-		cs->stash = s;
-	}
-	if (s->n >= s->cap || s->n >= 2U * c->batch)
-		return 0;
-	s->objs[s->n++] = obj;
-	return 1;
 }
 
 static int xfer_put(struct hak_cache *c, struct central *ct, void *obj)
@@ -625,21 +498,6 @@ uint64_t central_parked(const struct central *ct)
 		if (cs->stash)
 			n += cs->stash->n;
 	return n;
-}
-
-/**
- * central_stashed() - objects in a CPU's stash of a central
- * @ct: the central
- * @cpu: the CPU index
- *
- * Context: @ct's lock held by the caller, or @ct unused (tests).
- * Return: the count, 0 for a CPU without a stash there.
- */
-unsigned int central_stashed(const struct central *ct, unsigned int cpu)
-{
-	const struct central_cpu *cs = cpu_peek(ct, cpu);
-
-	return cs && cs->stash ? cs->stash->n : 0;
 }
 
 /**

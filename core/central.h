@@ -88,7 +88,6 @@ void central_drain(struct hak_cache *c, void **objs, unsigned int n,
 		   unsigned int owner);
 unsigned int central_shrink(struct hak_cache *c);
 uint64_t central_parked(const struct central *ct);
-unsigned int central_stashed(const struct central *ct, unsigned int cpu);
 void centrals_lock_all(void);
 void centrals_unlock_all(void);
 void centrals_reinit_locks(void);

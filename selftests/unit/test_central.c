@@ -12,6 +12,7 @@
 #include "hakmem/hakmem.h"
 #include "../../core/cache.h"
 #include "../../core/central.h"
+#include "../../core/central_cpu.h"
 #include "../../core/options.h"
 #include "../../core/report.h"
 #include "../../core/superslab.h"

@@ -15,6 +15,7 @@
 #include "hakmem/hakmem.h"
 #include "../../core/cache.h"
 #include "../../core/central.h"
+#include "../../core/central_cpu.h"
 #include "../../core/superslab.h"
 #include "../../numa/topology.h"
 #include "../lib/check_main.h"
