@@ -502,6 +502,8 @@ void huge_free(struct huge_hdr *h)
 	huge_decay(now);
 }
 
+static int huge_trim_locked(void);
+
 /**
  * huge_trim() - unmap every cached huge mapping
  *
@@ -509,9 +511,30 @@ void huge_free(struct huge_hdr *h)
  */
 int huge_trim(void)
 {
+	hak_lock(&hak_huge_lock);
+	return huge_trim_locked();
+}
+
+/**
+ * huge_trim_try() - huge_trim() if the cache's lock is free now
+ *
+ * For the memory limit (core/limit.c), which reclaims from inside a
+ * mapping call whose caller may hold any allocator lock: never waits.
+ *
+ * Return: 1 if anything was unmapped.
+ */
+int huge_trim_try(void)
+{
+	if (!hak_trylock(&hak_huge_lock))
+		return 0;
+	return huge_trim_locked();
+}
+
+/* Empties the cache (hak_huge_lock held: released here) and unmaps. */
+static int huge_trim_locked(void)
+{
 	struct huge_victims v = { 0 };
 
-	hak_lock(&hak_huge_lock);
 	for (int i = 0; i < HUGE_CACHE_ENTRIES; i++)
 		if (cached[i].h)
 			v.h[v.n++] = slot_take(&cached[i]);

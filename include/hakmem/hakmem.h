@@ -139,6 +139,30 @@ size_t hak_malloc_usable_size(const void *ptr);
  */
 int hak_trim(void);
 
+/**
+ * hak_set_limit() - limit the memory the allocator maps, as tcmalloc's
+ * SetMemoryLimit
+ * @soft: bytes above which cached and free memory (the cache of freed huge
+ *        mappings, empty SuperSlabs) is released before more is mapped;
+ *        0 for no soft limit
+ * @hard: bytes the allocator's own mappings never pass (SuperSlabs, huge
+ *        mappings, metadata: the @mapped_bytes of hak_global_stats()); an
+ *        allocation that would need more returns NULL with errno ENOMEM,
+ *        the heap stays usable and hak_global_stats() counts it in
+ *        @limit_failures; 0 for no hard limit
+ *
+ * Replaces the limits set before (or by HAKMEM_LIMIT=soft[,hard]). When
+ * the memory mapped now is above a new limit, hak_trim() runs first. A
+ * hard limit below what stays mapped is accepted: nothing more is mapped
+ * until frees bring usage below it (allocations served from memory
+ * already mapped still succeed).
+ *
+ * Return: 0; 1 when the hard limit was set below the bytes mapped now
+ * (reported on stderr); -1 with errno EINVAL when @soft is above a
+ * nonzero @hard (reported on stderr; the limits are unchanged).
+ */
+int hak_set_limit(size_t soft, size_t hard);
+
 /* ---- Object caches ---------------------------------------------------- */
 
 /** HAK_SLAB_HWCACHE_ALIGN - align objects to the hardware cache line */
@@ -260,6 +284,13 @@ struct hak_slabinfo {
  * @hardened: 1 when the library was built with CONFIG_HARDENED=y (the
  *            default: the free fast path checks every pointer), 0 for
  *            CONFIG_HARDENED=n
+ * @limit_soft: the soft memory limit in bytes (hak_set_limit(),
+ *              HAKMEM_LIMIT), 0 for none
+ * @limit_hard: the hard memory limit in bytes, 0 for none
+ * @limit_failures: mappings the hard limit refused since start (each gave
+ *                  an allocation NULL with ENOMEM, unless a retry after
+ *                  releasing cached memory succeeded)
+ * @limit_reclaims: releases of cached memory the limits started
  */
 struct hak_global_stats {
 	uint64_t superslabs;
@@ -276,6 +307,10 @@ struct hak_global_stats {
 	int64_t anon_huge_bytes;
 	int background;
 	int hardened;
+	uint64_t limit_soft;
+	uint64_t limit_hard;
+	uint64_t limit_failures;
+	uint64_t limit_reclaims;
 };
 
 /**
