@@ -39,6 +39,7 @@
 #include "meta.h"
 #include "options.h"
 #include "poison.h"
+#include "rcu.h"
 #include "span.h"
 
 #define STASH_MAX	64U	/* 2 batches of the smallest objects */
@@ -357,6 +358,9 @@ static void span_release(struct central *ct, struct slab_rw *rw)
 			ct->cur[k] = NULL;
 	partial_del(ct, rw);
 	ct->nr_spans--;
+	/* HAK_SLAB_TYPESAFE_BY_RCU: after a grace period (core/rcu.c) */
+	if (rcu_span_deferred(rw))
+		return;
 	superslab_release_span(ss_of_rw(rw), rw_idx(rw));
 }
 

@@ -169,6 +169,15 @@ int hak_set_limit(size_t soft, size_t hard);
 #define HAK_SLAB_HWCACHE_ALIGN	0x00002000UL
 /** HAK_SLAB_PANIC - abort instead of returning NULL from hak_cache_create() */
 #define HAK_SLAB_PANIC		0x00040000UL
+/**
+ * HAK_SLAB_TYPESAFE_BY_RCU - a freed object may be reused at once for
+ * another object of the same cache, but its memory goes back to the
+ * SuperSlab (and from there to another cache or the kernel) only after a
+ * liburcu grace period, so lock-free readers may still read an object
+ * they found and must validate it (as the kernel's SLAB_TYPESAFE_BY_RCU).
+ * Needs CONFIG_RCU=y: hak_cache_create() refuses it with EINVAL otherwise.
+ */
+#define HAK_SLAB_TYPESAFE_BY_RCU	0x00080000UL
 
 struct hak_cache;
 
@@ -225,8 +234,68 @@ int hak_cache_shrink(struct hak_cache *cache);
  * alive, as SLUB does, so they remain valid). In the per-thread mode,
  * objects freed by other live threads may still sit in their caches: the
  * cache then stays registered, without a report, until they come back.
+ * With CONFIG_RCU=y it first waits for pending deferred frees
+ * (hak_rcu_barrier(), once any free was ever deferred) and, for a
+ * HAK_SLAB_TYPESAFE_BY_RCU cache, for the grace period of its spans.
+ *
+ * Context: not inside an RCU read-side critical section.
  */
 void hak_cache_destroy(struct hak_cache *cache);
+
+/* ---- RCU-deferred frees (CONFIG_RCU=y, liburcu) ------------------------ */
+
+/*
+ * The grace periods are those of liburcu's default flavour, urcu-memb
+ * (<urcu.h>, -lurcu): the readers that a deferred free waits for are the
+ * program's threads registered with rcu_register_thread() of that flavour,
+ * inside rcu_read_lock() ... rcu_read_unlock(). hakmem itself never reads
+ * under RCU and registers no thread. A library built with CONFIG_RCU=n
+ * does not have these functions: a program calling them fails to link.
+ */
+
+/**
+ * hak_free_rcu() - free memory after a grace period, as kvfree_rcu()
+ * @p: any allocation of the hak_* or standard calls, or NULL (a no-op)
+ *
+ * The memory stays valid for readers that may have found it until every
+ * read-side critical section running now has ended. Nothing is written
+ * into it: @p goes into a per-thread batch (one page of pointers), and
+ * one call_rcu() frees a whole batch; a batch that is not full goes when
+ * the thread's next call finds it older than 10 ms, when the thread exits,
+ * or at hak_rcu_barrier(). An invalid pointer is reported at once, as by
+ * hak_free(); a second deferred free of one pointer is reported when the
+ * batch is freed.
+ *
+ * Context: a thread registered with liburcu (call_rcu()'s rule), not
+ * inside a read-side critical section: when no batch memory can be had,
+ * it waits for a grace period itself (synchronize_rcu()) and frees.
+ */
+void hak_free_rcu(void *p);
+
+/**
+ * hak_cache_free_rcu() - return an object to its cache after a grace period
+ * @cache: the cache the object was allocated from
+ * @obj: the object, or NULL (a no-op)
+ *
+ * As hak_free_rcu(); an object of another cache is reported at once.
+ *
+ * Context: as hak_free_rcu().
+ */
+void hak_cache_free_rcu(struct hak_cache *cache, void *obj);
+
+/**
+ * hak_rcu_barrier() - wait for every pending deferred free, as
+ * rcu_barrier()
+ *
+ * Sends every thread's partial batch to call_rcu() and waits until all
+ * deferred frees queued before the call (by any thread), and the delayed
+ * span releases of HAK_SLAB_TYPESAFE_BY_RCU caches, are done.
+ * hak_cache_destroy() calls it when any free was ever deferred.
+ *
+ * Context: not inside a read-side critical section, not from a call_rcu()
+ * callback.
+ */
+void hak_rcu_barrier(void);
 
 /* ---- Introspection ---------------------------------------------------- */
 
