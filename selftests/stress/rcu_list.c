@@ -55,6 +55,20 @@ static _Atomic uint64_t progress;	/* traversals finished, all readers */
 
 #define PACE		8	/* writer operations per reader traversal */
 
+/*
+ * Publish and subscribe with C11 release/acquire (as strong as
+ * rcu_assign_pointer() and rcu_dereference(), and visible to TSan).
+ */
+static inline void publish(struct node **link, struct node *n)
+{
+	__atomic_store_n(link, n, __ATOMIC_RELEASE);
+}
+
+static inline struct node *subscribe(struct node **link)
+{
+	return __atomic_load_n(link, __ATOMIC_ACQUIRE);
+}
+
 static struct node *node_new(void)
 {
 	struct node *n = node_cache ? hak_cache_alloc(node_cache) :
@@ -79,9 +93,8 @@ static void node_free_rcu(struct node *n)
 
 static int node_ok(const struct node *n)
 {
-	return CMM_LOAD_SHARED(n->magic) == NODE_MAGIC &&
-	       CMM_LOAD_SHARED(n->check) == (CMM_LOAD_SHARED(n->gen) ^ SALT) &&
-	       (unsigned char)n->payload[31] == (CMM_LOAD_SHARED(n->gen) & 0xff);
+	return n->magic == NODE_MAGIC && n->check == (n->gen ^ SALT) &&
+	       (unsigned char)n->payload[31] == (n->gen & 0xff);
 }
 
 static void *reader(void *arg)
@@ -96,8 +109,8 @@ static void *reader(void *arg)
 		int steps = 0;
 
 		rcu_read_lock();
-		for (n = rcu_dereference(head); n && steps < MAX_STEPS;
-		     n = rcu_dereference(n->next), steps++) {
+		for (n = subscribe(&head); n && steps < MAX_STEPS;
+		     n = subscribe(&n->next), steps++) {
 			if (!node_ok(n)) {
 				bad++;
 				break;	/* its next pointer is garbage */
@@ -140,7 +153,7 @@ static struct node *unlink_at(unsigned int pos)
 		link = &(*link)->next;
 	n = *link;
 	if (n)
-		rcu_assign_pointer(*link, n->next);
+		publish(link, n->next);
 	return n;
 }
 
@@ -173,7 +186,7 @@ static void *writer(void *arg)
 				continue;
 			pthread_mutex_lock(&write_lock);
 			fresh->next = head;
-			rcu_assign_pointer(head, fresh);
+			publish(&head, fresh);
 			pthread_mutex_unlock(&write_lock);
 			atomic_fetch_add(&list_len, 1);
 		} else {
@@ -239,12 +252,15 @@ static int cache_empty(void)
 /*
  * urcu-memb's grace period orders a reader's loads before the call_rcu
  * thread's frees through membarrier(), which ThreadSanitizer cannot see:
- * those (and only those) pairs are not reported. Everything else is.
+ * races with the frees of the batch callback are not reported, nor those
+ * of liburcu's own (uninstrumented) memory, such as rcu_barrier()'s
+ * completion, allocated by one thread and freed by the call_rcu thread.
+ * Everything else is.
  */
 const char *__tsan_default_suppressions(void);
 const char *__tsan_default_suppressions(void)
 {
-	return "race:batch_free_rcu\n";
+	return "race:batch_free_rcu\ncalled_from_lib:liburcu.so\n";
 }
 #endif
 
