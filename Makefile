@@ -58,7 +58,7 @@ CONFIG_DEBUG	?= n
 ifeq ($(ARCH),$(HOSTARCH))
 CONFIG_RCU	?= y
 else
-CONFIG_RCU	?= $(if $(wildcard $(SYSROOT)/usr/include/urcu.h $(SYSROOT)/usr/include/*/urcu.h),y,n)
+CONFIG_RCU	?= $(if $(and $(SYSROOT),$(wildcard $(SYSROOT)/usr/include/urcu.h)),y,n)
 endif
 CONFIG_SANITIZE	?=
 SYSROOT		?=
