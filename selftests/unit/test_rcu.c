@@ -297,7 +297,13 @@ static int slab_is_free(const void *p)
 	unsigned int idx = (unsigned int)(((uintptr_t)p - (uintptr_t)ss) >>
 					  HAK_SLAB_SHIFT);
 
-	return (__atomic_load_n(&ss->free_bitmap, __ATOMIC_RELAXED) >> idx) & 1;
+	struct hak_lock *lock = &hak_pools[ss->node].lock;
+	uint32_t bits;
+
+	hak_lock(lock);			/* the bitmap's lock */
+	bits = ss->free_bitmap;
+	hak_unlock(lock);
+	return (bits >> idx) & 1;
 }
 
 /*
@@ -354,6 +360,15 @@ START_TEST(typesafe_destroy)
 	ck_assert_uint_eq(listed(), UINT64_MAX);	/* gone */
 }
 END_TEST
+
+#ifdef __SANITIZE_THREAD__
+/* As in selftests/stress/rcu_list.c: orderings TSan cannot see. */
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void)
+{
+	return "race:batch_free_rcu\ncalled_from_lib:liburcu.so\n";
+}
+#endif
 
 static Suite *suite(void)
 {
