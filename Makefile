@@ -19,6 +19,12 @@
 #   CONFIG_HARDENED=n    malloc and free fast paths without the free-path
 #                        checks (Documentation/security.rst)
 #   CONFIG_NUMA=n        build without libnuma (one pool; fake nodes work)
+#   CONFIG_RCU=n         build without liburcu: no hak_free_rcu(),
+#                        hak_cache_free_rcu(), hak_rcu_barrier() (a program
+#                        using them fails to link), and
+#                        HAK_SLAB_TYPESAFE_BY_RCU is refused (EINVAL); the
+#                        default is y, or for a cross build y only when
+#                        SYSROOT has <urcu.h>
 #   CONFIG_DEBUG=y       -O0, extra assertions
 #   CONFIG_SANITIZE=...  address,undefined or thread: instrumented build
 #   SYSROOT=dir          headers and libraries (libnuma) of the target,
@@ -49,6 +55,11 @@ endif
 CONFIG_HARDENED	?= y
 CONFIG_NUMA	?= y
 CONFIG_DEBUG	?= n
+ifeq ($(ARCH),$(HOSTARCH))
+CONFIG_RCU	?= y
+else
+CONFIG_RCU	?= $(if $(and $(SYSROOT),$(wildcard $(SYSROOT)/usr/include/urcu.h)),y,n)
+endif
 CONFIG_SANITIZE	?=
 SYSROOT		?=
 
@@ -57,12 +68,15 @@ ifeq ($(CONFIG_DEBUG),y)
 OPTFLAGS	:= -O0 -DHAK_DEBUG
 endif
 SANFLAGS	:= $(if $(CONFIG_SANITIZE),-fsanitize=$(CONFIG_SANITIZE) -fno-omit-frame-pointer)
-CONFIGFLAGS	:= $(if $(filter y,$(CONFIG_HARDENED)),-DCONFIG_HARDENED)
+CONFIGFLAGS	:= $(if $(filter y,$(CONFIG_HARDENED)),-DCONFIG_HARDENED) \
+		   $(if $(filter y,$(CONFIG_RCU)),-DCONFIG_RCU)
 
 CFLAGS		?=
 SYSFLAGS	:= $(if $(SYSROOT),-I$(SYSROOT)/usr/include)
 SYSLIBDIR	:= $(if $(SYSROOT),-L$(SYSROOT)/usr/lib/$(ARCH)-linux-gnu)
 NUMA_LIBS	:= $(if $(filter y,$(CONFIG_NUMA)),-lnuma)
+# liburcu's default flavour (urcu-memb); -lurcu-common for static links
+RCU_LIBS	:= $(if $(filter y,$(CONFIG_RCU)),-lurcu -lurcu-common)
 
 KBUILD_CFLAGS	:= -std=gnu11 $(OPTFLAGS) -g -fPIC -fno-plt -pthread \
 		   -Wall -Wextra -Werror -fvisibility=hidden \
@@ -71,7 +85,7 @@ KBUILD_CFLAGS	:= -std=gnu11 $(OPTFLAGS) -g -fPIC -fno-plt -pthread \
 KBUILD_LDFLAGS	:= -pthread $(SYSLIBDIR) $(SANFLAGS) $(LDFLAGS)
 # what a program linking libhakmem.a needs besides it (libhakmem.so loads
 # libnuma itself, on machines with more than one node: numa/numa_dlopen.c)
-LIB_A_LIBS	:= $(NUMA_LIBS) -pthread
+LIB_A_LIBS	:= $(NUMA_LIBS) $(RCU_LIBS) -pthread
 
 # ---- collect the objects listed by each directory's Kbuild ----------------
 
@@ -115,7 +129,7 @@ $(objtree)/%.o: $(srctree)/%.c $(CONFIG_STAMP)
 
 $(LIB_SO): $(lib-objs) $(so-objs)
 	$(quiet) LD $(notdir $@)
-	$(Q)$(CC) -shared -Wl,-soname,libhakmem.so -Wl,-z,now -o $@ $(lib-objs) $(so-objs) $(KBUILD_LDFLAGS)
+	$(Q)$(CC) -shared -Wl,-soname,libhakmem.so -Wl,-z,now -o $@ $(lib-objs) $(so-objs) $(KBUILD_LDFLAGS) $(RCU_LIBS)
 
 $(LIB_A): $(lib-objs) $(a-objs)
 	$(quiet) AR $(notdir $@)
@@ -138,7 +152,7 @@ install: all
 	$(Q)install -m 0644 $(srctree)/include/hakmem/hakmem.h \
 		$(DESTDIR)$(PREFIX)/include/hakmem/
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-		-e 's|@NUMA_LIBS@|$(NUMA_LIBS)|' \
+		-e 's|@NUMA_LIBS@|$(NUMA_LIBS) $(RCU_LIBS)|' \
 		$(srctree)/scripts/hakmem.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/hakmem.pc
 	$(quiet) INSTALL $(DESTDIR)$(PREFIX)

@@ -28,7 +28,7 @@ LIB_SO_NOHARD	:= $(BENCH_NOHARD)/libhakmem.so
 $(bbuild)/%-hak: $(srctree)/bench/%.c $(LIB_A) $(bench-hdrs)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $(patsubst $(objtree)/%,%,$@)
-	$(Q)$(CC) $(BENCH_CFLAGS) -DBENCH_HAKMEM -o $@ $< $(LIB_A) $(LIB_A_LIBS) -lm
+	$(Q)$(CC) $(BENCH_CFLAGS) $(CONFIGFLAGS) -DBENCH_HAKMEM -o $@ $< $(LIB_A) $(LIB_A_LIBS) -lm
 
 $(bbuild)/%-libc: $(srctree)/bench/%.c $(bench-hdrs)
 	@mkdir -p $(dir $@)

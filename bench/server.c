@@ -13,7 +13,12 @@
  * thread).
  *
  * Built with -DBENCH_HAKMEM, it uses hak_cache_*() and hak_malloc() /
- * hak_free(); otherwise malloc() plus explicit constructor calls.
+ * hak_free(); otherwise malloc() plus explicit constructor calls. With
+ * CONFIG_RCU too, a closed connection, taken out of the worker's lookup
+ * table, goes back with hak_cache_free_rcu(), as a runtime whose table
+ * other threads read under RCU would free it (the workers register with
+ * liburcu; nothing here reads under RCU, so this measures the cost of
+ * the deferral: batching, call_rcu() and the callback's frees).
  *
  * One allocation call in 16 is timed with clock_gettime(); the report
  * gives requests per second and the median and 99th percentile of those
@@ -28,6 +33,10 @@
 #include "bench_util.h"
 #ifdef BENCH_HAKMEM
 #include <hakmem/hakmem.h>
+#ifdef CONFIG_RCU
+#include <urcu.h>
+#define SRV_RCU 1
+#endif
 #define VARIANT "hakmem"
 #else
 #define VARIANT "malloc"
@@ -153,7 +162,9 @@ static void srv_conn_free(struct srv_conn *c)
 	if (c->magic != SRV_MAGIC_CONN || !c->open)
 		bench_corrupt(NAME, c, sizeof(*c));
 	conn_ctor(c);
-#ifdef BENCH_HAKMEM
+#if defined(SRV_RCU)
+	hak_cache_free_rcu(conn_cache, c);
+#elif defined(BENCH_HAKMEM)
 	hak_cache_free(conn_cache, c);
 #else
 	free(c);
@@ -302,6 +313,9 @@ static void *srv_worker_thread(void *arg)
 	unsigned int n, i;
 	int done = 0;
 
+#ifdef SRV_RCU
+	rcu_register_thread();
+#endif
 	while (!done) {
 		n = srv_pop(&w->q, batch);
 		for (i = 0; i < n; i++) {
@@ -314,6 +328,9 @@ static void *srv_worker_thread(void *arg)
 	for (i = 0; i < SRV_CONNS; i++)
 		if (w->conns[i])
 			srv_conn_free(w->conns[i]);
+#ifdef SRV_RCU
+	rcu_unregister_thread();
+#endif
 	return NULL;
 }
 
@@ -482,6 +499,9 @@ int main(int argc, char **argv)
 		pthread_join(workers[i].tid, NULL);
 		requests += workers[i].requests;
 	}
+#ifdef SRV_RCU
+	hak_rcu_barrier();	/* the deferred frees are part of the work */
+#endif
 	secs = bench_now() - t0;
 	if (opts.secs > 0)
 		pthread_join(timer, NULL);

@@ -40,6 +40,7 @@
 #include "meta.h"
 #include "options.h"
 #include "poison.h"
+#include "rcu.h"
 #include "span.h"
 
 #define PICK_SCAN	8	/* partial spans looked at for a free one */
@@ -385,6 +386,9 @@ static void span_release(struct central *ct, struct slab_rw *rw)
 		cs->cur = NULL;
 	partial_del(ct, rw);
 	ct->nr_spans--;
+	/* HAK_SLAB_TYPESAFE_BY_RCU: after a grace period (core/rcu.c) */
+	if (rcu_span_deferred(rw))
+		return;
 	superslab_release_span(ss_of_rw(rw), rw_idx(rw));
 }
 

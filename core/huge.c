@@ -158,6 +158,19 @@ int huge_trim(void)
 }
 
 /**
+ * huge_trim_try() - huge_trim() if the cache's lock is free now
+ *
+ * For the memory limit (core/limit.c), which reclaims from inside a
+ * mapping call whose caller may hold any allocator lock: never waits.
+ *
+ * Return: 1 if anything was unmapped.
+ */
+int huge_trim_try(void)
+{
+	return huge_cache_trim_try();
+}
+
+/**
  * huge_resize() - resize a huge allocation in place or by moving its pages
  * @h: its header
  * @size: the new size (above the largest size class)

@@ -375,6 +375,19 @@ struct huge_hdr *huge_cache_take(size_t size, size_t align, size_t *dirty)
 	return h;
 }
 
+/* Empties the cache (hak_huge_lock held: released here) and unmaps. */
+static int trim_locked(void)
+{
+	struct huge_victims v = { 0 };
+
+	for (int i = 0; i < HUGE_CACHE_ENTRIES; i++)
+		if (cached[i].h)
+			v.h[v.n++] = slot_take(&cached[i]);
+	hak_unlock(&hak_huge_lock);
+	victims_unmap(&v);
+	return v.n > 0;
+}
+
 /**
  * huge_cache_trim() - unmap every cached huge mapping
  *
@@ -382,13 +395,20 @@ struct huge_hdr *huge_cache_take(size_t size, size_t align, size_t *dirty)
  */
 int huge_cache_trim(void)
 {
-	struct huge_victims v = { 0 };
-
 	hak_lock(&hak_huge_lock);
-	for (int i = 0; i < HUGE_CACHE_ENTRIES; i++)
-		if (cached[i].h)
-			v.h[v.n++] = slot_take(&cached[i]);
-	hak_unlock(&hak_huge_lock);
-	victims_unmap(&v);
-	return v.n > 0;
+	return trim_locked();
+}
+
+/**
+ * huge_cache_trim_try() - huge_cache_trim() if the cache's lock is free
+ *
+ * Never waits (the memory limit reclaims from inside mapping calls).
+ *
+ * Return: 1 if anything was unmapped.
+ */
+int huge_cache_trim_try(void)
+{
+	if (!hak_trylock(&hak_huge_lock))
+		return 0;
+	return trim_locked();
 }

@@ -14,5 +14,6 @@ struct huge_hdr *huge_cache_take(size_t size, size_t align, size_t *dirty);
 int huge_cache_put(struct huge_hdr *h, uint64_t now);
 size_t huge_cache_gather(char *base, size_t from, size_t len);
 int huge_cache_trim(void);
+int huge_cache_trim_try(void);
 
 #endif /* HAK_HUGE_CACHE_H */

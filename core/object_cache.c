@@ -11,6 +11,7 @@
 #include "free.h"
 #include "init.h"
 #include "meta.h"
+#include "rcu.h"
 #include "region.h"
 #include "report.h"
 #include "hakmem/hakmem.h"
@@ -79,6 +80,16 @@ HAK_EXPORT struct hak_cache *hak_cache_create(const char *name, size_t size,
 	if (!name || cache_setup(&tmp, name, size, align, flags, ctor)) {
 		errno = EINVAL;
 		goto fail;
+	}
+	if (flags & HAK_SLAB_TYPESAFE_BY_RCU) {
+#ifdef CONFIG_RCU
+		rcu_cache_prepare();
+#else
+		hak_dprintf(2, "hakmem: hak_cache_create(%s): HAK_SLAB_TYPESAFE_BY_RCU needs a build with CONFIG_RCU=y\n",
+			    name);
+		errno = EINVAL;
+		goto fail;
+#endif
 	}
 	if (tmp.fc_cap > FC_USER_CAP) {
 		tmp.fc_cap = FC_USER_CAP;
@@ -177,8 +188,11 @@ HAK_EXPORT void hak_cache_destroy(struct hak_cache *cache)
 
 	if (!cache)
 		return;
+	rcu_cache_barrier(cache);	/* deferred frees of its objects */
 	fc_flush_reachable();
 	central_shrink(cache);
+	if (cache->flags & HAK_SLAB_TYPESAFE_BY_RCU)
+		rcu_cache_barrier(cache);	/* its spans' grace period */
 	hak_cache_list_lock();
 	live = cache_inuse(cache);
 	cached = regions_count_cached(cache->id);

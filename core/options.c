@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "limit.h"
 #include "options.h"
 
 extern char **environ;
@@ -15,6 +16,7 @@ struct option_desc {
 	long min;
 	long max;
 	const char *const *words;	/* symbolic values, index = value */
+	int (*parse)(const char *s, long *slot);	/* its own syntax */
 };
 
 static const char *const on_error_words[] = { "abort", "warn", NULL };
@@ -41,6 +43,7 @@ static const struct option_desc option_table[OPT_COUNT] = {
 	[OPT_NUMA_FAKE]	   = { "HAKMEM_NUMA_FAKE", 0, 0, 16, NULL },
 	[OPT_THP]	   = { "HAKMEM_THP", THP_ALWAYS, 0, 2, thp_words },
 	[OPT_BACKGROUND]   = { "HAKMEM_BACKGROUND", 0, 0, 1, NULL },
+	[OPT_LIMIT]	   = { "HAKMEM_LIMIT", 0, 0, 1, NULL, limit_parse_env },
 };
 
 long hak_opt[OPT_COUNT] = {
@@ -88,6 +91,10 @@ static void option_parse(const struct option_desc *d, long *slot)
 
 	if (!s)
 		return;
+	if (d->parse) {
+		d->parse(s, slot);
+		return;
+	}
 	for (int i = 0; d->words && d->words[i]; i++) {
 		if (!strcmp(s, d->words[i])) {
 			*slot = i;

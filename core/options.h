@@ -37,6 +37,7 @@ enum hak_option {
 	OPT_NUMA_FAKE,		/* HAKMEM_NUMA_FAKE: split CPUs into N nodes */
 	OPT_THP,		/* HAKMEM_THP: huge pages for SuperSlabs */
 	OPT_BACKGROUND,		/* HAKMEM_BACKGROUND: decay thread (1) or not */
+	OPT_LIMIT,		/* HAKMEM_LIMIT: soft[,hard] sizes (limit.c) */
 	OPT_COUNT
 };
 

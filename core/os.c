@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "compiler.h"
+#include "limit.h"
 #include "options.h"
 #include "os.h"
 
@@ -30,13 +31,25 @@ static int inject_failure(void)
 	       (uint64_t)every - 1;
 }
 
-/**
- * os_map() - map anonymous read-write memory
- * @len: length, a multiple of the page size
- *
- * Return: the mapping, or NULL with errno ENOMEM.
+/*
+ * Every mapping that grows the allocator's footprint is charged here
+ * first, against the memory limits when one is set (core/limit.c).
  */
-void *os_map(size_t len)
+static int charge(size_t len)
+{
+	if (unlikely(limit_on()))
+		return limit_charge(&mapped_bytes, len);
+	atomic_fetch_add_explicit(&mapped_bytes, len, memory_order_relaxed);
+	return 0;
+}
+
+static void uncharge(size_t len)
+{
+	atomic_fetch_sub_explicit(&mapped_bytes, len, memory_order_relaxed);
+}
+
+/* Maps @len bytes already charged; uncharges them on failure. */
+static void *map_charged(size_t len)
 {
 	void *p;
 
@@ -46,11 +59,27 @@ void *os_map(size_t len)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (unlikely(p == MAP_FAILED))
 		goto fail;
-	atomic_fetch_add_explicit(&mapped_bytes, len, memory_order_relaxed);
 	return p;
 fail:
+	uncharge(len);
 	errno = ENOMEM;
 	return NULL;
+}
+
+/**
+ * os_map() - map anonymous read-write memory
+ * @len: length, a multiple of the page size
+ *
+ * Return: the mapping, or NULL with errno ENOMEM (also when the hard
+ * memory limit refuses it).
+ */
+void *os_map(size_t len)
+{
+	if (unlikely(charge(len))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return map_charged(len);
 }
 
 /**
@@ -69,11 +98,14 @@ void *os_map_aligned(size_t len, size_t align)
 	uintptr_t base, start;
 	char *raw;
 
-	if (unlikely(span < len)) {
+	if (unlikely(span < len) || unlikely(charge(len))) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	raw = os_map(span);
+	/* only @len stays: the trimmed ends are not held against a limit */
+	atomic_fetch_add_explicit(&mapped_bytes, span - len,
+				  memory_order_relaxed);
+	raw = map_charged(span);
 	if (!raw)
 		return NULL;
 	base = (uintptr_t)raw;
@@ -172,23 +204,24 @@ uint64_t os_mapped_bytes(void)
  */
 void *os_remap(void *old, size_t old_len, size_t len, void *fixed)
 {
+	size_t grow = len > old_len ? len - old_len : 0;
 	void *p;
 
 	if (unlikely(inject_failure()))
+		goto fail;
+	if (grow && unlikely(charge(grow)))
 		goto fail;
 	if (fixed)
 		p = mremap(old, old_len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
 			   fixed);
 	else
 		p = mremap(old, old_len, len, 0);
-	if (p == MAP_FAILED)
+	if (p == MAP_FAILED) {
+		uncharge(grow);
 		goto fail;
-	if (len > old_len)
-		atomic_fetch_add_explicit(&mapped_bytes, len - old_len,
-					  memory_order_relaxed);
-	else
-		atomic_fetch_sub_explicit(&mapped_bytes, old_len - len,
-					  memory_order_relaxed);
+	}
+	if (len < old_len)
+		uncharge(old_len - len);
 	return p;
 fail:
 	errno = ENOMEM;

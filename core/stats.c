@@ -10,6 +10,7 @@
 #include "fmt.h"
 #include "huge.h"
 #include "init.h"
+#include "limit.h"
 #include "options.h"
 #include "os.h"
 #include "percpu.h"
@@ -86,6 +87,8 @@ HAK_EXPORT void hak_global_stats(struct hak_global_stats *st)
 #ifdef CONFIG_HARDENED
 	st->hardened = 1;
 #endif
+	limit_stats(&st->limit_soft, &st->limit_hard, &st->limit_failures,
+		    &st->limit_reclaims);
 }
 
 static void node_fill(struct hak_node_stats *row, unsigned int n)

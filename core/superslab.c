@@ -447,6 +447,32 @@ int superslab_purge(int unmap_empty)
 }
 
 /**
+ * superslab_trim_try() - unmap the empty SuperSlabs of every pool whose
+ * lock is free now
+ *
+ * For the memory limit (core/limit.c), which reclaims from inside a
+ * mapping call whose caller may hold a pool lock: never waits (pool locks
+ * are only tried, as decay_others() does).
+ *
+ * Return: 1 if a SuperSlab was unmapped.
+ */
+int superslab_trim_try(void)
+{
+	int did = 0;
+
+	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
+		struct ss_pool *pool = &hak_pools[n];
+
+		if (!hak_trylock(&pool->lock))
+			continue;
+		did |= pool->nr_empty != 0;
+		unmap_empty_locked(pool, 0);
+		hak_unlock(&pool->lock);
+	}
+	return did;
+}
+
+/**
  * superslab_decay() - the decay tick of every pool that is due
  *
  * For the background thread (core/background.c): ticks the pools without

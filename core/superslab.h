@@ -209,6 +209,7 @@ struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node);
 void superslab_release_span(struct superslab *ss, unsigned int head);
 int superslab_purge(int unmap_empty);
 int superslab_decay(void);
+int superslab_trim_try(void);
 void superslab_pool_lock_all(void);
 void superslab_pool_unlock_all(void);
 void superslab_pool_reinit(void);

@@ -22,7 +22,7 @@ Usage: scripts/deps.sh [GROUP]...
 Install the Debian packages hakmem needs for GROUP (default: build test).
 
 Groups:
-  build   C and C++ compilers, make, pkg-config, Check, libnuma
+  build   C and C++ compilers, make, pkg-config, Check, libnuma, liburcu
   test    build + valgrind, python3, sqlite3, git, clang/LLVM (sanitizers,
           libFuzzer), redis
   bench   jemalloc, mimalloc, tcmalloc, gnuplot, g++ (C++ workloads), valgrind
@@ -32,7 +32,7 @@ Groups:
 EOF
 }
 
-pkgs_build=(gcc g++ make pkg-config check libnuma-dev numactl)
+pkgs_build=(gcc g++ make pkg-config check libnuma-dev numactl liburcu-dev)
 pkgs_test=(valgrind python3 sqlite3 git coreutils clang llvm
 	   clang-14 libclang-rt-14-dev redis-server redis-tools)
 pkgs_bench=(libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 gnuplot-nox g++

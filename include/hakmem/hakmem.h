@@ -164,12 +164,45 @@ int hak_trim(void);
  */
 void *hak_malloc_node(size_t size, int node);
 
+/**
+ * hak_set_limit() - limit the memory the allocator maps, as tcmalloc's
+ * SetMemoryLimit
+ * @soft: bytes above which cached and free memory (the cache of freed huge
+ *        mappings, empty SuperSlabs) is released before more is mapped;
+ *        0 for no soft limit
+ * @hard: bytes the allocator's own mappings never pass (SuperSlabs, huge
+ *        mappings, metadata: the @mapped_bytes of hak_global_stats()); an
+ *        allocation that would need more returns NULL with errno ENOMEM,
+ *        the heap stays usable and hak_global_stats() counts it in
+ *        @limit_failures; 0 for no hard limit
+ *
+ * Replaces the limits set before (or by HAKMEM_LIMIT=soft[,hard]). When
+ * the memory mapped now is above a new limit, hak_trim() runs first. A
+ * hard limit below what stays mapped is accepted: nothing more is mapped
+ * until frees bring usage below it (allocations served from memory
+ * already mapped still succeed).
+ *
+ * Return: 0; 1 when the hard limit was set below the bytes mapped now
+ * (reported on stderr); -1 with errno EINVAL when @soft is above a
+ * nonzero @hard (reported on stderr; the limits are unchanged).
+ */
+int hak_set_limit(size_t soft, size_t hard);
+
 /* ---- Object caches ---------------------------------------------------- */
 
 /** HAK_SLAB_HWCACHE_ALIGN - align objects to the hardware cache line */
 #define HAK_SLAB_HWCACHE_ALIGN	0x00002000UL
 /** HAK_SLAB_PANIC - abort instead of returning NULL from hak_cache_create() */
 #define HAK_SLAB_PANIC		0x00040000UL
+/**
+ * HAK_SLAB_TYPESAFE_BY_RCU - a freed object may be reused at once for
+ * another object of the same cache, but its memory goes back to the
+ * SuperSlab (and from there to another cache or the kernel) only after a
+ * liburcu grace period, so lock-free readers may still read an object
+ * they found and must validate it (as the kernel's SLAB_TYPESAFE_BY_RCU).
+ * Needs CONFIG_RCU=y: hak_cache_create() refuses it with EINVAL otherwise.
+ */
+#define HAK_SLAB_TYPESAFE_BY_RCU	0x00080000UL
 
 struct hak_cache;
 
@@ -237,6 +270,11 @@ int hak_cache_shrink(struct hak_cache *cache);
  * alive, as SLUB does, so they remain valid). In the per-thread mode,
  * objects freed by other live threads may still sit in their caches: the
  * cache then stays registered, without a report, until they come back.
+ * With CONFIG_RCU=y it first waits for pending deferred frees
+ * (hak_rcu_barrier(), once any free was ever deferred) and, for a
+ * HAK_SLAB_TYPESAFE_BY_RCU cache, for the grace period of its spans.
+ *
+ * Context: not inside an RCU read-side critical section.
  */
 void hak_cache_destroy(struct hak_cache *cache);
 
@@ -325,6 +363,61 @@ unsigned int hak_reserve_count(const struct hak_reserve *r);
  */
 void hak_reserve_release(struct hak_cache *cache, struct hak_reserve *r);
 
+/* ---- RCU-deferred frees (CONFIG_RCU=y, liburcu) ------------------------ */
+
+/*
+ * The grace periods are those of liburcu's default flavour, urcu-memb
+ * (<urcu.h>, -lurcu): the readers that a deferred free waits for are the
+ * program's threads registered with rcu_register_thread() of that flavour,
+ * inside rcu_read_lock() ... rcu_read_unlock(). hakmem itself never reads
+ * under RCU and registers no thread. A library built with CONFIG_RCU=n
+ * does not have these functions: a program calling them fails to link.
+ */
+
+/**
+ * hak_free_rcu() - free memory after a grace period, as kvfree_rcu()
+ * @p: any allocation of the hak_* or standard calls, or NULL (a no-op)
+ *
+ * The memory stays valid for readers that may have found it until every
+ * read-side critical section running now has ended. Nothing is written
+ * into it: @p goes into a per-thread batch (one page of pointers), and
+ * one call_rcu() frees a whole batch; a batch that is not full goes when
+ * the thread's next call finds it older than 10 ms, when the thread exits,
+ * or at hak_rcu_barrier(). An invalid pointer is reported at once, as by
+ * hak_free(); a second deferred free of one pointer is reported when the
+ * batch is freed.
+ *
+ * Context: a thread registered with liburcu (call_rcu()'s rule), not
+ * inside a read-side critical section: when no batch memory can be had,
+ * it waits for a grace period itself (synchronize_rcu()) and frees.
+ */
+void hak_free_rcu(void *p);
+
+/**
+ * hak_cache_free_rcu() - return an object to its cache after a grace period
+ * @cache: the cache the object was allocated from
+ * @obj: the object, or NULL (a no-op)
+ *
+ * As hak_free_rcu(); an object of another cache is reported at once.
+ *
+ * Context: as hak_free_rcu().
+ */
+void hak_cache_free_rcu(struct hak_cache *cache, void *obj);
+
+/**
+ * hak_rcu_barrier() - wait for every pending deferred free, as
+ * rcu_barrier()
+ *
+ * Sends every thread's partial batch to call_rcu() and waits until all
+ * deferred frees queued before the call (by any thread), and the delayed
+ * span releases of HAK_SLAB_TYPESAFE_BY_RCU caches, are done.
+ * hak_cache_destroy() calls it when any free was ever deferred.
+ *
+ * Context: not inside a read-side critical section, not from a call_rcu()
+ * callback.
+ */
+void hak_rcu_barrier(void);
+
 /* ---- Introspection ---------------------------------------------------- */
 
 /**
@@ -381,6 +474,13 @@ struct hak_slabinfo {
  * @hardened: 1 when the library was built with CONFIG_HARDENED=y (the
  *            default: the free fast path checks every pointer), 0 for
  *            CONFIG_HARDENED=n
+ * @limit_soft: the soft memory limit in bytes (hak_set_limit(),
+ *              HAKMEM_LIMIT), 0 for none
+ * @limit_hard: the hard memory limit in bytes, 0 for none
+ * @limit_failures: mappings the hard limit refused since start (each gave
+ *                  an allocation NULL with ENOMEM, unless a retry after
+ *                  releasing cached memory succeeded)
+ * @limit_reclaims: releases of cached memory the limits started
  */
 struct hak_global_stats {
 	uint64_t superslabs;
@@ -397,6 +497,10 @@ struct hak_global_stats {
 	int64_t anon_huge_bytes;
 	int background;
 	int hardened;
+	uint64_t limit_soft;
+	uint64_t limit_hard;
+	uint64_t limit_failures;
+	uint64_t limit_reclaims;
 };
 
 /**

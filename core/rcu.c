@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: MIT
+/*
+ * RCU-deferred frees on liburcu's default flavour (urcu-memb, <urcu.h>,
+ * -lurcu), after the kernel's kvfree_rcu() with one argument: nothing is
+ * written into the object, and one call_rcu() covers a whole batch.
+ *
+ * Batches are per thread (a first version; per CPU would need the rseq
+ * machinery of percpu.c): a page from the metadata arena holding a
+ * struct rcu_head and up to RCU_BATCH_OBJS pointers, recycled through a
+ * free list. A thread's batch goes to call_rcu() when it is full, when
+ * the thread's next deferred free finds it older than RCU_AGE_MS, when
+ * the thread exits, and at hak_rcu_barrier(), which flushes every
+ * thread's batch. The callback frees the objects (hak_free(): every check
+ * of a plain free) from liburcu's call_rcu thread and flushes that
+ * thread's cache, so the objects go back to where any thread finds them.
+ *
+ * HAK_SLAB_TYPESAFE_BY_RCU: objects are reused at once, but a span that
+ * becomes empty is not given back to its SuperSlab until a grace period
+ * has passed: it waits on a list threaded through its slab_rw (off every
+ * central list by then), and one call_rcu() at a time releases the spans
+ * gathered so far. Nothing is allocated for it.
+ *
+ * hakmem itself never reads under RCU and registers no thread: the
+ * program's readers register with liburcu, and calls follow liburcu's
+ * rules (Documentation/api.rst).
+ *
+ * Lock order: a holder's lock, then rcu_lock (the holder list and free
+ * lists). rcu_span_lock is taken inside a central lock and nests nothing.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <urcu.h>
+
+#include "cache.h"
+#include "central.h"
+#include "check.h"
+#include "fmt.h"
+#include "lock.h"
+#include "meta.h"
+#include "os.h"
+#include "rcu.h"
+#include "remote.h"
+#include "report.h"
+#include "tcache.h"
+
+#define RCU_BATCH_BYTES	4096	/* one page of pointers, as kvfree_rcu() */
+
+struct rcu_batch {
+	struct rcu_head head;
+	struct rcu_batch *next_free;
+	uint64_t born;			/* os_now_ms() of its first object */
+	uint32_t n;
+	void *objs[];
+};
+
+static_assert(RCU_BATCH_OBJS == (RCU_BATCH_BYTES - sizeof(struct rcu_batch)) /
+	      sizeof(void *), "RCU_BATCH_OBJS (rcu.h) fills the page");
+
+/* One per thread that deferred a free; recycled after the thread exits. */
+struct rcu_holder {
+	struct hak_lock lock;		/* cur: its thread and the barrier */
+	struct rcu_batch *cur;
+	struct rcu_holder *next;	/* every holder: never unlinked */
+	struct rcu_holder *next_free;
+};
+
+/* A partial batch waits at most this long for its thread's next call. */
+unsigned long hak_rcu_age_ms = 10;
+_Atomic uint64_t hak_rcu_batches;	/* call_rcu() calls for batches */
+
+static struct hak_lock rcu_lock = HAK_LOCK_INIT;
+static struct rcu_holder *_Atomic holders;
+static struct rcu_holder *free_holders;
+static struct rcu_batch *free_batches;
+static _Atomic int rcu_used;		/* a deferred free or span was queued */
+
+static __thread struct rcu_holder *tls_holder
+	__attribute__((tls_model("initial-exec")));
+static __thread int tls_dead __attribute__((tls_model("initial-exec")));
+static pthread_key_t holder_key;
+static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
+
+/* Spans of HAK_SLAB_TYPESAFE_BY_RCU caches waiting for a grace period. */
+static struct hak_lock rcu_span_lock = HAK_LOCK_INIT;
+static struct slab_rw *span_waiting;	/* not yet in a grace period */
+static struct slab_rw *span_flight;	/* in the current one */
+static struct rcu_head span_head;
+
+/* ---- batches ------------------------------------------------------------ */
+
+static struct rcu_batch *batch_get(void)
+{
+	struct rcu_batch *b;
+
+	hak_lock(&rcu_lock);
+	b = free_batches;
+	if (b)
+		free_batches = b->next_free;
+	hak_unlock(&rcu_lock);
+	if (!b)
+		b = meta_alloc(RCU_BATCH_BYTES);
+	if (b)
+		b->n = 0;
+	return b;
+}
+
+static void batch_put(struct rcu_batch *b)
+{
+	hak_lock(&rcu_lock);
+	b->next_free = free_batches;
+	free_batches = b;
+	hak_unlock(&rcu_lock);
+}
+
+/* After a grace period: free the batch's objects, from the call_rcu thread. */
+static void batch_free_rcu(struct rcu_head *head)
+{
+	struct rcu_batch *b = caa_container_of(head, struct rcu_batch, head);
+
+	for (uint32_t i = 0; i < b->n; i++)
+		hak_free(b->objs[i]);
+	/* not left in this helper thread's own cache (per-thread mode) */
+	remote_flush_current();
+	tcache_flush_current();
+	batch_put(b);
+}
+
+static void batch_submit(struct rcu_batch *b)
+{
+	if (!b->n) {
+		batch_put(b);
+		return;
+	}
+	atomic_fetch_add_explicit(&hak_rcu_batches, 1, memory_order_relaxed);
+	call_rcu(&b->head, batch_free_rcu);
+}
+
+/* ---- per-thread holders --------------------------------------------------- */
+
+static void holder_exit(void *arg)
+{
+	struct rcu_holder *h = arg;
+	struct rcu_batch *b;
+
+	hak_lock(&h->lock);
+	b = h->cur;
+	h->cur = NULL;
+	hak_unlock(&h->lock);
+	if (b)
+		batch_submit(b);
+	tls_holder = NULL;
+	tls_dead = 1;
+	hak_lock(&rcu_lock);
+	h->next_free = free_holders;
+	free_holders = h;
+	hak_unlock(&rcu_lock);
+}
+
+static void rcu_fork_prepare(void)
+{
+	hak_lock(&rcu_lock);
+	hak_lock(&rcu_span_lock);
+}
+
+static void rcu_fork_parent(void)
+{
+	hak_unlock(&rcu_span_lock);
+	hak_unlock(&rcu_lock);
+}
+
+/* Only the forking thread lives on: every other holder's lock is reset. */
+static void rcu_fork_child(void)
+{
+	for (struct rcu_holder *h = holders; h; h = h->next)
+		hak_lock_init(&h->lock);
+	hak_lock_init(&rcu_span_lock);
+	hak_lock_init(&rcu_lock);
+}
+
+static void rcu_init_once(void)
+{
+	pthread_key_create(&holder_key, holder_exit);
+	pthread_atfork(rcu_fork_prepare, rcu_fork_parent, rcu_fork_child);
+}
+
+static struct rcu_holder *holder_get(void)
+{
+	struct rcu_holder *h = tls_holder;
+
+	if (likely(h))
+		return h;
+	if (tls_dead)
+		return NULL;
+	pthread_once(&rcu_once, rcu_init_once);
+	hak_lock(&rcu_lock);
+	h = free_holders;
+	if (h) {
+		free_holders = h->next_free;
+	} else {
+		h = meta_alloc(sizeof(*h));
+		if (h) {
+			h->next = holders;
+			atomic_store_explicit(&holders, h,
+					      memory_order_release);
+		}
+	}
+	hak_unlock(&rcu_lock);
+	if (!h)
+		return NULL;
+	tls_holder = h;
+	pthread_setspecific(holder_key, h);
+	return h;
+}
+
+/*
+ * No batch could be had (no memory, or a thread past its exit): wait for
+ * the grace period here, as kvfree_rcu() does when it cannot allocate.
+ */
+static void defer_sync(void *p)
+{
+	synchronize_rcu();
+	hak_free(p);
+}
+
+static void defer(void *p)
+{
+	struct rcu_holder *h = holder_get();
+	struct rcu_batch *b, *full = NULL;
+	uint64_t now = os_now_ms();
+
+	atomic_store_explicit(&rcu_used, 1, memory_order_relaxed);
+	if (unlikely(!h))
+		goto sync;
+	hak_lock(&h->lock);
+	b = h->cur;
+	if (unlikely(!b)) {
+		hak_unlock(&h->lock);
+		b = batch_get();
+		if (!b)
+			goto sync;
+		b->born = now;
+		hak_lock(&h->lock);
+		if (h->cur) {		/* not possible: only we fill it */
+			batch_put(b);
+			b = h->cur;
+		}
+		h->cur = b;
+	}
+	b->objs[b->n++] = p;
+	if (b->n == RCU_BATCH_OBJS || now - b->born >= hak_rcu_age_ms) {
+		full = b;
+		h->cur = NULL;
+	}
+	hak_unlock(&h->lock);
+	if (full)
+		batch_submit(full);
+	return;
+sync:
+	defer_sync(p);
+}
+
+HAK_EXPORT void hak_free_rcu(void *p)
+{
+	struct obj_info oi;
+
+	if (!p)
+		return;
+	obj_classify(p, &oi);
+	if (oi.kind != OBJ_VALID && oi.kind != OBJ_HUGE) {
+		hak_report("hak_free_rcu", p, oi.cache, obj_kind_str(oi.kind));
+		return;
+	}
+	defer(p);
+}
+
+HAK_EXPORT void hak_cache_free_rcu(struct hak_cache *c, void *obj)
+{
+	struct obj_info oi;
+
+	if (!obj)
+		return;
+	obj_classify(obj, &oi);
+	if (oi.kind == OBJ_HUGE) {
+		hak_report("hak_cache_free_rcu", obj, c,
+			   "a huge allocation, not an object of this cache");
+		return;
+	}
+	if (oi.kind != OBJ_VALID) {
+		hak_report("hak_cache_free_rcu", obj, oi.cache,
+			   obj_kind_str(oi.kind));
+		return;
+	}
+	if (oi.cache != c) {
+		hak_report("hak_cache_free_rcu", obj, oi.cache,
+			   "object belongs to another cache");
+		return;
+	}
+	defer(obj);
+}
+
+/* ---- HAK_SLAB_TYPESAFE_BY_RCU spans ---------------------------------------- */
+
+static void span_release_rcu(struct rcu_head *head);
+
+/* Starts a grace period for the waiting spans (rcu_span_lock held). */
+static int span_start_locked(void)
+{
+	if (span_flight || !span_waiting)
+		return 0;
+	span_flight = span_waiting;
+	span_waiting = NULL;
+	return 1;
+}
+
+static void span_release_rcu(struct rcu_head *head)
+{
+	struct slab_rw *rw, *next;
+	int again;
+
+	(void)head;
+	hak_lock(&rcu_span_lock);
+	rw = span_flight;
+	hak_unlock(&rcu_span_lock);
+	for (; rw; rw = next) {
+		struct superslab *ss = ss_of_rw(rw);
+		unsigned int idx = rw_idx(rw);
+		struct hak_cache *c = hak_caches[ss->ro[idx].cache_id];
+		struct central *ct = central_peek(c, ss->node);
+
+		next = rw->next;
+		rw->next = NULL;
+		hak_lock(&ct->lock);
+		superslab_release_span(ss, idx);
+		hak_unlock(&ct->lock);
+	}
+	hak_lock(&rcu_span_lock);
+	span_flight = NULL;
+	again = span_start_locked();
+	hak_unlock(&rcu_span_lock);
+	if (again)
+		call_rcu(&span_head, span_release_rcu);
+}
+
+/**
+ * rcu_span_defer() - release an empty span after a grace period
+ * @rw: the span's head, off its central's lists and counters
+ *
+ * Context: the span's central lock held.
+ * Return: 1 (the span is in the care of this file now).
+ */
+int rcu_span_defer(struct slab_rw *rw)
+{
+	int start;
+
+	atomic_store_explicit(&rcu_used, 1, memory_order_relaxed);
+	hak_lock(&rcu_span_lock);
+	rw->next = span_waiting;
+	span_waiting = rw;
+	start = span_start_locked();
+	hak_unlock(&rcu_span_lock);
+	if (start)
+		call_rcu(&span_head, span_release_rcu);
+	return 1;
+}
+
+static int spans_pending(void)
+{
+	int pending;
+
+	hak_lock(&rcu_span_lock);
+	pending = span_flight || span_waiting;
+	hak_unlock(&rcu_span_lock);
+	return pending;
+}
+
+/**
+ * rcu_cache_prepare() - make liburcu's call_rcu thread exist
+ *
+ * For hak_cache_create() of a HAK_SLAB_TYPESAFE_BY_RCU cache, with no
+ * lock held: the first call_rcu() creates the thread (and allocates), and
+ * a span is deferred with a central lock held.
+ */
+void rcu_cache_prepare(void)
+{
+	get_default_call_rcu_data();
+}
+
+/* ---- barriers ----------------------------------------------------------- */
+
+static void flush_all_holders(void)
+{
+	struct rcu_holder *h = atomic_load_explicit(&holders,
+						    memory_order_acquire);
+
+	for (; h; h = h->next) {
+		struct rcu_batch *b;
+
+		hak_lock(&h->lock);
+		b = h->cur;
+		h->cur = NULL;
+		hak_unlock(&h->lock);
+		if (b)
+			batch_submit(b);
+	}
+}
+
+HAK_EXPORT void hak_rcu_barrier(void)
+{
+	flush_all_holders();
+	/* a span callback may start one more grace period for later spans */
+	do {
+		rcu_barrier();
+	} while (spans_pending());
+}
+
+/**
+ * rcu_cache_barrier() - what hak_cache_destroy() waits for
+ * @c: the cache being destroyed
+ *
+ * Every deferred free (some may be @c's objects); and, for a
+ * HAK_SLAB_TYPESAFE_BY_RCU cache, the release of its spans. Nothing when
+ * no free was ever deferred.
+ *
+ * Context: no allocator lock held.
+ */
+void rcu_cache_barrier(struct hak_cache *c)
+{
+	(void)c;
+	if (atomic_load_explicit(&rcu_used, memory_order_relaxed))
+		hak_rcu_barrier();
+}

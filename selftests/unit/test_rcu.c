@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests: RCU-deferred frees on liburcu (hak_free_rcu(),
+ * hak_cache_free_rcu(), hak_rcu_barrier(), HAK_SLAB_TYPESAFE_BY_RCU).
+ * A reader thread holds a read-side critical section while the object or
+ * span it could see must stay untouched; batching is checked through the
+ * count of call_rcu() calls. With CONFIG_RCU=n: the flag is refused.
+ */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hakmem/hakmem.h"
+#include "../../core/options.h"
+#include "../../core/report.h"
+#include "../lib/capture.h"
+#include "../lib/check_main.h"
+
+#ifdef CONFIG_RCU
+#include <urcu.h>
+
+#include "../../core/rcu.h"
+#include "../../core/superslab.h"
+
+#define WATCH_ROUNDS	200	/* looks at the object while the reader holds */
+
+/* The objects of "rcu-test" in the slabinfo table, or UINT64_MAX. */
+static uint64_t listed(void)
+{
+	struct hak_slabinfo rows[256];
+	int n = hak_slabinfo(rows, 256);
+
+	for (int i = 0; i < n && i < 256; i++)
+		if (!strcmp(rows[i].name, "rcu-test"))
+			return rows[i].active_objs;
+	return UINT64_MAX;
+}
+
+/*
+ * Objects of @c allocated and not freed: the fast-path caches this thread
+ * can reach are flushed first (every CPU's in the per-CPU mode; the
+ * call_rcu thread flushes its own in the per-thread mode).
+ */
+static uint64_t active(struct hak_cache *c)
+{
+	hak_cache_shrink(c);
+	return listed();
+}
+
+/* A reader that stays in one read-side critical section until told. */
+struct reader {
+	pthread_t tid;
+	_Atomic int inside;
+	_Atomic int leave;
+};
+
+static void *reader_fn(void *arg)
+{
+	struct reader *r = arg;
+
+	rcu_register_thread();
+	rcu_read_lock();
+	atomic_store(&r->inside, 1);
+	while (!atomic_load(&r->leave))
+		usleep(100);
+	rcu_read_unlock();
+	rcu_unregister_thread();
+	return NULL;
+}
+
+static void reader_start(struct reader *r)
+{
+	memset(r, 0, sizeof(*r));
+	ck_assert_int_eq(pthread_create(&r->tid, NULL, reader_fn, r), 0);
+	while (!atomic_load(&r->inside))
+		usleep(100);
+}
+
+static void reader_stop(struct reader *r)
+{
+	atomic_store(&r->leave, 1);
+	pthread_join(r->tid, NULL);
+}
+
+static void *barrier_fn(void *arg)
+{
+	_Atomic int *done = arg;
+
+	hak_rcu_barrier();
+	atomic_store(done, 1);
+	return NULL;
+}
+
+static void setup(void)
+{
+	rcu_register_thread();
+}
+
+static void teardown(void)
+{
+	rcu_unregister_thread();
+}
+
+/*
+ * The object stays as it was (no free tag, no poison, no reuse) while a
+ * reader that started before the deferred free is inside its critical
+ * section, and is freed once it has left.
+ */
+START_TEST(free_waits_for_the_reader)
+{
+	struct hak_cache *c = hak_cache_create("rcu-test", 200, 0, 0, NULL);
+	unsigned char *p = hak_cache_alloc(c), copy[200];
+	_Atomic int done = 0;
+	struct reader r;
+	pthread_t bt;
+
+	memset(p, 0xa5, 200);
+	memcpy(copy, p, 200);
+	reader_start(&r);
+	hak_cache_free_rcu(c, p);
+	ck_assert_int_eq(pthread_create(&bt, NULL, barrier_fn, &done), 0);
+	for (int i = 0; i < WATCH_ROUNDS; i++) {
+		ck_assert_int_eq(memcmp(p, copy, 200), 0);
+		ck_assert_int_eq(atomic_load(&done), 0);
+		ck_assert_uint_eq(active(c), 1);
+		usleep(500);
+	}
+	reader_stop(&r);
+	pthread_join(bt, NULL);
+	ck_assert_int_eq(done, 1);
+	ck_assert_uint_eq(active(c), 0);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+/* One call_rcu() per full batch, none per object. */
+START_TEST(one_call_rcu_per_batch)
+{
+	struct hak_cache *c = hak_cache_create("rcu-test", 64, 0, 0, NULL);
+	static void *objs[3 * RCU_BATCH_OBJS + 5];
+	uint64_t before;
+
+	hak_rcu_age_ms = 1UL << 40;	/* only full batches go */
+	for (size_t i = 0; i < 3 * RCU_BATCH_OBJS + 5; i++)
+		objs[i] = hak_cache_alloc(c);
+	before = hak_rcu_batches;
+	for (size_t i = 0; i < 3 * RCU_BATCH_OBJS + 5; i++)
+		hak_cache_free_rcu(c, objs[i]);
+	ck_assert_uint_eq(hak_rcu_batches - before, 3);
+	rcu_barrier();			/* liburcu's: the 3 batches sent */
+	ck_assert_uint_eq(active(c), 5);	/* the partial batch */
+	hak_rcu_barrier();
+	ck_assert_uint_eq(hak_rcu_batches - before, 4);	/* the partial one */
+	ck_assert_uint_eq(active(c), 0);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+/* Age 0: every call finds its batch old enough to go. */
+START_TEST(an_old_batch_goes_on_the_next_call)
+{
+	struct hak_cache *c = hak_cache_create("rcu-test", 64, 0, 0, NULL);
+	void *objs[8];
+	uint64_t before;
+
+	for (int i = 0; i < 8; i++)
+		objs[i] = hak_cache_alloc(c);
+	hak_rcu_age_ms = 0;
+	before = hak_rcu_batches;
+	for (int i = 0; i < 8; i++)
+		hak_cache_free_rcu(c, objs[i]);
+	ck_assert_uint_eq(hak_rcu_batches - before, 8);
+	rcu_barrier();
+	ck_assert_uint_eq(active(c), 0);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+static struct hak_cache *exit_cache;
+
+static void *free_and_exit(void *arg)
+{
+	void **objs = arg;
+
+	rcu_register_thread();
+	for (int i = 0; i < 5; i++)
+		hak_cache_free_rcu(exit_cache, objs[i]);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/* A thread's partial batch goes at its exit: liburcu's own barrier sees it. */
+START_TEST(thread_exit_sends_the_batch)
+{
+	void *objs[5];
+	pthread_t t;
+
+	hak_rcu_age_ms = 1UL << 40;
+	exit_cache = hak_cache_create("rcu-test", 64, 0, 0, NULL);
+	for (int i = 0; i < 5; i++)
+		objs[i] = hak_cache_alloc(exit_cache);
+	ck_assert_int_eq(pthread_create(&t, NULL, free_and_exit, objs), 0);
+	pthread_join(t, NULL);
+	rcu_barrier();
+	ck_assert_uint_eq(active(exit_cache), 0);
+	hak_cache_destroy(exit_cache);
+}
+END_TEST
+
+/* hak_cache_destroy() right after deferred frees: nothing is reported. */
+START_TEST(destroy_waits_for_deferred_frees)
+{
+	struct hak_cache *c = hak_cache_create("rcu-test", 96, 0, 0, NULL);
+	struct hak_slabinfo rows[256];
+	void *objs[40];
+	int n;
+
+	hak_rcu_age_ms = 1UL << 40;
+	for (int i = 0; i < 40; i++)
+		objs[i] = hak_cache_alloc(c);
+	for (int i = 0; i < 40; i++)
+		hak_cache_free_rcu(c, objs[i]);
+	hak_cache_destroy(c);	/* would abort on "still allocated" */
+	n = hak_slabinfo(rows, 256);
+	for (int i = 0; i < n && i < 256; i++)
+		ck_assert_str_ne(rows[i].name, "rcu-test");
+	ck_assert_uint_eq(hak_reports(), 0);
+}
+END_TEST
+
+static void *bad_arg;
+static struct hak_cache *bad_cache;
+
+static void free_bad(void *arg)
+{
+	(void)arg;
+	if (bad_cache)
+		hak_cache_free_rcu(bad_cache, bad_arg);
+	else
+		hak_free_rcu(bad_arg);
+}
+
+/* Bad pointers are reported at the call, not later from call_rcu's thread. */
+START_TEST(bad_pointers_are_reported_at_once)
+{
+	struct hak_cache *a = hak_cache_create("rcu-test", 64, 0, 0, NULL);
+	struct hak_cache *b = hak_cache_create("rcu-other", 64, 0, 0, NULL);
+	void *p = hak_cache_alloc(a);
+	char buf[1024];
+	long on_stack;
+
+	hak_opt[OPT_ON_ERROR] = 1;	/* warn */
+	bad_cache = b;
+	bad_arg = p;
+	capture_stderr(free_bad, NULL, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(strstr(buf, "hak_cache_free_rcu"));
+	ck_assert_ptr_nonnull(strstr(buf, "another cache"));
+	bad_cache = NULL;
+	bad_arg = &on_stack;
+	capture_stderr(free_bad, NULL, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(strstr(buf, "hak_free_rcu"));
+	ck_assert_uint_eq(hak_reports(), 2);
+	hak_free_rcu(NULL);		/* a no-op, as free(NULL) */
+	hak_cache_free_rcu(a, NULL);
+	hak_cache_free_rcu(a, p);	/* the right cache: fine */
+	hak_rcu_barrier();
+	ck_assert_uint_eq(active(a), 0);
+	ck_assert_uint_eq(hak_reports(), 2);
+}
+END_TEST
+
+/* Plain hak_free_rcu() of malloc memory, small and huge. */
+START_TEST(malloc_memory_small_and_huge)
+{
+	unsigned char *s = hak_malloc(100), *h = hak_malloc(8 << 20);
+	struct hak_global_stats st;
+
+	memset(s, 1, 100);
+	memset(h, 2, 8 << 20);
+	hak_free_rcu(s);
+	hak_free_rcu(h);
+	hak_global_stats(&st);
+	ck_assert_uint_eq(st.huge_allocs, 1);
+	hak_rcu_barrier();
+	hak_global_stats(&st);
+	ck_assert_uint_eq(st.huge_allocs, 0);
+	ck_assert_uint_eq(hak_reports(), 0);
+}
+END_TEST
+
+static int slab_is_free(const void *p)
+{
+	const struct superslab *ss = ss_of(p);
+	unsigned int idx = (unsigned int)(((uintptr_t)p - (uintptr_t)ss) >>
+					  HAK_SLAB_SHIFT);
+
+	struct hak_lock *lock = &hak_pools[ss->node].lock;
+	uint32_t bits;
+
+	hak_lock(lock);			/* the bitmap's lock */
+	bits = ss->free_bitmap;
+	hak_unlock(lock);
+	return (bits >> idx) & 1;
+}
+
+/*
+ * HAK_SLAB_TYPESAFE_BY_RCU: an emptied span stays out of its SuperSlab
+ * (its memory as it was) while a reader is inside, and goes back after.
+ */
+START_TEST(typesafe_span_waits_for_the_reader)
+{
+	struct hak_cache *c = hak_cache_create("rcu-test", 512, 0,
+					       HAK_SLAB_TYPESAFE_BY_RCU, NULL);
+	unsigned char *p = hak_cache_alloc(c), copy[512];
+	_Atomic int done = 0;
+	struct reader r;
+	pthread_t bt;
+
+	ck_assert_ptr_nonnull(c);
+	memset(p, 0x3c, 512);
+	reader_start(&r);
+	hak_cache_free(c, p);		/* a plain free: reuse allowed */
+	memcpy(copy, p, 512);
+	ck_assert_int_ge(hak_cache_shrink(c), 1);
+	ck_assert_int_eq(slab_is_free(p), 0);
+	ck_assert_int_eq(pthread_create(&bt, NULL, barrier_fn, &done), 0);
+	for (int i = 0; i < WATCH_ROUNDS; i++) {
+		ck_assert_int_eq(slab_is_free(p), 0);
+		ck_assert_int_eq(memcmp(p, copy, 512), 0);
+		ck_assert_int_eq(atomic_load(&done), 0);
+		usleep(500);
+	}
+	reader_stop(&r);
+	pthread_join(bt, NULL);
+	ck_assert_int_eq(slab_is_free(p), 1);
+	hak_cache_destroy(c);
+	ck_assert_uint_eq(hak_reports(), 0);
+}
+END_TEST
+
+/* A typesafe cache destroyed at once after frees: spans wait, no report. */
+START_TEST(typesafe_destroy)
+{
+	struct hak_cache *c = hak_cache_create("rcu-test", 256, 0,
+					       HAK_SLAB_TYPESAFE_BY_RCU, NULL);
+	void *objs[600];
+
+	for (int i = 0; i < 600; i++)
+		objs[i] = hak_cache_alloc(c);
+	for (int i = 0; i < 600; i++)
+		if (i & 1)
+			hak_cache_free(c, objs[i]);
+		else
+			hak_cache_free_rcu(c, objs[i]);
+	hak_cache_destroy(c);
+	ck_assert_uint_eq(hak_reports(), 0);
+	ck_assert_uint_eq(listed(), UINT64_MAX);	/* gone */
+}
+END_TEST
+
+#ifdef __SANITIZE_THREAD__
+/* As in selftests/stress/rcu_list.c: orderings TSan cannot see. */
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void)
+{
+	return "race:batch_free_rcu\ncalled_from_lib:liburcu.so\n";
+}
+#endif
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("rcu");
+	TCase *tc = tcase_create("rcu");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, free_waits_for_the_reader);
+	tcase_add_test(tc, one_call_rcu_per_batch);
+	tcase_add_test(tc, an_old_batch_goes_on_the_next_call);
+	tcase_add_test(tc, thread_exit_sends_the_batch);
+	tcase_add_test(tc, destroy_waits_for_deferred_frees);
+	tcase_add_test(tc, bad_pointers_are_reported_at_once);
+	tcase_add_test(tc, malloc_memory_small_and_huge);
+	tcase_add_test(tc, typesafe_span_waits_for_the_reader);
+	tcase_add_test(tc, typesafe_destroy);
+	suite_add_tcase(s, tc);
+	return s;
+}
+#else /* !CONFIG_RCU */
+/* Without liburcu the flag is refused with a message, not ignored. */
+START_TEST(typesafe_refused_without_rcu)
+{
+	errno = 0;
+	ck_assert_ptr_null(hak_cache_create("rcu-test", 64, 0,
+					    HAK_SLAB_TYPESAFE_BY_RCU, NULL));
+	ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("rcu");
+	TCase *tc = tcase_create("no-rcu");
+
+	tcase_add_test(tc, typesafe_refused_without_rcu);
+	suite_add_tcase(s, tc);
+	return s;
+}
+#endif /* CONFIG_RCU */
+
+int main(void)
+{
+	return check_run(suite());
+}
