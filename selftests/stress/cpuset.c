@@ -271,9 +271,10 @@ static void phase(int p, uint32_t *s)
 
 	leaving(p, &out);
 	n = CPU_COUNT(&out);
+	/* the last seed_cpu() counts what all of them left */
 	for (int c = 0; c < ncpus; c++)
 		if (CPU_ISSET(c, &out))
-			cached += seed_cpu(c, s);
+			cached = seed_cpu(c, s);
 	CPU_XOR(&keep, &all_cpus, &out);
 	pthread_barrier_wait(&go);
 	if (!n) {
