@@ -37,8 +37,9 @@
 #                          appended to the options set here (later wins)
 #   MAKE, CLANG            the make and clang to use
 #
-# Runs in about 10 minutes on two cores (FUZZ_SECONDS=60); the longest
-# step is unit/test_malloc under valgrind (7 minutes, in the background).
+# Runs in about 15 minutes on two cores (FUZZ_SECONDS=60; the vm group
+# about 5 of them); the longest step is unit/test_malloc under valgrind
+# (7 minutes, in the background).
 
 set -uo pipefail
 

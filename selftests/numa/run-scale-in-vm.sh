@@ -26,6 +26,9 @@ run() {
 	*) st=1 ;;
 	esac
 }
+# starved vCPUs are no hung tasks (kernel messages only, but slow to print)
+[ -w /proc/sys/kernel/hung_task_timeout_secs ] &&
+	echo 0 >/proc/sys/kernel/hung_task_timeout_secs
 nodes=${HAKMEM_VM_NODES:-2}
 cpus=$((nodes * ${HAKMEM_VM_CPUS_PER_NODE:-1}))
 threads=$cpus

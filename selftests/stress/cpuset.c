@@ -63,6 +63,7 @@ static unsigned int seed0 = 1;
 static _Atomic long damaged, failed_allocs;
 static pid_t tids[MAX_THREADS];
 static cpu_set_t all_cpus;
+static int cpu_list[CPU_SETSIZE];	/* the CPUs of all_cpus, in order */
 static uint64_t kmalloc_base;
 
 static uint32_t rnd(uint32_t *s)
@@ -246,15 +247,18 @@ static int restrict_all(const cpu_set_t *set)
 	return err;
 }
 
-/* The CPUs that leave in phase @p (0-based); none leave in the last. */
+/*
+ * The CPUs that leave in phase @p (0-based), by their index in all_cpus;
+ * the first CPU never leaves, and none leave in the last phase.
+ */
 static void leaving(int p, cpu_set_t *out)
 {
 	CPU_ZERO(out);
-	for (int c = 1; c < ncpus; c++) {
-		if (p == 0 && c >= (ncpus + 1) / 2)
-			CPU_SET(c, out);	/* the upper half */
-		if (p == 1 && (hotplug ? c % 2 : 1))
-			CPU_SET(c, out);	/* odd CPUs / all but CPU 0 */
+	for (int i = 1; i < ncpus; i++) {
+		if (p == 0 && i >= (ncpus + 1) / 2)
+			CPU_SET(cpu_list[i], out);	/* the upper half */
+		if (p == 1 && (hotplug ? i % 2 : 1))
+			CPU_SET(cpu_list[i], out);	/* odd / all but the first */
 	}
 }
 
@@ -271,15 +275,16 @@ static void phase(int p, uint32_t *s)
 
 	leaving(p, &out);
 	n = CPU_COUNT(&out);
-	for (int c = 0; c < ncpus; c++)
+	/* the last seed_cpu() counts what all of them left */
+	for (int c = 0; c < CPU_SETSIZE; c++)
 		if (CPU_ISSET(c, &out))
-			cached += seed_cpu(c, s);
+			cached = seed_cpu(c, s);
 	CPU_XOR(&keep, &all_cpus, &out);
 	pthread_barrier_wait(&go);
 	if (!n) {
 		err = restrict_all(&all_cpus);
 	} else if (hotplug) {
-		for (int c = 0; c < ncpus; c++)
+		for (int c = 0; c < CPU_SETSIZE; c++)
 			if (CPU_ISSET(c, &out))
 				err |= set_online(c, 0);
 	} else {
@@ -293,7 +298,7 @@ static void phase(int p, uint32_t *s)
 		tap_diag("phase %d: changing the CPU set failed: %s", p + 1, strerror(errno));
 	check_exact(what);
 	if (hotplug)
-		for (int c = 0; c < ncpus; c++)
+		for (int c = 0; c < CPU_SETSIZE; c++)
 			if (CPU_ISSET(c, &out) && set_online(c, 1))
 				tap_diag("cpu%d does not come back online", c);
 }
@@ -305,7 +310,8 @@ static const char *hotplug_missing(void)
 		return "CPU hotplug runs only in the VMs of selftests/vm";
 	if (geteuid())
 		return "not root";
-	if (ncpus < 2 || access("/sys/devices/system/cpu/cpu1/online", W_OK))
+	if (ncpus < 2 ||
+	    access("/sys/devices/system/cpu/cpu1/online", W_OK))
 		return "no hotpluggable CPU";
 	return NULL;
 }
@@ -346,8 +352,10 @@ int main(int argc, char **argv)
 		return usage(argv[0]);
 	if (sched_getaffinity(0, sizeof(all_cpus), &all_cpus))
 		return 1;
-	/* CPUs are numbered densely from 0 in the VMs and here */
-	ncpus = CPU_COUNT(&all_cpus);
+	ncpus = 0;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &all_cpus))
+			cpu_list[ncpus++] = c;
 	if (!nthreads)
 		nthreads = ncpus < 16 ? (ncpus < 2 ? 2 : ncpus) : 16;
 	nphases = 3;
