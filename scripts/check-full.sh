@@ -63,7 +63,7 @@ mkdir -p "$logdir"
 MAKE=${MAKE:-make}
 CLANG=${CLANG:-clang}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-VM_SHAPES_DEFAULT=x86-fullnode
+VM_SHAPES_DEFAULT=x86-fullnode,arm-4x4
 VM_SHAPES=${VM_SHAPES-$VM_SHAPES_DEFAULT}
 read -ra vm_shapes <<<"${VM_SHAPES//,/ }"
 jobs=$(nproc 2>/dev/null || echo 2)
