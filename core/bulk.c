@@ -45,30 +45,19 @@ static unsigned int bulk_owner(void)
 }
 
 /*
- * Per-CPU mode: one rseq_pop()/rseq_push() per object, each a complete
- * critical section committed by one store. rseq_pop_batch() and
- * rseq_push_batch() would do it in one, but GCC 12.2 compiles their miss
- * path (asm goto with an in-out count) to return the count instead of 0,
- * so a miss (empty or full bin, no region yet) would hand out or drop
- * objects that were never moved; see Documentation/api.rst.
+ * Per-CPU mode: one critical section moves the whole batch (as many as
+ * the bin holds, or has room for), committed by one store; a miss (empty
+ * or full bin, no region yet) moves nothing and gives 0.
  */
 static unsigned int cpu_pop_batch(unsigned int id, void **out, unsigned int n)
 {
-	unsigned int i = 0;
-
-	while (i < n && rseq_pop(&hak_rseq, hak_cpu_regions, id, &out[i]))
-		i++;
-	return i;
+	return n ? rseq_pop_batch(&hak_rseq, hak_cpu_regions, id, out, n) : 0;
 }
 
 static unsigned int cpu_push_batch(unsigned int id, void *const *objs,
 				   unsigned int n)
 {
-	unsigned int i = 0;
-
-	while (i < n && rseq_push(&hak_rseq, hak_cpu_regions, id, objs[i]))
-		i++;
-	return i;
+	return n ? rseq_push_batch(&hak_rseq, hak_cpu_regions, id, objs, n) : 0;
 }
 
 /* Up to @n cached objects from this thread's region (per-thread mode). */
