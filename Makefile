@@ -129,7 +129,7 @@ $(objtree)/%.o: $(srctree)/%.c $(CONFIG_STAMP)
 
 $(LIB_SO): $(lib-objs) $(so-objs)
 	$(quiet) LD $(notdir $@)
-	$(Q)$(CC) -shared -Wl,-soname,libhakmem.so -Wl,-z,now -o $@ $(lib-objs) $(so-objs) $(KBUILD_LDFLAGS) $(RCU_LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,libhakmem.so -Wl,-z,now -o $@ $(lib-objs) $(so-objs) $(KBUILD_LDFLAGS)
 
 $(LIB_A): $(lib-objs) $(a-objs)
 	$(quiet) AR $(notdir $@)

@@ -81,15 +81,11 @@ HAK_EXPORT struct hak_cache *hak_cache_create(const char *name, size_t size,
 		errno = EINVAL;
 		goto fail;
 	}
-	if (flags & HAK_SLAB_TYPESAFE_BY_RCU) {
-#ifdef CONFIG_RCU
-		rcu_cache_prepare();
-#else
-		hak_dprintf(2, "hakmem: hak_cache_create(%s): HAK_SLAB_TYPESAFE_BY_RCU needs a build with CONFIG_RCU=y\n",
+	if ((flags & HAK_SLAB_TYPESAFE_BY_RCU) && rcu_cache_prepare()) {
+		hak_dprintf(2, "hakmem: hak_cache_create(%s): HAK_SLAB_TYPESAFE_BY_RCU needs liburcu (a CONFIG_RCU=y build, and the program linked with -lurcu)\n",
 			    name);
 		errno = EINVAL;
 		goto fail;
-#endif
 	}
 	if (tmp.fc_cap > FC_USER_CAP) {
 		tmp.fc_cap = FC_USER_CAP;

@@ -32,6 +32,25 @@
 #include <pthread.h>
 #include <urcu.h>
 
+/*
+ * libhakmem.so does not depend on liburcu: a program that defers frees
+ * links it (its readers need it anyway), and every other program under
+ * LD_PRELOAD does not load it (about 80 KiB of resident memory). The
+ * four entry points used are weak references, checked before any use.
+ */
+#pragma weak urcu_memb_barrier
+#pragma weak urcu_memb_call_rcu
+#pragma weak urcu_memb_get_default_call_rcu_data
+#pragma weak urcu_memb_synchronize_rcu
+
+#define NO_URCU	"liburcu is not loaded: link the program with -lurcu"
+
+/* Whether the program has liburcu (the weak references resolved). */
+static int urcu_loaded(void)
+{
+	return urcu_memb_call_rcu != NULL;
+}
+
 #include "cache.h"
 #include "central.h"
 #include "check.h"
@@ -271,6 +290,10 @@ HAK_EXPORT void hak_free_rcu(void *p)
 		hak_report("hak_free_rcu", p, oi.cache, obj_kind_str(oi.kind));
 		return;
 	}
+	if (unlikely(!urcu_loaded())) {
+		hak_report("hak_free_rcu", p, oi.cache, NO_URCU);
+		return;
+	}
 	defer(p);
 }
 
@@ -294,6 +317,10 @@ HAK_EXPORT void hak_cache_free_rcu(struct hak_cache *c, void *obj)
 	if (oi.cache != c) {
 		hak_report("hak_cache_free_rcu", obj, oi.cache,
 			   "object belongs to another cache");
+		return;
+	}
+	if (unlikely(!urcu_loaded())) {
+		hak_report("hak_cache_free_rcu", obj, c, NO_URCU);
 		return;
 	}
 	defer(obj);
@@ -380,10 +407,15 @@ static int spans_pending(void)
  * For hak_cache_create() of a HAK_SLAB_TYPESAFE_BY_RCU cache, with no
  * lock held: the first call_rcu() creates the thread (and allocates), and
  * a span is deferred with a central lock held.
+ *
+ * Return: 0, or -1 when the program has no liburcu.
  */
-void rcu_cache_prepare(void)
+int rcu_cache_prepare(void)
 {
+	if (!urcu_loaded())
+		return -1;
 	get_default_call_rcu_data();
+	return 0;
 }
 
 /* ---- barriers ----------------------------------------------------------- */
@@ -407,6 +439,8 @@ static void flush_all_holders(void)
 
 HAK_EXPORT void hak_rcu_barrier(void)
 {
+	if (!urcu_loaded())	/* then nothing was ever deferred */
+		return;
 	flush_all_holders();
 	/* a span callback may start one more grace period for later spans */
 	do {

@@ -21,7 +21,7 @@ extern __hidden unsigned long hak_rcu_age_ms;
 extern __hidden _Atomic uint64_t hak_rcu_batches;
 
 int rcu_span_defer(struct slab_rw *rw);
-void rcu_cache_prepare(void);
+int rcu_cache_prepare(void);
 void rcu_cache_barrier(struct hak_cache *c);
 #else
 static inline int rcu_span_defer(struct slab_rw *rw)
@@ -30,8 +30,9 @@ static inline int rcu_span_defer(struct slab_rw *rw)
 	return 0;
 }
 
-static inline void rcu_cache_prepare(void)
+static inline int rcu_cache_prepare(void)
 {
+	return -1;
 }
 
 static inline void rcu_cache_barrier(struct hak_cache *c)
