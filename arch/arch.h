@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Selects the processor layer. Each arch/<arch>/arch.h provides the same
- * names: HAK_CACHELINE, hak_cpu_relax(), hak_ctz32_any(),
- * hak_cycles(); each arch/<arch>/rseq.h the rseq critical sections.
+ * names: HAK_CACHELINE, cpu_relax(), ctz32_any(),
+ * arch_cycles(); each arch/<arch>/rseq.h the rseq critical sections.
  */
 #ifndef HAK_ARCH_H
 #define HAK_ARCH_H

@@ -17,7 +17,7 @@
  *                       unsigned long id, void *p, const uint16_t *owner)
  *   int rseq_set_end(const struct rseq_ctx *x, void **regions,
  *                    unsigned long id, const void *r, unsigned long end)
- *   void *hak_thread_pointer(void)
+ *   void *arch_thread_pointer(void)
  *
  * operating on the per-CPU region array of core/fastcache.h: the region of the
  * CPU the thread runs on is regions[cpu field of its rseq area]. Each is

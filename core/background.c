@@ -55,7 +55,7 @@ void background_work(void)
 /* Half a decay period, at least BG_MIN_SLEEP_MS, from now. */
 static void next_wake(struct timespec *ts)
 {
-	long ms = hak_option(OPT_DECAY_MS) / 2;
+	long ms = option_get(OPT_DECAY_MS) / 2;
 
 	if (ms < BG_MIN_SLEEP_MS)
 		ms = BG_MIN_SLEEP_MS;
@@ -103,7 +103,7 @@ static void start_locked(void)
 {
 	sigset_t all, old;
 
-	if (bg_running || !hak_option(OPT_BACKGROUND))
+	if (bg_running || !option_get(OPT_BACKGROUND))
 		return;
 	cond_init();
 	bg_stop = 0;

@@ -44,7 +44,7 @@ void bins_tick(void)
 
 static uint32_t grow_budget(void)
 {
-	return (uint32_t)hak_option(OPT_CACHE_GROW_KB) << 10;
+	return (uint32_t)option_get(OPT_CACHE_GROW_KB) << 10;
 }
 
 /* Moves bin @bin's end in @r to @end: see the rules at the top. */
@@ -54,7 +54,7 @@ static int bin_store_end(struct fc_region *r, unsigned int bin,
 	struct fc_bin *b = &r->bin[bin];
 
 	if (percpu)
-		return rseq_set_end(&hak_rseq, hak_cpu_regions, bin, r, end);
+		return rseq_set_end(&fast_rseq, cpu_regions, bin, r, end);
 	if (b->current > end)
 		return 0;
 	b->end = (uint16_t)end;

@@ -37,10 +37,10 @@ static unsigned int bulk_owner(void)
 	const char *tp;
 	uint32_t v;
 
-	if (!hak_rseq.on)
+	if (!fast_rseq.on)
 		return HAK_OWNER_NONE;
-	tp = hak_thread_pointer();
-	v = *(const volatile uint32_t *)(tp + hak_rseq.cpu_off);
+	tp = arch_thread_pointer();
+	v = *(const volatile uint32_t *)(tp + fast_rseq.cpu_off);
 	return v < HAK_MAX_CPUS ? v : HAK_OWNER_NONE;
 }
 
@@ -51,19 +51,19 @@ static unsigned int bulk_owner(void)
  */
 static unsigned int cpu_pop_batch(unsigned int id, void **out, unsigned int n)
 {
-	return n ? rseq_pop_batch(&hak_rseq, hak_cpu_regions, id, out, n) : 0;
+	return n ? rseq_pop_batch(&fast_rseq, cpu_regions, id, out, n) : 0;
 }
 
 static unsigned int cpu_push_batch(unsigned int id, void *const *objs,
 				   unsigned int n)
 {
-	return n ? rseq_push_batch(&hak_rseq, hak_cpu_regions, id, objs, n) : 0;
+	return n ? rseq_push_batch(&fast_rseq, cpu_regions, id, objs, n) : 0;
 }
 
 /* Up to @n cached objects from this thread's region (per-thread mode). */
 static unsigned int tc_pop_batch(unsigned int id, void **out, unsigned int n)
 {
-	struct fc_region *r = hak_tc;
+	struct fc_region *r = tc_region;
 	struct fc_bin *b = &r->bin[id];
 	unsigned int have = (unsigned int)(b->current - b->begin);
 
@@ -78,7 +78,7 @@ static unsigned int tc_pop_batch(unsigned int id, void **out, unsigned int n)
 static unsigned int tc_push_batch(unsigned int id, void *const *objs,
 				  unsigned int n)
 {
-	struct fc_region *r = hak_tc;
+	struct fc_region *r = tc_region;
 	struct fc_bin *b = &r->bin[id];
 	unsigned int room = (unsigned int)(b->end - b->current);
 
@@ -94,7 +94,7 @@ static unsigned int bin_pop_batch(unsigned int id, void **out, size_t n)
 {
 	unsigned int want = n < HAK_MAX_BATCH ? (unsigned int)n : HAK_MAX_BATCH;
 
-	if (hak_rseq.on)
+	if (fast_rseq.on)
 		return cpu_pop_batch(id, out, want);
 	return tc_pop_batch(id, out, want);
 }
@@ -216,7 +216,7 @@ static void bulk_push(struct hak_cache *c, void **objs, unsigned int n,
 
 	if (!n)
 		return;
-	if (hak_rseq.on)
+	if (fast_rseq.on)
 		i = cpu_push_batch(c->id, objs, n);
 	else
 		i = tc_push_batch(c->id, objs, n);
@@ -231,7 +231,7 @@ static void bulk_push(struct hak_cache *c, void **objs, unsigned int n,
 static int bulk_local(const struct slab_ro *ro, void *p, unsigned int owner,
 		      unsigned int home)
 {
-	if (hak_rseq.on &&
+	if (fast_rseq.on &&
 	    (owner == HAK_OWNER_NONE ||
 	     (uint16_t)owner != __atomic_load_n(&ro->owner, __ATOMIC_RELAXED)))
 		return 0;

@@ -14,9 +14,9 @@
 #include "options.h"
 #include "hakmem/hakmem.h"
 
-struct hak_cache *hak_caches[HAK_MAX_CACHES];
-struct hak_cache hak_kmalloc[HAK_NR_CLASSES];
-uintptr_t hak_tag_secret;
+struct hak_cache *cache_by_id[HAK_MAX_CACHES];
+struct hak_cache kmalloc_caches[HAK_NR_CLASSES];
+uintptr_t tag_secret;
 
 #define XFER_BYTES	(512UL << 10)
 #define XFER_MAX	256UL
@@ -65,7 +65,7 @@ static size_t line_friendly(size_t stride)
 
 static unsigned int batch_for(uint32_t stride)
 {
-	long refill = hak_option(OPT_REFILL);
+	long refill = option_get(OPT_REFILL);
 	unsigned long b = (32UL << 10) / stride;
 
 	if (b > (unsigned long)refill)
@@ -131,7 +131,7 @@ int cache_setup(struct hak_cache *c, const char *name, size_t size,
 	c->ctor = ctor;
 	strncpy(c->name, name, sizeof(c->name) - 1);
 	c->name[sizeof(c->name) - 1] = '\0';
-	hak_lock_init(&c->central.lock);
+	mutex_init(&c->central.lock);
 	c->central.node = HAK_NODE_BOOT;
 	atomic_store(&c->node_central[HAK_NODE_BOOT], &c->central);
 	return 0;
@@ -148,7 +148,7 @@ int cache_setup(struct hak_cache *c, const char *name, size_t size,
  */
 uint32_t kmalloc_stride(unsigned int cl)
 {
-	return (uint32_t)line_friendly(round_up(hak_class_size[cl], 8));
+	return (uint32_t)line_friendly(round_up(class_size_of[cl], 8));
 }
 
 /**
@@ -172,7 +172,7 @@ unsigned int kmalloc_fc_cap(unsigned int cl)
  * On the first allocation of the class (kmalloc_cache()), not at start-up:
  * a program touches only the descriptors of the classes it uses (each is
  * 1.3 KiB, all of them 84 KiB). Its transfer array is static: the
- * metadata arena is not needed. The cache is published in hak_caches[],
+ * metadata arena is not needed. The cache is published in cache_by_id[],
  * the flag kmalloc_cache() tests, once it is complete.
  *
  * Context: no allocator lock held (the allocator never calls malloc with
@@ -181,19 +181,19 @@ unsigned int kmalloc_fc_cap(unsigned int cl)
  */
 struct hak_cache *kmalloc_cache_setup(unsigned int cl)
 {
-	struct hak_cache *c = &hak_kmalloc[cl];
+	struct hak_cache *c = &kmalloc_caches[cl];
 	unsigned int id = HAK_KMALLOC_FIRST + cl;
 	char name[32];
 
-	hak_cache_list_lock();
-	if (!hak_caches[id]) {
-		hak_fmt(name, sizeof(name), "kmalloc-%u", hak_class_size[cl]);
-		cache_setup(c, name, hak_class_size[cl], 0, 0, NULL);
+	cache_list_lock();
+	if (!cache_by_id[id]) {
+		fmt_format(name, sizeof(name), "kmalloc-%u", class_size_of[cl]);
+		cache_setup(c, name, class_size_of[cl], 0, 0, NULL);
 		c->id = id;
 		c->central.xfer = kmalloc_xfer[cl];
 		c->central.xfer_cap = ARRAY_SIZE(kmalloc_xfer[cl]);
-		__atomic_store_n(&hak_caches[id], c, __ATOMIC_RELEASE);
+		__atomic_store_n(&cache_by_id[id], c, __ATOMIC_RELEASE);
 	}
-	hak_cache_list_unlock();
+	cache_list_unlock();
 	return c;
 }

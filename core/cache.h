@@ -52,10 +52,10 @@ static inline struct central *central_peek(struct hak_cache *c,
 		if (((ct) = central_peek((c), (n))) != NULL)
 
 /* The per-process secret of the free tag (free_tag()), from AT_RANDOM. */
-extern __hidden uintptr_t hak_tag_secret;
+extern __hidden uintptr_t tag_secret;
 
-extern __hidden struct hak_cache *hak_caches[HAK_MAX_CACHES];
-extern __hidden struct hak_cache hak_kmalloc[HAK_NR_CLASSES];
+extern __hidden struct hak_cache *cache_by_id[HAK_MAX_CACHES];
+extern __hidden struct hak_cache kmalloc_caches[HAK_NR_CLASSES];
 
 struct hak_cache *kmalloc_cache_setup(unsigned int cl);
 uint32_t kmalloc_stride(unsigned int cl);
@@ -64,20 +64,20 @@ unsigned int kmalloc_fc_cap(unsigned int cl);
 /*
  * The kmalloc cache of class @cl, set up on the first call (from the
  * malloc slow path: the fast path reads only the bins). A class is set up
- * once its hak_caches[] slot is published.
+ * once its cache_by_id[] slot is published.
  */
 static inline struct hak_cache *kmalloc_cache(unsigned int cl)
 {
-	if (unlikely(!__atomic_load_n(&hak_caches[HAK_KMALLOC_FIRST + cl],
+	if (unlikely(!__atomic_load_n(&cache_by_id[HAK_KMALLOC_FIRST + cl],
 				      __ATOMIC_ACQUIRE)))
 		return kmalloc_cache_setup(cl);
-	return &hak_kmalloc[cl];
+	return &kmalloc_caches[cl];
 }
 
 /* The tag written into an object while it sits in a cache. */
 static inline uintptr_t free_tag(uintptr_t a)
 {
-	return a ^ hak_tag_secret;
+	return a ^ tag_secret;
 }
 
 int cache_setup(struct hak_cache *c, const char *name, size_t size,

@@ -11,12 +11,12 @@
  * Lock order, outermost first; the allocator nests them only this way,
  * and fork() takes them all in this order (core/init.c):
  *
- *   hak_drain_lock      percpu.c   one remote drain of the per-CPU regions
+ *   drain_lock      percpu.c   one remote drain of the per-CPU regions
  *                                  at a time, and its detached[] table
- *   cache_list_lock     init.c     hak_caches[] slots: creation and
+ *   cache_list_mutex     init.c     cache_by_id[] slots: creation and
  *                                  destruction of object caches
- *   hak_region_lock     region.c   the region lists and the bin layout
- *   hak_remote_lock     remote.c   the free list of cross-node buffers
+ *   region_lock     region.c   the region lists and the bin layout
+ *   remote_lock     remote.c   the free list of cross-node buffers
  *   central->lock       here       one per cache and node: the transfer
  *                                  array, the stashes, cur[], the partial
  *                                  list and every span's slab_rw and free
@@ -25,8 +25,8 @@
  *                                  dirty and aged bitmaps, the avail list,
  *                                  the pool's counters; pool locks are
  *                                  never nested in each other (only tried)
- *   hak_huge_lock       huge.c     the cache of freed huge mappings
- *   hak_meta_lock       meta.c     the metadata arena
+ *   huge_lock       huge.c     the cache of freed huge mappings
+ *   meta_lock       meta.c     the metadata arena
  *
  * Two centrals are never locked at once, except by fork().
  */
@@ -49,7 +49,7 @@
  * central_reset() - empty a central's counters for a recycled descriptor
  * @ct: a central with no spans and no cached objects
  *
- * Context: cache_list_lock (the descriptor is not published yet).
+ * Context: cache_list_mutex (the descriptor is not published yet).
  */
 void central_reset(struct central *ct)
 {
@@ -72,7 +72,7 @@ void central_reset(struct central *ct)
  * @c: the cache
  * @node: node (pool) index
  *
- * Context: takes cache_list_lock the first time, no other lock held.
+ * Context: takes cache_list_mutex the first time, no other lock held.
  * Return: the central, or NULL with errno ENOMEM.
  */
 struct central *central_get(struct hak_cache *c, unsigned int node)
@@ -82,12 +82,12 @@ struct central *central_get(struct hak_cache *c, unsigned int node)
 
 	if (likely(ct))
 		return ct;
-	hak_cache_list_lock();
+	cache_list_lock();
 	ct = central_peek(c, node);
 	if (!ct) {
 		ct = meta_alloc(sizeof(*ct) + cap * sizeof(void *));
 		if (ct) {
-			hak_lock_init(&ct->lock);
+			mutex_init(&ct->lock);
 			ct->xfer = (void **)(ct + 1);
 			ct->xfer_cap = cap;
 			ct->node = node;
@@ -95,7 +95,7 @@ struct central *central_get(struct hak_cache *c, unsigned int node)
 					      memory_order_release);
 		}
 	}
-	hak_cache_list_unlock();
+	cache_list_unlock();
 	return ct;
 }
 
@@ -282,7 +282,7 @@ static unsigned int refill_node(struct hak_cache *c, unsigned int node,
 
 	if (!ct)
 		return 0;
-	hak_lock(&ct->lock);
+	mutex_lock(&ct->lock);
 	ct->refills++;
 	ct->cross_refills += (uint64_t)cross;
 	take = stash_take(ct, owner, out, want);
@@ -300,7 +300,7 @@ static unsigned int refill_node(struct hak_cache *c, unsigned int node,
 		n += refill_from_spans(c, ct, out + n, want - n, owner,
 				       &fresh);
 	HAK_BUG_ON(n > want || take + fresh > n);
-	hak_unlock(&ct->lock);
+	mutex_unlock(&ct->lock);
 
 	if (c->ctor)
 		run_ctor(c, out + take, fresh);
@@ -343,8 +343,8 @@ unsigned int central_refill(struct hak_cache *c, void **out,
 	node = topology_home_node();
 	n = refill_node(c, node, out, want, owner, 0);
 	if (unlikely(!n) && topology_multi()) {
-		for (unsigned int k = 1; !n && k < hak_topo.nr_nearest[node]; k++)
-			n = refill_node(c, hak_topo.nearest[node][k], out, want,
+		for (unsigned int k = 1; !n && k < topo.nr_nearest[node]; k++)
+			n = refill_node(c, topo.nearest[node][k], out, want,
 					owner, 1);
 	}
 	return n;
@@ -353,7 +353,7 @@ unsigned int central_refill(struct hak_cache *c, void **out,
 /**
  * central_refill_node() - central_refill() from a given node's central
  * @c: the cache
- * @node: the node the objects should be on (below hak_topo.nr_nodes)
+ * @node: the node the objects should be on (below topo.nr_nodes)
  * @out: where to store them
  * @want: how many, at most HAK_MAX_BATCH
  * @owner: as for central_refill() (HAK_OWNER_NONE: not for a CPU's bin)
@@ -372,8 +372,8 @@ unsigned int central_refill_node(struct hak_cache *c, unsigned int node,
 	unsigned int n = 0;
 
 	topology_init();
-	for (unsigned int k = 0; !n && k < hak_topo.nr_nearest[node]; k++)
-		n = refill_node(c, hak_topo.nearest[node][k], out, want, owner,
+	for (unsigned int k = 0; !n && k < topo.nr_nearest[node]; k++)
+		n = refill_node(c, topo.nearest[node][k], out, want, owner,
 				k > 0);
 	return n;
 }
@@ -407,7 +407,7 @@ static void span_put(struct hak_cache *c, struct central *ct, void *obj)
 	if (!rw->on_partial)
 		partial_add(ct, rw);
 	if (!rw->inuse && (span_single(c) ||
-			   ct->nr_partial > (uint32_t)hak_option(OPT_MIN_PARTIAL)))
+			   ct->nr_partial > (uint32_t)option_get(OPT_MIN_PARTIAL)))
 		span_release(ct, rw);
 }
 
@@ -426,7 +426,7 @@ static int xfer_put(struct hak_cache *c, struct central *ct, void *obj)
 static void drain_run(struct hak_cache *c, struct central *ct, void **objs,
 		      unsigned int n, int remote, unsigned int owner)
 {
-	hak_lock(&ct->lock);
+	mutex_lock(&ct->lock);
 	ct->drains++;
 	ct->remote_frees += remote ? n : 0;
 	if (owner == HAK_OWNER_NONE &&
@@ -440,7 +440,7 @@ static void drain_run(struct hak_cache *c, struct central *ct, void **objs,
 			    !xfer_put(c, ct, objs[i]))
 				span_put(c, ct, objs[i]);
 	}
-	hak_unlock(&ct->lock);
+	mutex_unlock(&ct->lock);
 }
 
 /**
@@ -520,7 +520,7 @@ unsigned int central_shrink(struct hak_cache *c)
 	struct central *ct;
 
 	for_each_central(c, ct, n) {
-		hak_lock(&ct->lock);
+		mutex_lock(&ct->lock);
 		while (ct->xfer_count)
 			span_put(c, ct, ct->xfer[--ct->xfer_count]);
 		for_each_cpu_state(ct, k, cs)
@@ -533,7 +533,7 @@ unsigned int central_shrink(struct hak_cache *c)
 				released++;
 			}
 		}
-		hak_unlock(&ct->lock);
+		mutex_unlock(&ct->lock);
 	}
 	return released;
 }
@@ -541,7 +541,7 @@ unsigned int central_shrink(struct hak_cache *c)
 /**
  * centrals_lock_all() - take every central lock (before fork)
  *
- * Context: cache_list_lock held (fork_prepare()).
+ * Context: cache_list_mutex held (fork_prepare()).
  */
 void centrals_lock_all(void)
 {
@@ -549,9 +549,9 @@ void centrals_lock_all(void)
 	unsigned int n;
 
 	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
-		if (hak_caches[id])
-			for_each_central(hak_caches[id], ct, n)
-				hak_lock(&ct->lock);
+		if (cache_by_id[id])
+			for_each_central(cache_by_id[id], ct, n)
+				mutex_lock(&ct->lock);
 }
 
 /**
@@ -563,9 +563,9 @@ void centrals_unlock_all(void)
 	unsigned int n;
 
 	for (unsigned int id = HAK_MAX_CACHES; id-- > 0;)
-		if (hak_caches[id])
-			for_each_central(hak_caches[id], ct, n)
-				hak_unlock(&ct->lock);
+		if (cache_by_id[id])
+			for_each_central(cache_by_id[id], ct, n)
+				mutex_unlock(&ct->lock);
 }
 
 /**
@@ -577,7 +577,7 @@ void centrals_reinit_locks(void)
 	unsigned int n;
 
 	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
-		if (hak_caches[id])
-			for_each_central(hak_caches[id], ct, n)
-				hak_lock_init(&ct->lock);
+		if (cache_by_id[id])
+			for_each_central(cache_by_id[id], ct, n)
+				mutex_init(&ct->lock);
 }

@@ -56,7 +56,7 @@ struct cpu_stash {
 struct central_cpus;	/* central.c */
 
 struct central {
-	struct hak_lock lock;
+	struct mutex_lock lock;
 	uint32_t xfer_count;		/* objects in xfer[] */
 	uint32_t xfer_cap;
 	void **xfer;			/* whole batches moving between threads */

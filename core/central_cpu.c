@@ -90,8 +90,8 @@ unsigned int stash_take(struct central *ct, unsigned int owner,
 static unsigned int cpu_pool(unsigned int cpu)
 {
 	if (!topology_multi() || cpu >= HAK_MAX_CPUS)
-		return hak_topo.single_pool;
-	return hak_topo.nearest[hak_topo.node_of_cpu[cpu]][0];
+		return topo.single_pool;
+	return topo.nearest[topo.node_of_cpu[cpu]][0];
 }
 
 /**

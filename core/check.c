@@ -49,7 +49,7 @@ static void classify_slab(const void *p, struct obj_info *oi)
 		return;
 	}
 	oi->ro = ro;
-	oi->cache = hak_caches[ro->cache_id];
+	oi->cache = cache_by_id[ro->cache_id];
 	i = slab_obj_index(ro, (uintptr_t)p, oi->cache->objs_per_span);
 	if (i < 0) {
 		oi->kind = OBJ_INTERIOR;

@@ -8,13 +8,13 @@
 #include "fmt.h"
 
 /**
- * hak_bug() - a failed HAK_BUG_ON() of a CONFIG_DEBUG=y build: abort
+ * debug_bug() - a failed HAK_BUG_ON() of a CONFIG_DEBUG=y build: abort
  * @file: source file
  * @line: line
  * @cond: the condition that held
  */
-void hak_bug(const char *file, int line, const char *cond)
+void debug_bug(const char *file, int line, const char *cond)
 {
-	hak_dprintf(2, "hakmem: BUG at %s:%d: %s\n", file, line, cond);
+	fmt_dprintf(2, "hakmem: BUG at %s:%d: %s\n", file, line, cond);
 	abort();
 }

@@ -14,14 +14,14 @@
 
 #include "compiler.h"
 
-void hak_bug(const char *file, int line, const char *cond)
+void debug_bug(const char *file, int line, const char *cond)
 	__cold __attribute__((noreturn));
 
 #ifdef HAK_DEBUG
 #define HAK_BUG_ON(cond)						\
 	do {								\
 		if (unlikely(cond))					\
-			hak_bug(__FILE__, __LINE__, #cond);		\
+			debug_bug(__FILE__, __LINE__, #cond);		\
 	} while (0)
 #else
 #define HAK_BUG_ON(cond)	((void)sizeof(!(cond)))

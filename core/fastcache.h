@@ -5,9 +5,9 @@
  * sit in slots[bin[k].begin .. bin[k].current); the bin is full at end.
  *
  * Two modes, one layout:
- *  - per-CPU (rseq): region = hak_cpu_regions[cpu], popped and pushed
+ *  - per-CPU (rseq): region = cpu_regions[cpu], popped and pushed
  *    inside restartable sequences (arch/<arch>/rseq.h, core/percpu.c);
- *  - per-thread: region = hak_tc, a thread-local pointer (core/tcache.c).
+ *  - per-thread: region = tc_region, a thread-local pointer (core/tcache.c).
  *    Threads start on an all-zero region whose bins are all empty and
  *    full at once, so the first operation takes the slow path and needs
  *    no "initialised?" test.
@@ -56,7 +56,7 @@ _Static_assert(sizeof(struct fc_bin) == 8, "rseq asm: bins are 8 bytes apart");
 /* The cache of bin @bin, own or foreign (NULL: no cache has that id). */
 static inline struct hak_cache *bin_cache(unsigned int bin)
 {
-	return hak_caches[bin % HAK_MAX_CACHES];
+	return cache_by_id[bin % HAK_MAX_CACHES];
 }
 
 struct fc_region {
@@ -76,27 +76,27 @@ struct fc_region {
 _Static_assert(offsetof(struct fc_region, slots) == HAK_FC_SLOTS_OFF,
 	       "arch/rseq.h hard-codes the offset of the slots");
 
-extern __hidden __thread struct fc_region *hak_tc
+extern __hidden __thread struct fc_region *tc_region
 	__attribute__((tls_model("initial-exec")));
-extern __hidden struct fc_region hak_fc_empty;
-extern __hidden struct rseq_ctx hak_rseq;
+extern __hidden struct fc_region fc_empty;
+extern __hidden struct rseq_ctx fast_rseq;
 /*
  * 1 when a checked free can go straight to this CPU's bin: per-CPU mode
  * on one node. One test on the free fast path instead of two.
  */
-extern __hidden uint8_t hak_free_direct;
+extern __hidden uint8_t free_direct;
 /*
- * hak_cpu_table.cpu[-2] and [-1] are the guard slots. From percpu_init()
+ * percpu_table.cpu[-2] and [-1] are the guard slots. From percpu_init()
  * on, they and every possible CPU's slot point to a region: its own, or
- * hak_fc_empty.
+ * fc_empty.
  */
 struct cpu_table {
 	void *guard[2];
 	void *cpu[HAK_MAX_CPUS];
 };
 
-extern __hidden struct cpu_table hak_cpu_table;
-#define hak_cpu_regions	(hak_cpu_table.cpu)
+extern __hidden struct cpu_table percpu_table;
+#define cpu_regions	(percpu_table.cpu)
 
 /*
  * An object leaves the caches: its free tag is cleared, so that a later
@@ -133,9 +133,9 @@ static __always_inline int fc_pop(unsigned long id, void **out)
 	struct fc_region *r;
 	struct fc_bin *b;
 
-	if (likely(hak_rseq.on))
-		return rseq_pop(&hak_rseq, hak_cpu_regions, id, out);
-	r = hak_tc;
+	if (likely(fast_rseq.on))
+		return rseq_pop(&fast_rseq, cpu_regions, id, out);
+	r = tc_region;
 	b = &r->bin[id];
 	if (unlikely(b->current == b->begin))
 		return 0;
@@ -155,9 +155,9 @@ static __always_inline int fc_push(unsigned long id, void *p)
 	struct fc_region *r;
 	struct fc_bin *b;
 
-	if (likely(hak_rseq.on))
-		return rseq_push(&hak_rseq, hak_cpu_regions, id, p);
-	r = hak_tc;
+	if (likely(fast_rseq.on))
+		return rseq_push(&fast_rseq, cpu_regions, id, p);
+	r = tc_region;
 	b = &r->bin[id];
 	if (unlikely(b->current == b->end))
 		return 0;

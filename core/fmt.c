@@ -99,7 +99,7 @@ static void conv_number(struct out *o, char conv, va_list *ap, int lng,
 }
 
 /**
- * hak_vfmt() - format into a buffer
+ * fmt_vformat() - format into a buffer
  * @buf: destination, always NUL-terminated when @size > 0
  * @size: capacity of @buf
  * @fmt: format (see the file comment for what is supported)
@@ -107,7 +107,7 @@ static void conv_number(struct out *o, char conv, va_list *ap, int lng,
  *
  * Return: the length the full output would have, as vsnprintf().
  */
-int hak_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
+int fmt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
 {
 	struct out o = { buf, size, 0 };
 	va_list aq;
@@ -164,31 +164,31 @@ int hak_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
 }
 
 /**
- * hak_fmt() - format into a buffer, as snprintf()
+ * fmt_format() - format into a buffer, as snprintf()
  * @buf: destination
  * @size: capacity of @buf
  * @fmt: format
  *
  * Return: the length the full output would have.
  */
-int hak_fmt(char *buf, size_t size, const char *fmt, ...)
+int fmt_format(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = hak_vfmt(buf, size, fmt, ap);
+	n = fmt_vformat(buf, size, fmt, ap);
 	va_end(ap);
 	return n;
 }
 
 /**
- * hak_write_all() - write a whole buffer, retrying on EINTR and short writes
+ * fmt_write_all() - write a whole buffer, retrying on EINTR and short writes
  * @fd: file descriptor
  * @buf: bytes to write
  * @len: number of bytes
  */
-void hak_write_all(int fd, const char *buf, size_t len)
+void fmt_write_all(int fd, const char *buf, size_t len)
 {
 	int saved = errno;
 
@@ -206,21 +206,21 @@ void hak_write_all(int fd, const char *buf, size_t len)
 }
 
 /**
- * hak_dprintf() - format a line of at most 1 KiB and write it to @fd
+ * fmt_dprintf() - format a line of at most 1 KiB and write it to @fd
  * @fd: file descriptor
  * @fmt: format
  */
-void hak_dprintf(int fd, const char *fmt, ...)
+void fmt_dprintf(int fd, const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = hak_vfmt(buf, sizeof(buf), fmt, ap);
+	n = fmt_vformat(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	hak_write_all(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n :
+	fmt_write_all(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n :
 		      sizeof(buf) - 1);
 }

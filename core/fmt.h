@@ -9,11 +9,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-int hak_vfmt(char *buf, size_t size, const char *fmt, va_list ap);
-int hak_fmt(char *buf, size_t size, const char *fmt, ...)
+int fmt_vformat(char *buf, size_t size, const char *fmt, va_list ap);
+int fmt_format(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void hak_write_all(int fd, const char *buf, size_t len);
-void hak_dprintf(int fd, const char *fmt, ...)
+void fmt_write_all(int fd, const char *buf, size_t len);
+void fmt_dprintf(int fd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 #endif /* HAK_FMT_H */

@@ -29,16 +29,16 @@ void free_multi_node(unsigned int id, void *p)
 	unsigned int node = ss_of(p)->node;
 
 	if (poison_on()) {
-		poison_free(hak_caches[id], p);
+		poison_free(cache_by_id[id], p);
 		return;
 	}
 	if (node != topology_home_node())
-		remote_free(hak_caches[id], p, node);
-	else if (!(hak_rseq.on ?
-		   rseq_push_owned(&hak_rseq, hak_cpu_regions, id, p,
+		remote_free(cache_by_id[id], p, node);
+	else if (!(fast_rseq.on ?
+		   rseq_push_owned(&fast_rseq, cpu_regions, id, p,
 				   obj_owner_slot(p)) :
 		   fc_push(id, p)))
-		cache_free_slow(hak_caches[id], p);
+		cache_free_slow(cache_by_id[id], p);
 }
 
 /**
@@ -56,21 +56,21 @@ void free_slow(void *p, struct hak_cache *expect, const char *op)
 	obj_classify(p, &oi);
 	if (oi.kind == OBJ_HUGE) {
 		if (expect)	/* hak_cache_free(): not a cache object */
-			hak_report(op, p, expect, "a huge allocation, not an object of this cache");
+			report_bad(op, p, expect, "a huge allocation, not an object of this cache");
 		else
 			huge_free(oi.huge);
 		return;
 	}
 	if (oi.kind != OBJ_VALID) {
-		hak_report(op, p, oi.cache, obj_kind_str(oi.kind));
+		report_bad(op, p, oi.cache, obj_kind_str(oi.kind));
 		return;
 	}
 	if (expect && oi.cache != expect) {
-		hak_report(op, p, oi.cache, "object belongs to another cache");
+		report_bad(op, p, oi.cache, "object belongs to another cache");
 		return;
 	}
 	if (is_cached(&oi, p)) {
-		hak_report(op, p, oi.cache, "double free (object already free in a cache)");
+		report_bad(op, p, oi.cache, "double free (object already free in a cache)");
 		return;
 	}
 	*(uintptr_t *)((uintptr_t)p + oi.ro->free_off) = free_tag((uintptr_t)p);

@@ -28,8 +28,8 @@ void free_multi_node(unsigned int id, void *p);
 static __always_inline void free_checked(unsigned long id, void *p,
 					 const uint16_t *owner)
 {
-	if (likely(hak_free_direct)) {
-		if (likely(rseq_push_owned(&hak_rseq, hak_cpu_regions, id, p,
+	if (likely(free_direct)) {
+		if (likely(rseq_push_owned(&fast_rseq, cpu_regions, id, p,
 					   owner)))
 			return;
 	} else if (topology_multi()) {
@@ -38,7 +38,7 @@ static __always_inline void free_checked(unsigned long id, void *p,
 	} else if (likely(fc_push(id, p))) {
 		return;
 	}
-	cache_free_slow(hak_caches[id], p);
+	cache_free_slow(cache_by_id[id], p);
 }
 
 /* The read-only half line of the slab holding @a (ss: its SuperSlab). */
@@ -95,7 +95,7 @@ static __always_inline void free_fast(void *p, unsigned int expect)
 	free_checked(id, p, &ro->owner);
 	return;
 slow:
-	free_slow(p, expect ? hak_caches[expect] : NULL,
+	free_slow(p, expect ? cache_by_id[expect] : NULL,
 		  expect ? "hak_cache_free" : "free");
 }
 #else /* !CONFIG_HARDENED */
@@ -129,7 +129,7 @@ static __always_inline void free_fast(void *p, unsigned int expect)
 	free_checked(id, p, &ro->owner);
 	return;
 slow:
-	free_slow(p, expect ? hak_caches[expect] : NULL,
+	free_slow(p, expect ? cache_by_id[expect] : NULL,
 		  expect ? "hak_cache_free" : "free");
 }
 #endif /* CONFIG_HARDENED */

@@ -36,7 +36,7 @@ static inline void *cache_alloc_slow(struct hak_cache *c)
 {
 	if (poison_on())
 		return poison_alloc(c);
-	if (hak_rseq.on)
+	if (fast_rseq.on)
 		return percpu_alloc_slow(c);
 	return tcache_alloc_slow(c);
 }
@@ -50,7 +50,7 @@ static inline void cache_free_slow(struct hak_cache *c, void *p)
 {
 	if (poison_on())
 		poison_free(c, p);
-	else if (hak_rseq.on)
+	else if (fast_rseq.on)
 		percpu_free_slow(c, p);
 	else
 		tcache_free_slow(c, p);

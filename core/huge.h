@@ -24,7 +24,7 @@ struct huge_hdr {
 };
 
 /* the locks core/init.c takes around fork() */
-extern __hidden struct hak_lock hak_huge_lock;
+extern __hidden struct mutex_lock huge_lock;
 
 void *huge_alloc(size_t size, size_t align, int zero);
 void huge_free(struct huge_hdr *h);

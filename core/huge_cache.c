@@ -4,7 +4,7 @@
  * fit with splits at 2 MiB boundaries, pages gathered by mremap when no
  * mapping is large enough, and a two-stage decay (huge_decay()).
  *
- * Context: the slots and cached_bytes are under hak_huge_lock (the lock
+ * Context: the slots and cached_bytes are under huge_lock (the lock
  * order is at the top of core/central.c); mappings are unmapped with the
  * lock dropped.
  */
@@ -24,7 +24,7 @@
 #define HUGE_CACHE_ENTRIES	32
 
 /* taken around fork() by core/init.c */
-struct hak_lock hak_huge_lock = HAK_LOCK_INIT;
+struct mutex_lock huge_lock = HAK_LOCK_INIT;
 static _Atomic size_t cached_bytes;	/* read unlocked as a hint */
 
 /*
@@ -52,7 +52,7 @@ static struct huge_slot cached[HUGE_CACHE_ENTRIES];
 
 static size_t cache_max(void)
 {
-	return (size_t)hak_option(OPT_HUGE_CACHE_KB) << 10;
+	return (size_t)option_get(OPT_HUGE_CACHE_KB) << 10;
 }
 
 /* Puts @h (@len bytes) in slot @s; the lock held. */
@@ -171,13 +171,13 @@ static void victims_unmap(struct huge_victims *v)
  */
 int huge_decay(uint64_t now)
 {
-	uint64_t ms = (uint64_t)hak_option(OPT_HUGE_DECAY_MS);
+	uint64_t ms = (uint64_t)option_get(OPT_HUGE_DECAY_MS);
 	struct huge_victims v = { 0 };
 	int did = 0;
 
 	if (!atomic_load_explicit(&cached_bytes, memory_order_relaxed))
 		return 0;
-	hak_lock(&hak_huge_lock);
+	mutex_lock(&huge_lock);
 	for (int i = 0; i < HUGE_CACHE_ENTRIES; i++) {
 		struct huge_slot *s = &cached[i];
 
@@ -194,7 +194,7 @@ int huge_decay(uint64_t now)
 		s->stage = STAGE_LAZY;
 		s->since = now;
 	}
-	hak_unlock(&hak_huge_lock);
+	mutex_unlock(&huge_lock);
 	victims_unmap(&v);
 	return did;
 }
@@ -214,10 +214,10 @@ int huge_cache_put(struct huge_hdr *h, uint64_t now)
 	if (len > cache_max())
 		return 0;
 	huge_guard_tail(h, 0);
-	hak_lock(&hak_huge_lock);
+	mutex_lock(&huge_lock);
 	slot_fill(cache_make_room(len, &v), h, len, STAGE_DIRTY, now);
 	huge_account(-1, 0);	/* bytes stay mapped */
-	hak_unlock(&hak_huge_lock);
+	mutex_unlock(&huge_lock);
 	victims_unmap(&v);
 	return 1;
 }
@@ -272,7 +272,7 @@ size_t huge_cache_gather(char *base, size_t from, size_t len)
 		size_t r = len - from;
 		char *src;
 
-		hak_lock(&hak_huge_lock);
+		mutex_lock(&huge_lock);
 		s = slot_for(r);
 		if (s && s->len > r) {
 			s->len -= r;		/* its header stays */
@@ -284,7 +284,7 @@ size_t huge_cache_gather(char *base, size_t from, size_t len)
 			src = (char *)whole;
 			r = whole->map_len;
 		}
-		hak_unlock(&hak_huge_lock);
+		mutex_unlock(&huge_lock);
 		if (!s)
 			break;
 		if (whole)
@@ -314,11 +314,11 @@ static struct huge_hdr *cache_assemble(size_t need, size_t *dirty)
 	char *base;
 	int moved;
 
-	hak_lock(&hak_huge_lock);
+	mutex_lock(&huge_lock);
 	h = cached_bytes ? slot_take(slot_for(SIZE_MAX)) : NULL;
 	if (h)
 		huge_account(1, 0);
-	hak_unlock(&hak_huge_lock);
+	mutex_unlock(&huge_lock);
 	if (!h)
 		return NULL;
 	have = h->map_len;
@@ -364,18 +364,18 @@ struct huge_hdr *huge_cache_take(size_t size, size_t align, size_t *dirty)
 
 	if (!atomic_load_explicit(&cached_bytes, memory_order_relaxed))
 		return NULL;
-	hak_lock(&hak_huge_lock);
+	mutex_lock(&huge_lock);
 	h = cache_take_locked(need);
 	if (h)
 		huge_account(1, 0);
-	hak_unlock(&hak_huge_lock);
+	mutex_unlock(&huge_lock);
 	if (!h)
 		return cache_assemble(need, dirty);
 	*dirty = h->map_len;
 	return h;
 }
 
-/* Empties the cache (hak_huge_lock held: released here) and unmaps. */
+/* Empties the cache (huge_lock held: released here) and unmaps. */
 static int trim_locked(void)
 {
 	struct huge_victims v = { 0 };
@@ -383,7 +383,7 @@ static int trim_locked(void)
 	for (int i = 0; i < HUGE_CACHE_ENTRIES; i++)
 		if (cached[i].h)
 			v.h[v.n++] = slot_take(&cached[i]);
-	hak_unlock(&hak_huge_lock);
+	mutex_unlock(&huge_lock);
 	victims_unmap(&v);
 	return v.n > 0;
 }
@@ -395,7 +395,7 @@ static int trim_locked(void)
  */
 int huge_cache_trim(void)
 {
-	hak_lock(&hak_huge_lock);
+	mutex_lock(&huge_lock);
 	return trim_locked();
 }
 
@@ -408,7 +408,7 @@ int huge_cache_trim(void)
  */
 int huge_cache_trim_try(void)
 {
-	if (!hak_trylock(&hak_huge_lock))
+	if (!mutex_trylock(&huge_lock))
 		return 0;
 	return trim_locked();
 }

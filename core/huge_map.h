@@ -21,7 +21,7 @@ void huge_unmap(struct huge_hdr *h, int live);
 /* Bytes of guard behind each huge object (HAKMEM_GUARD). */
 static inline size_t huge_guard_bytes(void)
 {
-	return hak_option(OPT_GUARD) ? HAK_PAGE_SIZE : 0;
+	return option_get(OPT_GUARD) ? HAK_PAGE_SIZE : 0;
 }
 
 /* Offset of the object from its header for an alignment below 2 MiB. */

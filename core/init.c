@@ -22,9 +22,9 @@
 #include "../numa/topology.h"
 #include "hakmem/hakmem.h"
 
-_Atomic int hak_init_state;
+_Atomic int init_state;
 static __thread int init_owner __attribute__((tls_model("initial-exec")));
-static struct hak_lock cache_list_lock = HAK_LOCK_INIT;
+static struct mutex_lock cache_list_mutex = HAK_LOCK_INIT;
 
 static uintptr_t mix64(uintptr_t x)
 {
@@ -51,7 +51,7 @@ static void secrets_init(void)
 	b = ab[1];
 	local = (uintptr_t)&a;
 
-	hak_tag_secret = mix64(a ^ mix64(b ^ local) ^ hak_cycles()) | 1;
+	tag_secret = mix64(a ^ mix64(b ^ local) ^ arch_cycles()) | 1;
 }
 
 /*
@@ -59,90 +59,90 @@ static void secrets_init(void)
  * one place it is stated): the outer ones, the centrals, the pools, the
  * inner ones.
  */
-static struct hak_lock *const outer_locks[] = {
-	&hak_drain_lock, &cache_list_lock, &hak_region_lock, &hak_remote_lock,
+static struct mutex_lock *const outer_locks[] = {
+	&drain_lock, &cache_list_mutex, &region_lock, &remote_lock,
 };
-static struct hak_lock *const inner_locks[] = {
-	&hak_huge_lock, &hak_meta_lock,
+static struct mutex_lock *const inner_locks[] = {
+	&huge_lock, &meta_lock,
 };
 
 static void fork_prepare(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(outer_locks); i++)
-		hak_lock(outer_locks[i]);
+		mutex_lock(outer_locks[i]);
 	centrals_lock_all();
 	superslab_pool_lock_all();
 	for (size_t i = 0; i < ARRAY_SIZE(inner_locks); i++)
-		hak_lock(inner_locks[i]);
+		mutex_lock(inner_locks[i]);
 }
 
 static void fork_parent(void)
 {
 	for (size_t i = ARRAY_SIZE(inner_locks); i-- > 0;)
-		hak_unlock(inner_locks[i]);
+		mutex_unlock(inner_locks[i]);
 	superslab_pool_unlock_all();
 	centrals_unlock_all();
 	for (size_t i = ARRAY_SIZE(outer_locks); i-- > 0;)
-		hak_unlock(outer_locks[i]);
+		mutex_unlock(outer_locks[i]);
 }
 
 static void fork_child(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(inner_locks); i++)
-		hak_lock_init(inner_locks[i]);
+		mutex_init(inner_locks[i]);
 	superslab_pool_reinit();
 	centrals_reinit_locks();
 	for (size_t i = 0; i < ARRAY_SIZE(outer_locks); i++)
-		hak_lock_init(outer_locks[i]);
+		mutex_init(outer_locks[i]);
 	background_fork_child();
 }
 
 /**
- * hak_init_slow() - set the allocator up, once
+ * alloc_init_slow() - set the allocator up, once
  *
  * The first caller does the work; a recursive call from inside it (a libc
  * function it calls allocating) returns at once and is served directly
  * from the central pools; other threads wait.
  */
-void hak_init_slow(void)
+void alloc_init_slow(void)
 {
 	int expected = INIT_NONE;
 
 	if (init_owner)
 		return;
-	if (!atomic_compare_exchange_strong(&hak_init_state, &expected,
+	if (!atomic_compare_exchange_strong(&init_state, &expected,
 					    INIT_RUNNING)) {
-		while (atomic_load(&hak_init_state) < INIT_BASIC)
-			hak_cpu_relax();
+		while (atomic_load(&init_state) < INIT_BASIC)
+			cpu_relax();
 		return;
 	}
 	init_owner = 1;
 	secrets_init();
-	hak_options_read();
+	options_load();
 	regions_layout();
-	atomic_store_explicit(&hak_init_state, INIT_BASIC, memory_order_release);
+	atomic_store_explicit(&init_state, INIT_BASIC, memory_order_release);
 	tcache_init();
 	remote_init();
 	percpu_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
-	atomic_store_explicit(&hak_init_state, INIT_READY, memory_order_release);
+	atomic_store_explicit(&init_state, INIT_READY, memory_order_release);
 	init_owner = 0;
 }
 
 /**
- * hak_cache_list_lock() - serialise creation and destruction of caches
+ * cache_list_lock() - serialise creation and destruction of caches
  */
-void hak_cache_list_lock(void)
+void cache_list_lock(void)
 {
-	hak_lock(&cache_list_lock);
+	mutex_lock(&cache_list_mutex);
 }
 
 /**
- * hak_cache_list_unlock() - release the cache list lock
+ * cache_list_unlock() - release the cache list lock
  */
-void hak_cache_list_unlock(void)
+void cache_list_unlock(void)
 {
-	hak_unlock(&cache_list_lock);
+	mutex_unlock(&cache_list_mutex);
 }
 
 /*
@@ -151,19 +151,19 @@ void hak_cache_list_unlock(void)
  * then the first refill learns it; loaded here by libhakmem.so). Until
  * then, allocations are served from the boot pool.
  */
-__attribute__((constructor)) static void hak_constructor(void)
+__attribute__((constructor)) static void lib_constructor(void)
 {
-	hak_init();
-	if (!hak_options_were_read())
-		hak_options_read();
+	alloc_init();
+	if (!options_loaded())
+		options_load();
 	topology_allow_learning();
 	topology_init();
 	background_start();
 }
 
-__attribute__((destructor)) static void hak_destructor(void)
+__attribute__((destructor)) static void lib_destructor(void)
 {
 	background_stop();
-	if (hak_option(OPT_STATS))
+	if (option_get(OPT_STATS))
 		hak_stats_print(2);
 }

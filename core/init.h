@@ -2,7 +2,7 @@
 /*
  * Start-up. The allocator works from its first call, whoever makes it (the
  * dynamic loader, libc's own start-up, a constructor running before ours):
- * the slow paths call hak_init(), and while it runs, allocations are served
+ * the slow paths call alloc_init(), and while it runs, allocations are served
  * directly from the central pools.
  */
 #ifndef HAK_INIT_H
@@ -14,27 +14,27 @@
 
 enum { INIT_NONE, INIT_RUNNING, INIT_BASIC, INIT_READY };
 
-extern __hidden _Atomic int hak_init_state;
+extern __hidden _Atomic int init_state;
 
-void hak_init_slow(void);
+void alloc_init_slow(void);
 
 /* Basic set-up done: the central pools can serve. */
-static inline void hak_init(void)
+static inline void alloc_init(void)
 {
-	if (unlikely(atomic_load_explicit(&hak_init_state,
+	if (unlikely(atomic_load_explicit(&init_state,
 					  memory_order_acquire) < INIT_BASIC))
-		hak_init_slow();
+		alloc_init_slow();
 }
 
 /* Fully set up: per-thread caches may be created. */
-static inline int hak_ready(void)
+static inline int alloc_ready(void)
 {
-	return atomic_load_explicit(&hak_init_state, memory_order_acquire) ==
+	return atomic_load_explicit(&init_state, memory_order_acquire) ==
 	       INIT_READY;
 }
 
 
 
-void hak_cache_list_lock(void);
-void hak_cache_list_unlock(void);
+void cache_list_lock(void);
+void cache_list_unlock(void);
 #endif /* HAK_INIT_H */

@@ -21,7 +21,7 @@
 #include "superslab.h"
 #include "hakmem/hakmem.h"
 
-_Atomic int hak_limit_on;
+_Atomic int limit_active;
 static _Atomic uint64_t limit_soft;	/* 0: none */
 static _Atomic uint64_t limit_hard;	/* 0: none */
 static _Atomic uint64_t limit_failures;
@@ -36,7 +36,7 @@ static void limit_store(uint64_t soft, uint64_t hard)
 {
 	atomic_store_explicit(&limit_soft, soft, memory_order_relaxed);
 	atomic_store_explicit(&limit_hard, hard, memory_order_relaxed);
-	atomic_store_explicit(&hak_limit_on, soft || hard,
+	atomic_store_explicit(&limit_active, soft || hard,
 			      memory_order_release);
 }
 
@@ -135,7 +135,7 @@ int limit_parse_env(const char *s, long *slot)
 	*slot = soft || hard;
 	return 0;
 bad:
-	hak_dprintf(2, "hakmem: HAKMEM_LIMIT=%s: expected soft[,hard] sizes (K, M, G suffixes; soft <= hard); no limit set\n",
+	fmt_dprintf(2, "hakmem: HAKMEM_LIMIT=%s: expected soft[,hard] sizes (K, M, G suffixes; soft <= hard); no limit set\n",
 		    s);
 	return -1;
 }
@@ -161,7 +161,7 @@ HAK_EXPORT int hak_set_limit(size_t soft, size_t hard)
 	uint64_t mapped;
 
 	if (hard && soft > hard) {
-		hak_dprintf(2, "hakmem: hak_set_limit: soft limit %zu above hard limit %zu; limits unchanged\n",
+		fmt_dprintf(2, "hakmem: hak_set_limit: soft limit %zu above hard limit %zu; limits unchanged\n",
 			    soft, hard);
 		errno = EINVAL;
 		return -1;
@@ -173,7 +173,7 @@ HAK_EXPORT int hak_set_limit(size_t soft, size_t hard)
 		mapped = os_mapped_bytes();
 	}
 	if (hard && mapped > hard) {
-		hak_dprintf(2, "hakmem: hak_set_limit: hard limit %zu below the %llu bytes mapped now; nothing more is mapped until usage falls below it\n",
+		fmt_dprintf(2, "hakmem: hak_set_limit: hard limit %zu below the %llu bytes mapped now; nothing more is mapped until usage falls below it\n",
 			    hard, (unsigned long long)mapped);
 		return 1;
 	}

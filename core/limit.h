@@ -14,11 +14,11 @@
 #include "compiler.h"
 
 /* Nonzero while a soft or hard limit is set: os.c's one test. */
-extern __hidden _Atomic int hak_limit_on;
+extern __hidden _Atomic int limit_active;
 
 static inline int limit_on(void)
 {
-	return atomic_load_explicit(&hak_limit_on, memory_order_relaxed);
+	return atomic_load_explicit(&limit_active, memory_order_relaxed);
 }
 
 int limit_charge(_Atomic uint64_t *mapped, size_t len);

@@ -20,13 +20,13 @@ static void futex_wake_one(_Atomic int *addr)
 }
 
 /**
- * hak_lock_slow() - take a contended lock
+ * mutex_lock_slow() - take a contended lock
  * @l: the lock
  *
  * Spins briefly (the holder usually leaves within a few hundred cycles),
  * then marks the lock contended and sleeps on the futex.
  */
-void hak_lock_slow(struct hak_lock *l)
+void mutex_lock_slow(struct mutex_lock *l)
 {
 	int c;
 
@@ -35,7 +35,7 @@ void hak_lock_slow(struct hak_lock *l)
 		if (atomic_compare_exchange_weak_explicit(&l->state, &c, 1,
 				memory_order_acquire, memory_order_relaxed))
 			return;
-		hak_cpu_relax();
+		cpu_relax();
 	}
 	c = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
 	while (c != 0) {
@@ -45,10 +45,10 @@ void hak_lock_slow(struct hak_lock *l)
 }
 
 /**
- * hak_unlock_wake() - wake one waiter after a contended unlock
+ * mutex_unlock_wake() - wake one waiter after a contended unlock
  * @l: the lock
  */
-void hak_unlock_wake(struct hak_lock *l)
+void mutex_unlock_wake(struct mutex_lock *l)
 {
 	futex_wake_one(&l->state);
 }

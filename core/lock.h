@@ -13,32 +13,32 @@
 #include "compiler.h"
 #include "debug.h"
 
-struct hak_lock {
+struct mutex_lock {
 	_Atomic int state;	/* 0 free, 1 locked, 2 locked with waiters */
 };
 
 #define HAK_LOCK_INIT	{ 0 }
 
-void hak_lock_slow(struct hak_lock *l);
-void hak_unlock_wake(struct hak_lock *l);
+void mutex_lock_slow(struct mutex_lock *l);
+void mutex_unlock_wake(struct mutex_lock *l);
 
-static inline void hak_lock_init(struct hak_lock *l)
+static inline void mutex_init(struct mutex_lock *l)
 {
 	atomic_store_explicit(&l->state, 0, memory_order_relaxed);
 }
 
-static inline void hak_lock(struct hak_lock *l)
+static inline void mutex_lock(struct mutex_lock *l)
 {
 	int expected = 0;
 
 	if (likely(atomic_compare_exchange_strong_explicit(&l->state, &expected,
 				1, memory_order_acquire, memory_order_relaxed)))
 		return;
-	hak_lock_slow(l);
+	mutex_lock_slow(l);
 }
 
 /* Takes the lock if it is free; 1 when taken. */
-static inline int hak_trylock(struct hak_lock *l)
+static inline int mutex_trylock(struct mutex_lock *l)
 {
 	int expected = 0;
 
@@ -46,13 +46,13 @@ static inline int hak_trylock(struct hak_lock *l)
 			memory_order_acquire, memory_order_relaxed);
 }
 
-static inline void hak_unlock(struct hak_lock *l)
+static inline void mutex_unlock(struct mutex_lock *l)
 {
 	int was = atomic_exchange_explicit(&l->state, 0, memory_order_release);
 
 	HAK_BUG_ON(!was);	/* unlocked twice */
 	if (unlikely(was == 2))
-		hak_unlock_wake(l);
+		mutex_unlock_wake(l);
 }
 
 #endif /* HAK_LOCK_H */

@@ -24,7 +24,7 @@
  */
 __noinline void *malloc_slow(unsigned int cl)
 {
-	hak_init();
+	alloc_init();
 	return cache_alloc_slow(kmalloc_cache(cl));
 }
 
@@ -37,7 +37,7 @@ __noinline void *malloc_slow(unsigned int cl)
  */
 __noinline void *malloc_slow_small(size_t idx)
 {
-	return malloc_slow(hak_class_lut[idx]);
+	return malloc_slow(class_lut[idx]);
 }
 
 HAK_EXPORT void *hak_malloc(size_t size)
@@ -54,11 +54,11 @@ HAK_EXPORT void *hak_malloc_node(size_t size, int node)
 {
 	if (node == HAK_NUMA_NO_NODE)
 		return hak_malloc(size);
-	hak_init();
+	alloc_init();
 	if (size > HAK_MAX_CLASS_SIZE) {
 		topology_init();
-		if (node < 0 || node >= (hak_topo.mode == TOPO_BOOT ?
-					 HAK_MAX_NODES : hak_topo.nr_nodes)) {
+		if (node < 0 || node >= (topo.mode == TOPO_BOOT ?
+					 HAK_MAX_NODES : topo.nr_nodes)) {
 			errno = EINVAL;
 			return NULL;
 		}
@@ -77,7 +77,7 @@ HAK_EXPORT void *hak_calloc(size_t nmemb, size_t size)
 		return NULL;
 	}
 	if (total > HAK_MAX_CLASS_SIZE) {
-		hak_init();
+		alloc_init();
 		return huge_alloc(total, 0, 1);
 	}
 	p = malloc_class(size_to_class(total));
@@ -94,7 +94,7 @@ static size_t usable_size(const void *p, const char *op)
 	if (oi.kind == OBJ_HUGE)
 		return oi.huge->usable;
 	if (oi.kind != OBJ_VALID) {
-		hak_report(op, p, oi.cache, obj_kind_str(oi.kind));
+		report_bad(op, p, oi.cache, obj_kind_str(oi.kind));
 		return 0;
 	}
 	return oi.cache->size;
@@ -214,12 +214,12 @@ static void *alloc_aligned(size_t align, size_t size)
 	if (size <= HAK_MAX_CLASS_SIZE && align <= HAK_SLAB_SIZE) {
 		unsigned int cl = size_to_class(size ? size : 1);
 
-		while (cl < HAK_NR_CLASSES && hak_class_size[cl] % align)
+		while (cl < HAK_NR_CLASSES && class_size_of[cl] % align)
 			cl++;
 		if (cl < HAK_NR_CLASSES)
 			return malloc_class(cl);
 	}
-	hak_init();
+	alloc_init();
 	return huge_alloc(size, align, 0);
 }
 
@@ -288,14 +288,14 @@ HAK_EXPORT int hak_trim(void)
 {
 	int did = 0;
 
-	hak_init();
+	alloc_init();
 	fc_flush_reachable();
 	/* the list lock: a destroyed id is not recycled under our feet */
-	hak_cache_list_lock();
+	cache_list_lock();
 	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
-		if (hak_caches[id] && central_shrink(hak_caches[id]))
+		if (cache_by_id[id] && central_shrink(cache_by_id[id]))
 			did = 1;
-	hak_cache_list_unlock();
+	cache_list_unlock();
 	did |= huge_trim();
 	return superslab_purge(1) || did;
 }

@@ -47,14 +47,14 @@ static __always_inline void *malloc_fast(size_t size)
 {
 	if (likely(size <= HAK_LUT_MAX)) {
 		size_t idx = (size + 7) >> 3;
-		void *p = malloc_pop(hak_class_lut[idx]);
+		void *p = malloc_pop(class_lut[idx]);
 
 		/* the miss passes idx on: no copy of the class to keep */
 		return likely(p) ? p : malloc_slow_small(idx);
 	}
 	if (likely(size <= HAK_MAX_CLASS_SIZE))
 		return malloc_class(size_to_class_big(size));
-	hak_init();
+	alloc_init();
 	return huge_alloc(size, 0, 0);
 }
 

@@ -11,7 +11,7 @@
 #define META_CHUNK	(256UL << 10)
 
 /* taken around fork() by core/init.c */
-struct hak_lock hak_meta_lock = HAK_LOCK_INIT;
+struct mutex_lock meta_lock = HAK_LOCK_INIT;
 static char *meta_cur;
 static size_t meta_left;
 
@@ -28,12 +28,12 @@ void *meta_alloc(size_t size)
 	size = round_up(size, HAK_CACHELINE);
 	if (size > META_CHUNK / 4)
 		return os_map(round_up(size, HAK_PAGE_SIZE));
-	hak_lock(&hak_meta_lock);
+	mutex_lock(&meta_lock);
 	if (meta_left < size) {
 		char *chunk = os_map(META_CHUNK);
 
 		if (!chunk) {
-			hak_unlock(&hak_meta_lock);
+			mutex_unlock(&meta_lock);
 			return NULL;
 		}
 		meta_cur = chunk;
@@ -42,6 +42,6 @@ void *meta_alloc(size_t size)
 	p = meta_cur;
 	meta_cur += size;
 	meta_left -= size;
-	hak_unlock(&hak_meta_lock);
+	mutex_unlock(&meta_lock);
 	return p;
 }

@@ -12,7 +12,7 @@
 #include "compiler.h"
 #include "lock.h"
 
-extern __hidden struct hak_lock hak_meta_lock;	/* taken around fork() */
+extern __hidden struct mutex_lock meta_lock;	/* taken around fork() */
 
 void *meta_alloc(size_t size);
 

@@ -67,7 +67,7 @@ static __cold __noinline void *new_bad_alloc(bool nothrow)
 		return NULL;
 	if (_ZSt17__throw_bad_allocv)
 		_ZSt17__throw_bad_allocv();
-	hak_fatal("operator new: out of memory, and no libstdc++ to throw std::bad_alloc");
+	report_fatal("operator new: out of memory, and no libstdc++ to throw std::bad_alloc");
 }
 
 /**
@@ -129,7 +129,7 @@ static __always_inline void *new_fast(size_t size, bool nothrow)
 	void *p = NULL;
 
 	if (likely(size <= HAK_LUT_MAX))
-		p = malloc_pop(hak_class_lut[(size + 7) >> 3]);
+		p = malloc_pop(class_lut[(size + 7) >> 3]);
 	else if (likely(size <= HAK_MAX_CLASS_SIZE))
 		p = malloc_pop(size_to_class_big(size));
 	if (likely(p))

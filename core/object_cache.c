@@ -43,7 +43,7 @@ static int cache_install(struct hak_cache *tmp)
 	unsigned int id;
 
 	for (id = USER_FIRST; id < HAK_MAX_CACHES; id++)
-		if (!hak_caches[id])
+		if (!cache_by_id[id])
 			break;
 	if (id == HAK_MAX_CACHES)
 		return -1;
@@ -64,7 +64,7 @@ static int cache_install(struct hak_cache *tmp)
 		atomic_store(&c->node_central[n], keep[n]);
 	}
 	atomic_store(&c->node_central[HAK_NODE_BOOT], &c->central);
-	hak_caches[id] = c;
+	cache_by_id[id] = c;
 	return (int)id;
 }
 
@@ -75,14 +75,14 @@ HAK_EXPORT struct hak_cache *hak_cache_create(const char *name, size_t size,
 	struct hak_cache tmp;
 	int id;
 
-	hak_init();
+	alloc_init();
 	memset(&tmp, 0, sizeof(tmp));
 	if (!name || cache_setup(&tmp, name, size, align, flags, ctor)) {
 		errno = EINVAL;
 		goto fail;
 	}
 	if ((flags & HAK_SLAB_TYPESAFE_BY_RCU) && rcu_cache_prepare()) {
-		hak_dprintf(2, "hakmem: hak_cache_create(%s): HAK_SLAB_TYPESAFE_BY_RCU needs liburcu (a CONFIG_RCU=y build, and the program linked with -lurcu)\n",
+		fmt_dprintf(2, "hakmem: hak_cache_create(%s): HAK_SLAB_TYPESAFE_BY_RCU needs liburcu (a CONFIG_RCU=y build, and the program linked with -lurcu)\n",
 			    name);
 		errno = EINVAL;
 		goto fail;
@@ -91,19 +91,19 @@ HAK_EXPORT struct hak_cache *hak_cache_create(const char *name, size_t size,
 		tmp.fc_cap = FC_USER_CAP;
 		tmp.batch = FC_USER_CAP / 2;
 	}
-	hak_cache_list_lock();
+	cache_list_lock();
 	id = cache_install(&tmp);
 	if (id >= 0)
 		regions_set_cap((unsigned int)id, tmp.fc_cap);
-	hak_cache_list_unlock();
+	cache_list_unlock();
 	if (id < 0) {
 		errno = ENOMEM;
 		goto fail;
 	}
-	return hak_caches[id];
+	return cache_by_id[id];
 fail:
 	if (flags & HAK_SLAB_PANIC)
-		hak_fatal("hak_cache_create: cannot create cache");
+		report_fatal("hak_cache_create: cannot create cache");
 	return NULL;
 }
 
@@ -122,8 +122,8 @@ HAK_EXPORT void *hak_cache_alloc(struct hak_cache *cache)
  */
 static int node_exists(int node)
 {
-	int nodes = hak_topo.mode == TOPO_BOOT ? HAK_MAX_NODES :
-						 hak_topo.nr_nodes;
+	int nodes = topo.mode == TOPO_BOOT ? HAK_MAX_NODES :
+						 topo.nr_nodes;
 
 	return node >= 0 && node < (nodes > 0 ? nodes : 1);
 }
@@ -141,7 +141,7 @@ HAK_EXPORT void *hak_cache_alloc_node(struct hak_cache *cache, int node)
 	}
 	/* one pool, or the caller's own pool: this CPU's bin is that node's */
 	if (!topology_multi() ||
-	    hak_topo.nearest[node][0] == topology_home_node())
+	    topo.nearest[node][0] == topology_home_node())
 		return hak_cache_alloc(cache);
 	/* another node: never from this CPU's bin, from that node directly */
 	if (!central_refill_node(cache, (unsigned int)node, &p, 1,
@@ -171,9 +171,9 @@ static uint64_t cache_inuse(struct hak_cache *c)
 	unsigned int n;
 
 	for_each_central(c, ct, n) {
-		hak_lock(&ct->lock);
+		mutex_lock(&ct->lock);
 		live += ct->inuse;
-		hak_unlock(&ct->lock);
+		mutex_unlock(&ct->lock);
 	}
 	return live;
 }
@@ -189,17 +189,17 @@ HAK_EXPORT void hak_cache_destroy(struct hak_cache *cache)
 	central_shrink(cache);
 	if (cache->flags & HAK_SLAB_TYPESAFE_BY_RCU)
 		rcu_cache_barrier(cache);	/* its spans' grace period */
-	hak_cache_list_lock();
+	cache_list_lock();
 	live = cache_inuse(cache);
 	cached = regions_count_cached(cache->id);
 	if (live > cached) {
-		hak_dprintf(2, "hakmem: hak_cache_destroy(%s): %llu objects still allocated; the cache is kept\n",
+		fmt_dprintf(2, "hakmem: hak_cache_destroy(%s): %llu objects still allocated; the cache is kept\n",
 			    cache->name, (unsigned long long)(live - cached));
 	} else if (cached) {
 		/* other live threads still cache some: keep it registered */
 	} else {
-		hak_caches[cache->id] = NULL;
+		cache_by_id[cache->id] = NULL;
 		spare[cache->id] = cache;
 	}
-	hak_cache_list_unlock();
+	cache_list_unlock();
 }

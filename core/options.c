@@ -46,7 +46,7 @@ static const struct option_desc option_table[OPT_COUNT] = {
 	[OPT_LIMIT]	   = { "HAKMEM_LIMIT", 0, 0, 1, NULL, limit_parse_env },
 };
 
-long hak_opt[OPT_COUNT] = {
+long option_values[OPT_COUNT] = {
 	[OPT_REFILL] = 32, [OPT_CACHE_GROW_KB] = 512, [OPT_MIN_PARTIAL] = 2, [OPT_SPARE_SS] = 16,
 	[OPT_DIRTY_MAX_KB] = 32768, [OPT_DECAY_MS] = 1000, [OPT_RSEQ] = 1, [OPT_HUGE_CACHE_KB] = 131072,
 	[OPT_HUGE_DECAY_MS] = 1000,
@@ -107,30 +107,30 @@ static void option_parse(const struct option_desc *d, long *slot)
 }
 
 /**
- * hak_options_read() - read every HAKMEM_* variable from the environment
+ * options_load() - read every HAKMEM_* variable from the environment
  *
  * Walks environ directly (getenv is fine too, but this keeps the allocator
  * free of any libc call that might allocate). When environ is not set up
  * yet (a call from the dynamic loader before libc is initialised) the
  * defaults stay and the read is retried from the library constructor.
  */
-void hak_options_read(void)
+void options_load(void)
 {
 	if (!environ)
 		return;
 	for (int i = 0; i < OPT_COUNT; i++) {
-		hak_opt[i] = option_table[i].def;
-		option_parse(&option_table[i], &hak_opt[i]);
+		option_values[i] = option_table[i].def;
+		option_parse(&option_table[i], &option_values[i]);
 	}
 	options_read = 1;
 }
 
 /**
- * hak_options_were_read() - whether the environment has been read
+ * options_loaded() - whether the environment has been read
  *
- * Return: 1 once hak_options_read() found an environment.
+ * Return: 1 once options_load() found an environment.
  */
-int hak_options_were_read(void)
+int options_loaded(void)
 {
 	return options_read;
 }

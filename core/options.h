@@ -9,13 +9,13 @@
 #include "compiler.h"
 
 /* HAKMEM_THP values */
-enum hak_thp {
+enum thp_mode {
 	THP_NEVER,		/* MADV_NOHUGEPAGE on every SuperSlab */
 	THP_MADVISE,		/* no advice: the kernel's setting decides */
 	THP_ALWAYS,		/* MADV_HUGEPAGE from the second SuperSlab on */
 };
 
-enum hak_option {
+enum option_get {
 	OPT_REFILL,		/* HAKMEM_REFILL: objects per refill batch */
 	OPT_CACHE_GROW_KB,	/* HAKMEM_CACHE_GROW_KB: capacity a CPU's bins
 				 * may grow by under bursts */
@@ -41,14 +41,14 @@ enum hak_option {
 	OPT_COUNT
 };
 
-extern __hidden long hak_opt[OPT_COUNT];
+extern __hidden long option_values[OPT_COUNT];
 
-void hak_options_read(void);
-int hak_options_were_read(void);
+void options_load(void);
+int options_loaded(void);
 
-static inline long hak_option(enum hak_option o)
+static inline long option_get(enum option_get o)
 {
-	return hak_opt[o];
+	return option_values[o];
 }
 
 #endif /* HAK_OPTIONS_H */

@@ -22,7 +22,7 @@ static _Atomic uint64_t map_calls;
 
 static int inject_failure(void)
 {
-	long every = hak_option(OPT_FAIL_MMAP);
+	long every = option_get(OPT_FAIL_MMAP);
 
 	if (likely(!every))
 		return 0;

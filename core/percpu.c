@@ -44,9 +44,9 @@
 enum { OWN_NONE, OWN_REGISTERED, OWN_DEAD };
 enum { PREP_READY, PREP_RETRY, PREP_FALLBACK };
 
-struct rseq_ctx hak_rseq;
-uint8_t hak_free_direct;
-struct cpu_table hak_cpu_table;
+struct rseq_ctx fast_rseq;
+uint8_t free_direct;
+struct cpu_table percpu_table;
 
 static __thread struct rseq_abi own_area
 	__attribute__((tls_model("initial-exec"))) = {
@@ -59,11 +59,11 @@ static int membarrier_ok;
 static pthread_key_t own_key;
 static _Atomic int cpus_seen;
 /* taken around fork() by core/init.c */
-struct hak_lock hak_drain_lock = HAK_LOCK_INIT;
+struct mutex_lock drain_lock = HAK_LOCK_INIT;
 static const char *mode_name = "per-thread";
 static const char *mode_reason = "not initialised yet";
 
-/* CPU slots of hak_cpu_table filled by table_init() */
+/* CPU slots of percpu_table filled by table_init() */
 static int table_cpus;
 
 /*
@@ -99,9 +99,9 @@ static int possible_cpus(void)
 static void table_init(void)
 {
 	table_cpus = possible_cpus();
-	hak_cpu_table.guard[0] = hak_cpu_table.guard[1] = &hak_fc_empty;
+	percpu_table.guard[0] = percpu_table.guard[1] = &fc_empty;
 	for (int cpu = 0; cpu < table_cpus; cpu++)
-		hak_cpu_regions[cpu] = &hak_fc_empty;
+		cpu_regions[cpu] = &fc_empty;
 }
 
 static int own_register(void)
@@ -137,7 +137,7 @@ static int own_thread_start(void)
 
 static int glibc_registered(void)
 {
-	const char *tp = hak_thread_pointer();
+	const char *tp = arch_thread_pointer();
 
 	if (!__rseq_size)
 		return 0;
@@ -147,7 +147,7 @@ static int glibc_registered(void)
 
 static intptr_t pick_cpu_field(void)
 {
-	if (hak_option(OPT_CPU_ID) != 1)
+	if (option_get(OPT_CPU_ID) != 1)
 		return RSEQ_ABI_CPU_ID;
 	if (getauxval(AT_RSEQ_FEATURE_SIZE) >= RSEQ_ABI_MM_CID_END) {
 		mode_name = "per-CPU rseq (mm_cid)";
@@ -166,7 +166,7 @@ static void choose_mode(void)
 {
 	intptr_t base;
 
-	if (!hak_option(OPT_RSEQ)) {
+	if (!option_get(OPT_RSEQ)) {
 		mode_reason = "rseq disabled by HAKMEM_RSEQ=0";
 		return;
 	}
@@ -175,7 +175,7 @@ static void choose_mode(void)
 		mode_reason = "glibc's rseq registration";
 	} else {
 		pthread_key_create(&own_key, own_thread_exit);
-		base = (char *)&own_area - (char *)hak_thread_pointer();
+		base = (char *)&own_area - (char *)arch_thread_pointer();
 		own_mode = 1;
 		if (own_thread_start()) {
 			own_mode = 0;
@@ -188,25 +188,25 @@ static void choose_mode(void)
 	}
 	mode_name = "per-CPU rseq (cpu_id)";
 	table_init();
-	hak_rseq.cpu_off = base + pick_cpu_field();
-	hak_rseq.cs_off = base + RSEQ_ABI_RSEQ_CS;
+	fast_rseq.cpu_off = base + pick_cpu_field();
+	fast_rseq.cs_off = base + RSEQ_ABI_RSEQ_CS;
 	membarrier_ok = syscall(__NR_membarrier,
 				MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
 				0, 0) == 0;
-	hak_rseq.on = 1;
+	fast_rseq.on = 1;
 }
 
 /*
- * Recomputes hak_free_direct: when the fast-path mode is chosen and
+ * Recomputes free_direct: when the fast-path mode is chosen and
  * whenever the topology is published (a hook of topology.c). A free that
  * still sees the old value only puts an object of another node into this
  * CPU's cache for a while: no harm.
  */
 static void mode_update(void)
 {
-	int direct = hak_rseq.on && !topology_multi();
+	int direct = fast_rseq.on && !topology_multi();
 
-	__atomic_store_n(&hak_free_direct, (uint8_t)direct,
+	__atomic_store_n(&free_direct, (uint8_t)direct,
 			 __ATOMIC_RELAXED);
 }
 
@@ -220,8 +220,8 @@ static void mode_update(void)
 static intptr_t rseq_area(int *has_node_id)
 {
 	*has_node_id = getauxval(AT_RSEQ_FEATURE_SIZE) >= RSEQ_ABI_NODE_ID_END;
-	if (hak_rseq.on)
-		return hak_rseq.cs_off - RSEQ_ABI_RSEQ_CS;
+	if (fast_rseq.on)
+		return fast_rseq.cs_off - RSEQ_ABI_RSEQ_CS;
 	if (glibc_registered())
 		return __rseq_offset;
 	return INTPTR_MIN;
@@ -250,8 +250,8 @@ const char *percpu_mode_reason(void)
 /* This thread's CPU index, or -1 (unregistered, or beyond the table). */
 static int current_cpu(void)
 {
-	const char *tp = hak_thread_pointer();
-	uint32_t v = *(const volatile uint32_t *)(tp + hak_rseq.cpu_off);
+	const char *tp = arch_thread_pointer();
+	uint32_t v = *(const volatile uint32_t *)(tp + fast_rseq.cpu_off);
 
 	return v < (uint32_t)table_cpus ? (int)v : -1;
 }
@@ -282,7 +282,7 @@ static void note_cpu(int cpu)
  */
 static _Atomic int idle_scan_due;
 static uint32_t idle_seen_ops[HAK_MAX_CPUS];
-/* the regions a drain detached, by CPU; under hak_drain_lock */
+/* the regions a drain detached, by CPU; under drain_lock */
 static struct fc_region *detached[HAK_MAX_CPUS];
 
 /*
@@ -292,7 +292,7 @@ static struct fc_region *detached[HAK_MAX_CPUS];
 static void idle_tick(void)
 {
 	bins_tick();
-	if (hak_rseq.on && membarrier_ok)
+	if (fast_rseq.on && membarrier_ok)
 		atomic_store_explicit(&idle_scan_due, 1, memory_order_relaxed);
 }
 
@@ -309,14 +309,14 @@ static void drain_detached(int n)
 {
 	syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
 	for (int cpu = 0; cpu < n; cpu++) {
-		void *expected = &hak_fc_empty;
+		void *expected = &fc_empty;
 		struct fc_region *r = detached[cpu];
 
-		if (r == &hak_fc_empty)
+		if (r == &fc_empty)
 			continue;
 		region_flush(r);
 		if (!atomic_compare_exchange_strong(
-			    (void *_Atomic *)&hak_cpu_regions[cpu], &expected, r))
+			    (void *_Atomic *)&cpu_regions[cpu], &expected, r))
 			region_put(r);
 	}
 }
@@ -325,30 +325,30 @@ static void drain_idle(void)
 {
 	int n = atomic_load(&cpus_seen), found = 0;
 
-	if (!hak_trylock(&hak_drain_lock))
+	if (!mutex_trylock(&drain_lock))
 		return;		/* another drain is running: it will do */
 	atomic_store_explicit(&idle_scan_due, 0, memory_order_relaxed);
 	for (int cpu = 0; cpu < n; cpu++) {
 		struct fc_region *r = atomic_load_explicit(
-			(void *_Atomic *)&hak_cpu_regions[cpu],
+			(void *_Atomic *)&cpu_regions[cpu],
 			memory_order_acquire);
 		uint32_t ops;
 
-		detached[cpu] = &hak_fc_empty;
-		if (r == &hak_fc_empty)
+		detached[cpu] = &fc_empty;
+		if (r == &fc_empty)
 			continue;
 		ops = __atomic_load_n(&r->slow_ops, __ATOMIC_RELAXED);
 		if (ops == idle_seen_ops[cpu] && region_holds_objects(r)) {
 			detached[cpu] = atomic_exchange(
-				(void *_Atomic *)&hak_cpu_regions[cpu],
-				&hak_fc_empty);
+				(void *_Atomic *)&cpu_regions[cpu],
+				&fc_empty);
 			found = 1;
 		}
 		idle_seen_ops[cpu] = ops;
 	}
 	if (found)
 		drain_detached(n);
-	hak_unlock(&hak_drain_lock);
+	mutex_unlock(&drain_lock);
 }
 
 /**
@@ -371,11 +371,11 @@ static void slow_path_done(unsigned int owner)
 {
 	if (owner != HAK_OWNER_NONE) {
 		struct fc_region *r = atomic_load_explicit(
-			(void *_Atomic *)&hak_cpu_regions[owner],
+			(void *_Atomic *)&cpu_regions[owner],
 			memory_order_relaxed);
 
 		/* no locked add: a lost count still leaves a change */
-		if (r != &hak_fc_empty)
+		if (r != &fc_empty)
 			__atomic_store_n(&r->slow_ops,
 					 __atomic_load_n(&r->slow_ops,
 							 __ATOMIC_RELAXED) + 1,
@@ -390,7 +390,7 @@ static void slow_path_done(unsigned int owner)
 static int percpu_prepare(void)
 {
 	struct fc_region *r;
-	void *expected = &hak_fc_empty;
+	void *expected = &fc_empty;
 	int cpu;
 
 	if (own_mode && own_thread_start())
@@ -398,13 +398,13 @@ static int percpu_prepare(void)
 	cpu = current_cpu();
 	if (cpu < 0)
 		return PREP_FALLBACK;
-	if (atomic_load_explicit((void *_Atomic *)&hak_cpu_regions[cpu],
-				 memory_order_acquire) != &hak_fc_empty)
+	if (atomic_load_explicit((void *_Atomic *)&cpu_regions[cpu],
+				 memory_order_acquire) != &fc_empty)
 		return PREP_READY;
 	r = region_get();
 	if (!r)
 		return PREP_FALLBACK;
-	if (!atomic_compare_exchange_strong((void *_Atomic *)&hak_cpu_regions[cpu],
+	if (!atomic_compare_exchange_strong((void *_Atomic *)&cpu_regions[cpu],
 					    &expected, r))
 		region_put(r);
 	note_cpu(cpu);
@@ -419,9 +419,9 @@ static unsigned int batch_size(const struct hak_cache *c, unsigned int owner,
 
 	if (owner == HAK_OWNER_NONE)
 		return c->batch;
-	r = atomic_load_explicit((void *_Atomic *)&hak_cpu_regions[owner],
+	r = atomic_load_explicit((void *_Atomic *)&cpu_regions[owner],
 				 memory_order_relaxed);
-	if (r == &hak_fc_empty)
+	if (r == &fc_empty)
 		return c->batch;
 	return bin_batch(c, r, bin, dir, 1);
 }
@@ -439,7 +439,7 @@ void *percpu_alloc_slow(struct hak_cache *c)
 	void *p;
 
 	for (;;) {
-		if (rseq_pop(&hak_rseq, hak_cpu_regions, c->id, &p))
+		if (rseq_pop(&fast_rseq, cpu_regions, c->id, &p))
 			return fc_claim(c, p);
 		switch (percpu_prepare()) {
 		case PREP_FALLBACK:
@@ -457,7 +457,7 @@ void *percpu_alloc_slow(struct hak_cache *c)
 		return NULL;
 	}
 	p = batch[--n];
-	i = n ? rseq_push_batch(&hak_rseq, hak_cpu_regions, c->id, batch, n) : 0;
+	i = n ? rseq_push_batch(&fast_rseq, cpu_regions, c->id, batch, n) : 0;
 	HAK_BUG_ON(i > n);
 	if (i < n)
 		central_drain(c, batch + i, n - i, HAK_OWNER_NONE);
@@ -481,7 +481,7 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 	unsigned int n = 0, owner, bin, to;
 
 	for (;;) {
-		if (rseq_push_owned(&hak_rseq, hak_cpu_regions, c->id, p,
+		if (rseq_push_owned(&fast_rseq, cpu_regions, c->id, p,
 				    pownp))
 			return;
 		switch (percpu_prepare()) {
@@ -506,10 +506,10 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 	}
 	n = batch_size(c, owner, bin, FC_LAST_DRAIN);
 	if (n)
-		n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, bin, batch, n);
+		n = rseq_pop_batch(&fast_rseq, cpu_regions, bin, batch, n);
 	if (n)
 		central_drain(c, batch, n, to);
-	if (!rseq_push_owned(&hak_rseq, hak_cpu_regions, c->id, p, pownp))
+	if (!rseq_push_owned(&fast_rseq, cpu_regions, c->id, p, pownp))
 		central_drain(c, &p, 1, to);
 	slow_path_done(owner);
 }
@@ -526,7 +526,7 @@ static int drain_current_cpu(void)
 
 		if (!c)
 			continue;
-		while ((n = rseq_pop_batch(&hak_rseq, hak_cpu_regions, bin,
+		while ((n = rseq_pop_batch(&fast_rseq, cpu_regions, bin,
 					   batch, HAK_MAX_BATCH))) {
 			central_drain(c, batch, n, HAK_OWNER_NONE);
 			did = 1;
@@ -544,18 +544,18 @@ int percpu_drain_all(void)
 {
 	int n = atomic_load(&cpus_seen), did = 0;
 
-	if (!hak_rseq.on)
+	if (!fast_rseq.on)
 		return 0;
 	if (!membarrier_ok)
 		return drain_current_cpu();
-	hak_lock(&hak_drain_lock);
+	mutex_lock(&drain_lock);
 	for (int cpu = 0; cpu < n; cpu++) {
 		detached[cpu] = atomic_exchange(
-			(void *_Atomic *)&hak_cpu_regions[cpu], &hak_fc_empty);
-		did |= detached[cpu] != &hak_fc_empty;
+			(void *_Atomic *)&cpu_regions[cpu], &fc_empty);
+		did |= detached[cpu] != &fc_empty;
 	}
 	drain_detached(n);
-	hak_unlock(&hak_drain_lock);
+	mutex_unlock(&drain_lock);
 	return did;
 }
 
@@ -564,7 +564,7 @@ int percpu_drain_all(void)
  *
  * Then tells the layers below what they need from it, through their
  * hooks: the topology where the rseq area is and when to recompute
- * hak_free_direct, the SuperSlab pools whom to tell of a decay tick.
+ * free_direct, the SuperSlab pools whom to tell of a decay tick.
  */
 void percpu_init(void)
 {

@@ -11,7 +11,7 @@
 struct hak_cache;
 
 /* one remote drain at a time; taken around fork() by init.c */
-extern __hidden struct hak_lock hak_drain_lock;
+extern __hidden struct mutex_lock drain_lock;
 
 void percpu_init(void);
 void *percpu_alloc_slow(struct hak_cache *c);

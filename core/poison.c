@@ -61,7 +61,7 @@ void *poison_alloc(struct hak_cache *c)
 		return NULL;
 	}
 	if (!poison_intact(c, p))
-		hak_report("malloc", p, c,
+		report_bad("malloc", p, c,
 			   "freed object was written after free (poison damaged)");
 	return fc_claim(c, p);
 }

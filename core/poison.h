@@ -20,7 +20,7 @@ struct hak_cache;
 
 static inline int poison_on(void)
 {
-	return unlikely(hak_option(OPT_POISON) != 0);
+	return unlikely(option_get(OPT_POISON) != 0);
 }
 
 void poison_fill(struct hak_cache *c, void *p);

@@ -78,17 +78,17 @@ static_assert(RCU_BATCH_OBJS == (RCU_BATCH_BYTES - sizeof(struct rcu_batch)) /
 
 /* One per thread that deferred a free; recycled after the thread exits. */
 struct rcu_holder {
-	struct hak_lock lock;		/* cur: its thread and the barrier */
+	struct mutex_lock lock;		/* cur: its thread and the barrier */
 	struct rcu_batch *cur;
 	struct rcu_holder *next;	/* every holder: never unlinked */
 	struct rcu_holder *next_free;
 };
 
 /* A partial batch waits at most this long for its thread's next call. */
-unsigned long hak_rcu_age_ms = 10;
-_Atomic uint64_t hak_rcu_batches;	/* call_rcu() calls for batches */
+unsigned long rcu_age_ms = 10;
+_Atomic uint64_t rcu_batches_sent;	/* call_rcu() calls for batches */
 
-static struct hak_lock rcu_lock = HAK_LOCK_INIT;
+static struct mutex_lock rcu_lock = HAK_LOCK_INIT;
 static struct rcu_holder *_Atomic holders;
 static struct rcu_holder *free_holders;
 static struct rcu_batch *free_batches;
@@ -101,7 +101,7 @@ static pthread_key_t holder_key;
 static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
 
 /* Spans of HAK_SLAB_TYPESAFE_BY_RCU caches waiting for a grace period. */
-static struct hak_lock rcu_span_lock = HAK_LOCK_INIT;
+static struct mutex_lock rcu_span_lock = HAK_LOCK_INIT;
 static struct slab_rw *span_waiting;	/* not yet in a grace period */
 static struct slab_rw *span_flight;	/* in the current one */
 static struct rcu_head span_head;
@@ -112,11 +112,11 @@ static struct rcu_batch *batch_get(void)
 {
 	struct rcu_batch *b;
 
-	hak_lock(&rcu_lock);
+	mutex_lock(&rcu_lock);
 	b = free_batches;
 	if (b)
 		free_batches = b->next_free;
-	hak_unlock(&rcu_lock);
+	mutex_unlock(&rcu_lock);
 	if (!b)
 		b = meta_alloc(RCU_BATCH_BYTES);
 	if (b)
@@ -126,10 +126,10 @@ static struct rcu_batch *batch_get(void)
 
 static void batch_put(struct rcu_batch *b)
 {
-	hak_lock(&rcu_lock);
+	mutex_lock(&rcu_lock);
 	b->next_free = free_batches;
 	free_batches = b;
-	hak_unlock(&rcu_lock);
+	mutex_unlock(&rcu_lock);
 }
 
 /* After a grace period: free the batch's objects, from the call_rcu thread. */
@@ -151,7 +151,7 @@ static void batch_submit(struct rcu_batch *b)
 		batch_put(b);
 		return;
 	}
-	atomic_fetch_add_explicit(&hak_rcu_batches, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rcu_batches_sent, 1, memory_order_relaxed);
 	call_rcu(&b->head, batch_free_rcu);
 }
 
@@ -162,39 +162,39 @@ static void holder_exit(void *arg)
 	struct rcu_holder *h = arg;
 	struct rcu_batch *b;
 
-	hak_lock(&h->lock);
+	mutex_lock(&h->lock);
 	b = h->cur;
 	h->cur = NULL;
-	hak_unlock(&h->lock);
+	mutex_unlock(&h->lock);
 	if (b)
 		batch_submit(b);
 	tls_holder = NULL;
 	tls_dead = 1;
-	hak_lock(&rcu_lock);
+	mutex_lock(&rcu_lock);
 	h->next_free = free_holders;
 	free_holders = h;
-	hak_unlock(&rcu_lock);
+	mutex_unlock(&rcu_lock);
 }
 
 static void rcu_fork_prepare(void)
 {
-	hak_lock(&rcu_lock);
-	hak_lock(&rcu_span_lock);
+	mutex_lock(&rcu_lock);
+	mutex_lock(&rcu_span_lock);
 }
 
 static void rcu_fork_parent(void)
 {
-	hak_unlock(&rcu_span_lock);
-	hak_unlock(&rcu_lock);
+	mutex_unlock(&rcu_span_lock);
+	mutex_unlock(&rcu_lock);
 }
 
 /* Only the forking thread lives on: every other holder's lock is reset. */
 static void rcu_fork_child(void)
 {
 	for (struct rcu_holder *h = holders; h; h = h->next)
-		hak_lock_init(&h->lock);
-	hak_lock_init(&rcu_span_lock);
-	hak_lock_init(&rcu_lock);
+		mutex_init(&h->lock);
+	mutex_init(&rcu_span_lock);
+	mutex_init(&rcu_lock);
 }
 
 static void rcu_init_once(void)
@@ -212,7 +212,7 @@ static struct rcu_holder *holder_get(void)
 	if (tls_dead)
 		return NULL;
 	pthread_once(&rcu_once, rcu_init_once);
-	hak_lock(&rcu_lock);
+	mutex_lock(&rcu_lock);
 	h = free_holders;
 	if (h) {
 		free_holders = h->next_free;
@@ -224,7 +224,7 @@ static struct rcu_holder *holder_get(void)
 					      memory_order_release);
 		}
 	}
-	hak_unlock(&rcu_lock);
+	mutex_unlock(&rcu_lock);
 	if (!h)
 		return NULL;
 	tls_holder = h;
@@ -251,15 +251,15 @@ static void defer(void *p)
 	atomic_store_explicit(&rcu_used, 1, memory_order_relaxed);
 	if (unlikely(!h))
 		goto sync;
-	hak_lock(&h->lock);
+	mutex_lock(&h->lock);
 	b = h->cur;
 	if (unlikely(!b)) {
-		hak_unlock(&h->lock);
+		mutex_unlock(&h->lock);
 		b = batch_get();
 		if (!b)
 			goto sync;
 		b->born = now;
-		hak_lock(&h->lock);
+		mutex_lock(&h->lock);
 		if (h->cur) {		/* not possible: only we fill it */
 			batch_put(b);
 			b = h->cur;
@@ -267,11 +267,11 @@ static void defer(void *p)
 		h->cur = b;
 	}
 	b->objs[b->n++] = p;
-	if (b->n == RCU_BATCH_OBJS || now - b->born >= hak_rcu_age_ms) {
+	if (b->n == RCU_BATCH_OBJS || now - b->born >= rcu_age_ms) {
 		full = b;
 		h->cur = NULL;
 	}
-	hak_unlock(&h->lock);
+	mutex_unlock(&h->lock);
 	if (full)
 		batch_submit(full);
 	return;
@@ -287,11 +287,11 @@ HAK_EXPORT void hak_free_rcu(void *p)
 		return;
 	obj_classify(p, &oi);
 	if (oi.kind != OBJ_VALID && oi.kind != OBJ_HUGE) {
-		hak_report("hak_free_rcu", p, oi.cache, obj_kind_str(oi.kind));
+		report_bad("hak_free_rcu", p, oi.cache, obj_kind_str(oi.kind));
 		return;
 	}
 	if (unlikely(!urcu_loaded())) {
-		hak_report("hak_free_rcu", p, oi.cache, NO_URCU);
+		report_bad("hak_free_rcu", p, oi.cache, NO_URCU);
 		return;
 	}
 	defer(p);
@@ -305,22 +305,22 @@ HAK_EXPORT void hak_cache_free_rcu(struct hak_cache *c, void *obj)
 		return;
 	obj_classify(obj, &oi);
 	if (oi.kind == OBJ_HUGE) {
-		hak_report("hak_cache_free_rcu", obj, c,
+		report_bad("hak_cache_free_rcu", obj, c,
 			   "a huge allocation, not an object of this cache");
 		return;
 	}
 	if (oi.kind != OBJ_VALID) {
-		hak_report("hak_cache_free_rcu", obj, oi.cache,
+		report_bad("hak_cache_free_rcu", obj, oi.cache,
 			   obj_kind_str(oi.kind));
 		return;
 	}
 	if (oi.cache != c) {
-		hak_report("hak_cache_free_rcu", obj, oi.cache,
+		report_bad("hak_cache_free_rcu", obj, oi.cache,
 			   "object belongs to another cache");
 		return;
 	}
 	if (unlikely(!urcu_loaded())) {
-		hak_report("hak_cache_free_rcu", obj, c, NO_URCU);
+		report_bad("hak_cache_free_rcu", obj, c, NO_URCU);
 		return;
 	}
 	defer(obj);
@@ -346,25 +346,25 @@ static void span_release_rcu(struct rcu_head *head)
 	int again;
 
 	(void)head;
-	hak_lock(&rcu_span_lock);
+	mutex_lock(&rcu_span_lock);
 	rw = span_flight;
-	hak_unlock(&rcu_span_lock);
+	mutex_unlock(&rcu_span_lock);
 	for (; rw; rw = next) {
 		struct superslab *ss = ss_of_rw(rw);
 		unsigned int idx = rw_idx(rw);
-		struct hak_cache *c = hak_caches[ss->ro[idx].cache_id];
+		struct hak_cache *c = cache_by_id[ss->ro[idx].cache_id];
 		struct central *ct = central_peek(c, ss->node);
 
 		next = rw->next;
 		rw->next = NULL;
-		hak_lock(&ct->lock);
+		mutex_lock(&ct->lock);
 		superslab_release_span(ss, idx);
-		hak_unlock(&ct->lock);
+		mutex_unlock(&ct->lock);
 	}
-	hak_lock(&rcu_span_lock);
+	mutex_lock(&rcu_span_lock);
 	span_flight = NULL;
 	again = span_start_locked();
-	hak_unlock(&rcu_span_lock);
+	mutex_unlock(&rcu_span_lock);
 	if (again)
 		call_rcu(&span_head, span_release_rcu);
 }
@@ -381,11 +381,11 @@ int rcu_span_defer(struct slab_rw *rw)
 	int start;
 
 	atomic_store_explicit(&rcu_used, 1, memory_order_relaxed);
-	hak_lock(&rcu_span_lock);
+	mutex_lock(&rcu_span_lock);
 	rw->next = span_waiting;
 	span_waiting = rw;
 	start = span_start_locked();
-	hak_unlock(&rcu_span_lock);
+	mutex_unlock(&rcu_span_lock);
 	if (start)
 		call_rcu(&span_head, span_release_rcu);
 	return 1;
@@ -395,9 +395,9 @@ static int spans_pending(void)
 {
 	int pending;
 
-	hak_lock(&rcu_span_lock);
+	mutex_lock(&rcu_span_lock);
 	pending = span_flight || span_waiting;
-	hak_unlock(&rcu_span_lock);
+	mutex_unlock(&rcu_span_lock);
 	return pending;
 }
 
@@ -428,10 +428,10 @@ static void flush_all_holders(void)
 	for (; h; h = h->next) {
 		struct rcu_batch *b;
 
-		hak_lock(&h->lock);
+		mutex_lock(&h->lock);
 		b = h->cur;
 		h->cur = NULL;
-		hak_unlock(&h->lock);
+		mutex_unlock(&h->lock);
 		if (b)
 			batch_submit(b);
 	}

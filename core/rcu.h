@@ -17,8 +17,8 @@
 #define RCU_BATCH_OBJS	507
 
 /* For the tests: the age bound of a partial batch, and batches sent. */
-extern __hidden unsigned long hak_rcu_age_ms;
-extern __hidden _Atomic uint64_t hak_rcu_batches;
+extern __hidden unsigned long rcu_age_ms;
+extern __hidden _Atomic uint64_t rcu_batches_sent;
 
 int rcu_span_defer(struct slab_rw *rw);
 int rcu_cache_prepare(void);
@@ -53,7 +53,7 @@ static inline void rcu_cache_barrier(struct hak_cache *c)
 static inline int rcu_span_deferred(struct slab_rw *rw)
 {
 	const struct superslab *ss = ss_of_rw(rw);
-	const struct hak_cache *c = hak_caches[ss->ro[rw_idx(rw)].cache_id];
+	const struct hak_cache *c = cache_by_id[ss->ro[rw_idx(rw)].cache_id];
 
 	if (likely(!(c->flags & HAK_SLAB_TYPESAFE_BY_RCU)))
 		return 0;

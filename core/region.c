@@ -11,10 +11,10 @@
 #include "poison.h"
 #include "region.h"
 
-struct fc_region hak_fc_empty;
+struct fc_region fc_empty;
 
 /* taken around fork() by core/init.c */
-struct hak_lock hak_region_lock = HAK_LOCK_INIT;
+struct mutex_lock region_lock = HAK_LOCK_INIT;
 static struct fc_region *region_free;
 static struct fc_region *region_all;
 static struct fc_bin bin_layout[FC_NR_BINS];	/* end: the base capacity */
@@ -141,14 +141,14 @@ static void bin_set_cap(unsigned int bin, uint32_t cap)
  */
 void regions_set_cap(unsigned int id, uint32_t cap)
 {
-	hak_lock(&hak_region_lock);
+	mutex_lock(&region_lock);
 	if (poison_on())
 		cap = 0;
 	bin_set_cap(id, cap);
 	cap = foreign_cap(id, cap);
 	bin_set_cap(id + HAK_FOREIGN_BIN,
 		    cap < FC_USER_FOREIGN ? cap : FC_USER_FOREIGN);
-	hak_unlock(&hak_region_lock);
+	mutex_unlock(&region_lock);
 }
 
 /**
@@ -160,22 +160,22 @@ struct fc_region *region_get(void)
 {
 	struct fc_region *r;
 
-	hak_lock(&hak_region_lock);
+	mutex_lock(&region_lock);
 	r = region_free;
 	if (r)
 		region_free = r->next_free;
-	hak_unlock(&hak_region_lock);
+	mutex_unlock(&region_lock);
 	if (!r) {
 		r = meta_alloc(sizeof(*r) + region_slots * sizeof(void *));
 		if (!r)
 			return NULL;
 		r->slots_used = region_slots;
-		hak_lock(&hak_region_lock);
+		mutex_lock(&region_lock);
 		/* under the lock: regions_set_cap() may be changing it */
 		memcpy(r->bin, bin_layout, sizeof(bin_layout));
 		r->next_all = region_all;
 		region_all = r;
-		hak_unlock(&hak_region_lock);
+		mutex_unlock(&region_lock);
 	}
 	r->live = 1;
 	return r;
@@ -191,11 +191,11 @@ void region_put(struct fc_region *r)
 	for (unsigned int bin = 0; bin < FC_NR_BINS; bin++)
 		HAK_BUG_ON(r->bin[bin].current != r->bin[bin].begin);
 #endif
-	hak_lock(&hak_region_lock);
+	mutex_lock(&region_lock);
 	r->live = 0;
 	r->next_free = region_free;
 	region_free = r;
-	hak_unlock(&hak_region_lock);
+	mutex_unlock(&region_lock);
 }
 
 /**
@@ -237,7 +237,7 @@ uint64_t regions_count_cached(unsigned int id)
 {
 	uint64_t n = 0;
 
-	hak_lock(&hak_region_lock);
+	mutex_lock(&region_lock);
 	for (struct fc_region *r = region_all; r; r = r->next_all)
 		if (r->live) {
 			const struct fc_bin *b = &r->bin[id];
@@ -246,6 +246,6 @@ uint64_t regions_count_cached(unsigned int id)
 			n += (uint64_t)(b->current - b->begin) +
 			     (uint64_t)(f->current - f->begin);
 		}
-	hak_unlock(&hak_region_lock);
+	mutex_unlock(&region_lock);
 	return n;
 }

@@ -12,7 +12,7 @@
 #include "lock.h"
 
 /* the region lists and the bin layout; taken around fork() by init.c */
-extern __hidden struct hak_lock hak_region_lock;
+extern __hidden struct mutex_lock region_lock;
 
 /* A kmalloc bin may grow to this many times its base capacity. */
 #define FC_GROW_FACTOR	4

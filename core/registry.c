@@ -4,7 +4,7 @@
  */
 #include "registry.h"
 
-_Atomic uint64_t hak_registry[REGISTRY_WORDS];
+_Atomic uint64_t registry_bits[REGISTRY_WORDS];
 
 /**
  * registry_add() - mark a 2 MiB chunk as ours
@@ -14,7 +14,7 @@ void registry_add(const void *base)
 {
 	uintptr_t chunk = (uintptr_t)base >> REGISTRY_CHUNK_SHIFT;
 
-	atomic_fetch_or_explicit(&hak_registry[chunk >> 6], 1ULL << (chunk & 63),
+	atomic_fetch_or_explicit(&registry_bits[chunk >> 6], 1ULL << (chunk & 63),
 				 memory_order_release);
 }
 
@@ -26,7 +26,7 @@ void registry_del(const void *base)
 {
 	uintptr_t chunk = (uintptr_t)base >> REGISTRY_CHUNK_SHIFT;
 
-	atomic_fetch_and_explicit(&hak_registry[chunk >> 6],
+	atomic_fetch_and_explicit(&registry_bits[chunk >> 6],
 				  ~(1ULL << (chunk & 63)),
 				  memory_order_release);
 }

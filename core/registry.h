@@ -19,7 +19,7 @@
 #define REGISTRY_CHUNK_SHIFT	21
 #define REGISTRY_WORDS	(1UL << (HAK_VA_BITS - REGISTRY_CHUNK_SHIFT - 6))
 
-extern __hidden _Atomic uint64_t hak_registry[REGISTRY_WORDS];
+extern __hidden _Atomic uint64_t registry_bits[REGISTRY_WORDS];
 
 void registry_add(const void *chunk);
 void registry_del(const void *chunk);
@@ -36,7 +36,7 @@ static inline int registry_test(uintptr_t a)
 
 	if (unlikely(chunk >= REGISTRY_WORDS * 64))
 		return 0;
-	return (int)((atomic_load_explicit(&hak_registry[chunk >> 6],
+	return (int)((atomic_load_explicit(&registry_bits[chunk >> 6],
 					   memory_order_relaxed) >>
 		      (chunk & 63)) & 1);
 }

@@ -31,13 +31,13 @@ static __thread struct remote_bufs *tls_rb
 static __thread int tls_rb_dead __attribute__((tls_model("initial-exec")));
 static pthread_key_t rb_key;
 /* taken around fork() by core/init.c */
-struct hak_lock hak_remote_lock = HAK_LOCK_INIT;
+struct mutex_lock remote_lock = HAK_LOCK_INIT;
 static struct remote_bufs *rb_free;
 
 static void buf_flush(struct remote_buf *b)
 {
-	if (b->n && hak_caches[b->cache_id])
-		central_drain(hak_caches[b->cache_id], b->objs, b->n,
+	if (b->n && cache_by_id[b->cache_id])
+		central_drain(cache_by_id[b->cache_id], b->objs, b->n,
 			      HAK_OWNER_REMOTE);
 	b->n = 0;
 }
@@ -55,10 +55,10 @@ static void remote_thread_exit(void *arg)
 	bufs_flush(rb);
 	tls_rb = NULL;
 	tls_rb_dead = 1;
-	hak_lock(&hak_remote_lock);
+	mutex_lock(&remote_lock);
 	rb->next_free = rb_free;
 	rb_free = rb;
-	hak_unlock(&hak_remote_lock);
+	mutex_unlock(&remote_lock);
 }
 
 /**
@@ -75,11 +75,11 @@ static struct remote_bufs *bufs_get(void)
 
 	if (tls_rb_dead)
 		return NULL;
-	hak_lock(&hak_remote_lock);
+	mutex_lock(&remote_lock);
 	rb = rb_free;
 	if (rb)
 		rb_free = rb->next_free;
-	hak_unlock(&hak_remote_lock);
+	mutex_unlock(&remote_lock);
 	if (!rb)
 		rb = meta_alloc(sizeof(*rb));
 	if (!rb)

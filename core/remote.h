@@ -12,7 +12,7 @@
 
 struct hak_cache;
 
-extern __hidden struct hak_lock hak_remote_lock;	/* taken around fork() */
+extern __hidden struct mutex_lock remote_lock;	/* taken around fork() */
 
 void remote_init(void);
 void remote_free(struct hak_cache *c, void *p, unsigned int node);

@@ -15,7 +15,7 @@
 static _Atomic unsigned long nr_reports;
 
 /**
- * hak_report() - report an invalid operation on stderr
+ * report_bad() - report an invalid operation on stderr
  * @op: the call that was made ("free", "realloc", ...)
  * @ptr: the address it was given
  * @c: the cache the address belongs to, or NULL
@@ -23,32 +23,32 @@ static _Atomic unsigned long nr_reports;
  *
  * Aborts unless HAKMEM_ON_ERROR=warn.
  */
-void hak_report(const char *op, const void *ptr, const struct hak_cache *c,
+void report_bad(const char *op, const void *ptr, const struct hak_cache *c,
 		const char *what)
 {
 	atomic_fetch_add_explicit(&nr_reports, 1, memory_order_relaxed);
-	hak_dprintf(2, "hakmem: %s(%p): %s%s%s%s\n", op, ptr, what,
+	fmt_dprintf(2, "hakmem: %s(%p): %s%s%s%s\n", op, ptr, what,
 		    c ? " [cache " : "", c ? c->name : "", c ? "]" : "");
-	if (hak_option(OPT_ON_ERROR) == 0)
+	if (option_get(OPT_ON_ERROR) == 0)
 		abort();
 }
 
 /**
- * hak_fatal() - report an internal inconsistency and abort
+ * report_fatal() - report an internal inconsistency and abort
  * @msg: what went wrong
  */
-void hak_fatal(const char *msg)
+void report_fatal(const char *msg)
 {
-	hak_dprintf(2, "hakmem: fatal: %s\n", msg);
+	fmt_dprintf(2, "hakmem: fatal: %s\n", msg);
 	abort();
 }
 
 /**
- * hak_reports() - number of invalid operations reported so far
+ * report_count() - number of invalid operations reported so far
  *
  * Return: the count (useful in warn mode and in tests).
  */
-unsigned long hak_reports(void)
+unsigned long report_count(void)
 {
 	return atomic_load_explicit(&nr_reports, memory_order_relaxed);
 }

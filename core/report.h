@@ -9,9 +9,9 @@
 
 struct hak_cache;
 
-void hak_report(const char *op, const void *ptr, const struct hak_cache *c,
+void report_bad(const char *op, const void *ptr, const struct hak_cache *c,
 		const char *what) __cold;
-void hak_fatal(const char *msg) __cold __attribute__((noreturn));
-unsigned long hak_reports(void);
+void report_fatal(const char *msg) __cold __attribute__((noreturn));
+unsigned long report_count(void);
 
 #endif /* HAK_REPORT_H */

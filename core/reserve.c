@@ -10,7 +10,7 @@
  * a stray free of one that was never handed out is a reported double
  * free. A reserve's own memory comes from the metadata arena and is
  * recycled through free lists by capacity (powers of two from 8), under
- * hak_meta_lock (the arena's lock, innermost, taken around fork()), never
+ * meta_lock (the arena's lock, innermost, taken around fork()), never
  * from malloc. A state word catches a reserve released twice or used
  * after its release, as long as it was not handed out again since.
  */
@@ -42,7 +42,7 @@ struct hak_reserve {
 _Static_assert((1U << (RESERVE_MIN_SHIFT + RESERVE_CLASSES - 1)) ==
 	       HAK_RESERVE_MAX, "reserve classes cover HAK_RESERVE_MAX");
 
-/* Released reserves by capacity class; under hak_meta_lock. */
+/* Released reserves by capacity class; under meta_lock. */
 static struct hak_reserve *free_list[RESERVE_CLASSES];
 
 static unsigned int reserve_class(unsigned int n)
@@ -60,11 +60,11 @@ static struct hak_reserve *reserve_get(unsigned int n)
 	unsigned int k = reserve_class(n), cap = 1U << (RESERVE_MIN_SHIFT + k);
 	struct hak_reserve *r;
 
-	hak_lock(&hak_meta_lock);
+	mutex_lock(&meta_lock);
 	r = free_list[k];
 	if (r)
 		free_list[k] = r->next_free;
-	hak_unlock(&hak_meta_lock);
+	mutex_unlock(&meta_lock);
 	if (r)
 		return r;
 	r = meta_alloc(sizeof(*r) + cap * sizeof(void *));
@@ -80,10 +80,10 @@ static void reserve_put(struct hak_reserve *r)
 	r->state = RESERVE_FREE;
 	r->n = 0;
 	r->cache = NULL;
-	hak_lock(&hak_meta_lock);
+	mutex_lock(&meta_lock);
 	r->next_free = free_list[k];
 	free_list[k] = r;
-	hak_unlock(&hak_meta_lock);
+	mutex_unlock(&meta_lock);
 }
 
 HAK_EXPORT struct hak_reserve *hak_cache_reserve(struct hak_cache *c,
@@ -114,7 +114,7 @@ HAK_EXPORT struct hak_reserve *hak_cache_reserve(struct hak_cache *c,
 HAK_EXPORT void *hak_reserve_alloc(struct hak_reserve *r)
 {
 	if (unlikely(r->state != RESERVE_LIVE)) {
-		hak_report("hak_reserve_alloc", r, NULL,
+		report_bad("hak_reserve_alloc", r, NULL,
 			   r->state == RESERVE_FREE ?
 			   "reserve already released" : "not a reserve");
 		errno = EINVAL;
@@ -138,13 +138,13 @@ HAK_EXPORT void hak_reserve_release(struct hak_cache *c,
 	if (!r)
 		return;
 	if (unlikely(r->state != RESERVE_LIVE)) {
-		hak_report("hak_reserve_release", r, c,
+		report_bad("hak_reserve_release", r, c,
 			   r->state == RESERVE_FREE ?
 			   "reserve released twice" : "not a reserve");
 		return;
 	}
 	if (unlikely(r->cache != c)) {
-		hak_report("hak_reserve_release", r, r->cache,
+		report_bad("hak_reserve_release", r, r->cache,
 			   c ? "reserve released to another cache than its own" :
 			       "reserve released without its cache");
 		return;

@@ -17,8 +17,8 @@
 #include "size_class.h"
 #include "superslab.h"
 
-const uint8_t hak_class_lut[HAK_LUT_MAX / 8 + 1] = HAK_CLASS_LUT;
-const uint32_t hak_class_size[HAK_NR_CLASSES] = HAK_CLASS_SIZES;
+const uint8_t class_lut[HAK_LUT_MAX / 8 + 1] = HAK_CLASS_LUT;
+const uint32_t class_size_of[HAK_NR_CLASSES] = HAK_CLASS_SIZES;
 
 /**
  * size_class_span_slabs() - how many 64 KiB slabs one span of @stride holds

@@ -20,8 +20,8 @@
  * (n + 7) / 8 so one load answers it. Both tables are constant data, valid
  * before anything is initialised.
  */
-extern __hidden const uint8_t hak_class_lut[HAK_LUT_MAX / 8 + 1];
-extern __hidden const uint32_t hak_class_size[HAK_NR_CLASSES];
+extern __hidden const uint8_t class_lut[HAK_LUT_MAX / 8 + 1];
+extern __hidden const uint32_t class_size_of[HAK_NR_CLASSES];
 
 unsigned int size_class_span_slabs(size_t stride);
 
@@ -42,7 +42,7 @@ static inline unsigned int size_to_class_big(size_t n)
 static inline unsigned int size_to_class(size_t n)
 {
 	if (likely(n <= HAK_LUT_MAX))
-		return hak_class_lut[(n + 7) >> 3];
+		return class_lut[(n + 7) >> 3];
 	return size_to_class_big(n);
 }
 

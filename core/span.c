@@ -121,11 +121,11 @@ struct slab_rw *span_free_obj(const struct hak_cache *c, void *obj)
 	long i = slab_obj_index(ro, (uintptr_t)obj, c->objs_per_span);
 
 	if (unlikely(i < 0 || ro->cache_id != c->id)) {
-		hak_report("free", obj, c, "object does not belong to this cache");
+		report_bad("free", obj, c, "object does not belong to this cache");
 		return NULL;
 	}
 	if (unlikely(map_set(ss->free_map[ro->head], (uint32_t)i))) {
-		hak_report("free", obj, c, "double free (object already on its slab's free list)");
+		report_bad("free", obj, c, "double free (object already on its slab's free list)");
 		return NULL;
 	}
 	HAK_BUG_ON(!rw->inuse || (uint32_t)i >= rw->carved);

@@ -29,14 +29,14 @@ static void slabinfo_fill(struct hak_slabinfo *row, struct hak_cache *c)
 	row->objs_per_slab = c->objs_per_span;
 	row->slabs_per_span = c->span_slabs;
 	for_each_central(c, ct, n) {
-		hak_lock(&ct->lock);
+		mutex_lock(&ct->lock);
 		row->active_objs += ct->inuse - central_parked(ct);
 		row->num_objs += ct->nr_spans * c->objs_per_span;
 		row->slabs += ct->nr_spans;
 		row->refills += ct->refills;
 		row->drains += ct->drains;
 		row->superslab_refills += ct->ss_refills;
-		hak_unlock(&ct->lock);
+		mutex_unlock(&ct->lock);
 	}
 }
 
@@ -44,16 +44,16 @@ HAK_EXPORT int hak_slabinfo(struct hak_slabinfo *rows, int max)
 {
 	int n = 0;
 
-	hak_init();
-	hak_cache_list_lock();
+	alloc_init();
+	cache_list_lock();
 	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++) {
-		if (!hak_caches[id])
+		if (!cache_by_id[id])
 			continue;
 		if (n < max)
-			slabinfo_fill(&rows[n], hak_caches[id]);
+			slabinfo_fill(&rows[n], cache_by_id[id]);
 		n++;
 	}
-	hak_cache_list_unlock();
+	cache_list_unlock();
 	return n;
 }
 
@@ -67,21 +67,21 @@ HAK_EXPORT void hak_global_stats(struct hak_global_stats *st)
 
 	memset(st, 0, sizeof(*st));
 	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
-		struct ss_pool *pool = &hak_pools[n];
+		struct ss_pool *pool = &ss_pools[n];
 
-		hak_lock(&pool->lock);
+		mutex_lock(&pool->lock);
 		st->superslabs += pool->nr_superslabs;
 		st->superslabs_mapped += pool->mapped_total;
 		st->superslabs_unmapped += pool->unmapped_total;
-		hak_unlock(&pool->lock);
+		mutex_unlock(&pool->lock);
 	}
 	huge_stats(&st->huge_allocs, &st->huge_bytes);
 	st->mapped_bytes = os_mapped_bytes();
 	st->mode = percpu_mode_name();
 	st->mode_reason = percpu_mode_reason();
 	st->numa_policy = topology_describe();
-	st->numa_nodes = topology_multi() ? hak_topo.nr_nodes : 0;
-	st->thp = thp_names[hak_option(OPT_THP)];
+	st->numa_nodes = topology_multi() ? topo.nr_nodes : 0;
+	st->thp = thp_names[option_get(OPT_THP)];
 	st->anon_huge_bytes = os_anon_huge_kb(&huge_kb) ? -1 : huge_kb << 10;
 	st->background = background_running();
 #ifdef CONFIG_HARDENED
@@ -93,26 +93,26 @@ HAK_EXPORT void hak_global_stats(struct hak_global_stats *st)
 
 static void node_fill(struct hak_node_stats *row, unsigned int n)
 {
-	struct ss_pool *pool = &hak_pools[n];
+	struct ss_pool *pool = &ss_pools[n];
 	struct central *ct;
 
 	memset(row, 0, sizeof(*row));
 	row->node = n == HAK_NODE_BOOT ? -1 : (int)n;
 	/* one bound pool: slot 0 holds the node it binds to */
-	if (n == 0 && hak_topo.mode == TOPO_SINGLE && hak_topo.single_node >= 0)
-		row->node = hak_topo.single_node;
-	hak_lock(&pool->lock);
+	if (n == 0 && topo.mode == TOPO_SINGLE && topo.single_node >= 0)
+		row->node = topo.single_node;
+	mutex_lock(&pool->lock);
 	row->superslabs = pool->nr_superslabs;
 	row->bytes = pool->nr_superslabs * HAK_SS_SIZE;
-	hak_unlock(&pool->lock);
+	mutex_unlock(&pool->lock);
 	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++) {
-		if (!hak_caches[id] || !(ct = central_peek(hak_caches[id], n)))
+		if (!cache_by_id[id] || !(ct = central_peek(cache_by_id[id], n)))
 			continue;
-		hak_lock(&ct->lock);
+		mutex_lock(&ct->lock);
 		row->refills += ct->refills;
 		row->remote_frees += ct->remote_frees;
 		row->cross_refills += ct->cross_refills;
-		hak_unlock(&ct->lock);
+		mutex_unlock(&ct->lock);
 	}
 }
 
@@ -120,16 +120,16 @@ HAK_EXPORT int hak_node_stats(struct hak_node_stats *rows, int max)
 {
 	int k = 0;
 
-	hak_init();
-	hak_cache_list_lock();
+	alloc_init();
+	cache_list_lock();
 	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
-		if (!hak_pools[n].mapped_total)
+		if (!ss_pools[n].mapped_total)
 			continue;
 		if (k < max)
 			node_fill(&rows[k], n);
 		k++;
 	}
-	hak_cache_list_unlock();
+	cache_list_unlock();
 	return k;
 }
 
@@ -138,16 +138,16 @@ static void print_nodes(int fd)
 	struct hak_node_stats rows[HAK_NODE_SLOTS];
 	int n = hak_node_stats(rows, HAK_NODE_SLOTS);
 
-	hak_dprintf(fd, "# numa: %s\n", topology_describe());
-	hak_dprintf(fd, "# %-6s %10s %12s %10s %12s %12s\n", "node",
+	fmt_dprintf(fd, "# numa: %s\n", topology_describe());
+	fmt_dprintf(fd, "# %-6s %10s %12s %10s %12s %12s\n", "node",
 		    "superslabs", "bytes", "refills", "remote_frees",
 		    "cross_refill");
 	for (int i = 0; i < n; i++) {
 		if (rows[i].node < 0)
-			hak_dprintf(fd, "# %-6s", "boot");
+			fmt_dprintf(fd, "# %-6s", "boot");
 		else
-			hak_dprintf(fd, "# %-6d", rows[i].node);
-		hak_dprintf(fd, " %10llu %12llu %10llu %12llu %12llu\n",
+			fmt_dprintf(fd, "# %-6d", rows[i].node);
+		fmt_dprintf(fd, " %10llu %12llu %10llu %12llu %12llu\n",
 			    (unsigned long long)rows[i].superslabs,
 			    (unsigned long long)rows[i].bytes,
 			    (unsigned long long)rows[i].refills,
@@ -158,7 +158,7 @@ static void print_nodes(int fd)
 
 static void print_row(int fd, const struct hak_slabinfo *r)
 {
-	hak_dprintf(fd, "%-20s %8zu %8zu %6u %4u %10llu %10llu %6llu %9llu %9llu %9llu\n",
+	fmt_dprintf(fd, "%-20s %8zu %8zu %6u %4u %10llu %10llu %6llu %9llu %9llu %9llu\n",
 		    r->name, r->object_size, r->stride, r->objs_per_slab,
 		    r->slabs_per_span, (unsigned long long)r->active_objs,
 		    (unsigned long long)r->num_objs,
@@ -173,16 +173,16 @@ static void print_global(int fd)
 	struct hak_global_stats st;
 
 	hak_global_stats(&st);
-	hak_dprintf(fd, "# fast path: %s (%s)\n", st.mode, st.mode_reason);
-	hak_dprintf(fd, "# superslabs: %llu now, %llu mapped, %llu unmapped since start\n",
+	fmt_dprintf(fd, "# fast path: %s (%s)\n", st.mode, st.mode_reason);
+	fmt_dprintf(fd, "# superslabs: %llu now, %llu mapped, %llu unmapped since start\n",
 		    (unsigned long long)st.superslabs,
 		    (unsigned long long)st.superslabs_mapped,
 		    (unsigned long long)st.superslabs_unmapped);
-	hak_dprintf(fd, "# huge: %llu allocations, %llu bytes; mapped in all: %llu bytes\n",
+	fmt_dprintf(fd, "# huge: %llu allocations, %llu bytes; mapped in all: %llu bytes\n",
 		    (unsigned long long)st.huge_allocs,
 		    (unsigned long long)st.huge_bytes,
 		    (unsigned long long)st.mapped_bytes);
-	hak_dprintf(fd, "# huge pages: HAKMEM_THP=%s, AnonHugePages %lld kB; background thread: %s\n",
+	fmt_dprintf(fd, "# huge pages: HAKMEM_THP=%s, AnonHugePages %lld kB; background thread: %s\n",
 		    st.thp, (long long)(st.anon_huge_bytes < 0 ? -1 :
 					st.anon_huge_bytes >> 10),
 		    st.background ? "on" : "off");
@@ -192,16 +192,16 @@ HAK_EXPORT void hak_stats_print(int fd)
 {
 	struct hak_slabinfo row;
 
-	hak_init();
-	hak_dprintf(fd, "hakmem slabinfo\n");
+	alloc_init();
+	fmt_dprintf(fd, "hakmem slabinfo\n");
 	print_global(fd);
 	print_nodes(fd);
-	hak_dprintf(fd, "# %-18s %8s %8s %6s %4s %10s %10s %6s %9s %9s %9s\n",
+	fmt_dprintf(fd, "# %-18s %8s %8s %6s %4s %10s %10s %6s %9s %9s %9s\n",
 		    "name", "objsize", "stride", "objs", "slbs", "active",
 		    "total", "spans", "refills", "drains", "ss_refill");
-	hak_cache_list_lock();
+	cache_list_lock();
 	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++) {
-		struct hak_cache *c = hak_caches[id];
+		struct hak_cache *c = cache_by_id[id];
 
 		if (!c)
 			continue;
@@ -210,5 +210,5 @@ HAK_EXPORT void hak_stats_print(int fd)
 						     HAK_NR_CLASSES)
 			print_row(fd, &row);
 	}
-	hak_cache_list_unlock();
+	cache_list_unlock();
 }

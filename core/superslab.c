@@ -36,7 +36,7 @@
 /* aged_bitmap's bit 0 (slab 0 is never free): empty at the last tick */
 #define SS_AGED_EMPTY	1U
 
-struct ss_pool hak_pools[HAK_NODE_SLOTS];
+struct ss_pool ss_pools[HAK_NODE_SLOTS];
 /* called on each decay tick, under a pool lock: must not take locks */
 static void (*tick_hook)(void);
 /* SuperSlabs ever mapped, all pools: the first keeps small pages */
@@ -51,11 +51,11 @@ static _Atomic uint64_t ss_mapped_ever;
  */
 static int superslab_advise(struct superslab *ss)
 {
-	long mode = hak_option(OPT_THP);
+	long mode = option_get(OPT_THP);
 
 	if (mode == THP_MADVISE)
 		return 0;
-	if (mode == THP_NEVER || hak_option(OPT_GUARD) ||
+	if (mode == THP_NEVER || option_get(OPT_GUARD) ||
 	    !atomic_fetch_add_explicit(&ss_mapped_ever, 1,
 				       memory_order_relaxed)) {
 		os_hugepage(ss, HAK_SS_SIZE, 0);
@@ -105,7 +105,7 @@ static struct superslab *superslab_new(struct ss_pool *pool, unsigned int node)
 		return NULL;
 	topology_bind(ss, HAK_SS_SIZE, node);
 	ss->thp = (uint32_t)superslab_advise(ss);
-	if (hak_option(OPT_GUARD))	/* between metadata and objects */
+	if (option_get(OPT_GUARD))	/* between metadata and objects */
 		os_protect((char *)ss + HAK_SLAB_SIZE - HAK_PAGE_SIZE,
 			   HAK_PAGE_SIZE, 1);
 	ss->kind = SS_KIND_SLABS;
@@ -213,11 +213,11 @@ static void decay_locked(struct ss_pool *pool);
  */
 struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node)
 {
-	struct ss_pool *pool = &hak_pools[node];
+	struct ss_pool *pool = &ss_pools[node];
 	struct superslab *ss;
 	int idx = -1;
 
-	hak_lock(&pool->lock);
+	mutex_lock(&pool->lock);
 	/* a run of dirty free slabs first: their pages need no fault */
 	for (ss = pool->avail; ss; ss = ss->next) {
 		idx = span_find(ss->free_bitmap & ss->dirty_bitmap, c->span_slabs);
@@ -232,14 +232,14 @@ struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node)
 	if (!ss) {
 		ss = superslab_new(pool, node);
 		if (!ss) {
-			hak_unlock(&pool->lock);
+			mutex_unlock(&pool->lock);
 			return NULL;
 		}
 		idx = span_find(ss->free_bitmap, c->span_slabs);
 	}
 	span_take(pool, ss, (unsigned int)idx, c->span_slabs);
 	decay_locked(pool);
-	hak_unlock(&pool->lock);
+	mutex_unlock(&pool->lock);
 	span_init(c, ss, (unsigned int)idx);
 	return &ss->rw[idx];
 }
@@ -290,7 +290,7 @@ static uint64_t now_ms(void)
 static int tick_due(const struct ss_pool *pool, uint64_t now)
 {
 	return now >= pool->last_tick_ms &&
-	       now - pool->last_tick_ms >= (uint64_t)hak_option(OPT_DECAY_MS);
+	       now - pool->last_tick_ms >= (uint64_t)option_get(OPT_DECAY_MS);
 }
 
 /*
@@ -344,13 +344,13 @@ static void decay_tick(struct ss_pool *pool, uint64_t now)
 static void decay_others(struct ss_pool *self, uint64_t now)
 {
 	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
-		struct ss_pool *pool = &hak_pools[n];
+		struct ss_pool *pool = &ss_pools[n];
 
-		if (pool == self || !hak_trylock(&pool->lock))
+		if (pool == self || !mutex_trylock(&pool->lock))
 			continue;
 		if (pool->dirty_bytes && tick_due(pool, now))
 			decay_tick(pool, now);
-		hak_unlock(&pool->lock);
+		mutex_unlock(&pool->lock);
 	}
 }
 
@@ -398,14 +398,14 @@ static void unmap_empty_locked(struct ss_pool *pool, uint32_t keep)
  */
 void superslab_release_span(struct superslab *ss, unsigned int head)
 {
-	struct ss_pool *pool = &hak_pools[ss->node];
+	struct ss_pool *pool = &ss_pools[ss->node];
 	unsigned int n = ss->ro[head].nslabs;
 	uint32_t mask = slab_mask(head, n);
 
 	HAK_BUG_ON(ss->rw[head].inuse);
 	for (unsigned int i = 0; i < n; i++)
 		memset(&ss->ro[head + i], 0, sizeof(ss->ro[head + i]));
-	hak_lock(&pool->lock);
+	mutex_lock(&pool->lock);
 	HAK_BUG_ON(ss->free_bitmap & mask);	/* released twice */
 	if (!ss->free_bitmap)
 		avail_add(pool, ss);
@@ -414,13 +414,13 @@ void superslab_release_span(struct superslab *ss, unsigned int head)
 	pool->dirty_bytes += (uint64_t)n * HAK_SLAB_SIZE;
 	if (ss->free_bitmap == SS_ALL_FREE) {
 		pool->nr_empty++;
-		unmap_empty_locked(pool, (uint32_t)hak_option(OPT_SPARE_SS));
+		unmap_empty_locked(pool, (uint32_t)option_get(OPT_SPARE_SS));
 	}
-	if (pool->dirty_bytes > (uint64_t)hak_option(OPT_DIRTY_MAX_KB) << 10)
+	if (pool->dirty_bytes > (uint64_t)option_get(OPT_DIRTY_MAX_KB) << 10)
 		purge_locked(pool);
 	else
 		decay_locked(pool);
-	hak_unlock(&pool->lock);
+	mutex_unlock(&pool->lock);
 }
 
 /**
@@ -434,14 +434,14 @@ int superslab_purge(int unmap_empty)
 	int did = 0;
 
 	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
-		struct ss_pool *pool = &hak_pools[n];
+		struct ss_pool *pool = &ss_pools[n];
 
-		hak_lock(&pool->lock);
+		mutex_lock(&pool->lock);
 		did |= pool->dirty_bytes || (unmap_empty && pool->nr_empty);
 		if (unmap_empty)
 			unmap_empty_locked(pool, 0);
 		purge_locked(pool);
-		hak_unlock(&pool->lock);
+		mutex_unlock(&pool->lock);
 	}
 	return did;
 }
@@ -461,13 +461,13 @@ int superslab_trim_try(void)
 	int did = 0;
 
 	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
-		struct ss_pool *pool = &hak_pools[n];
+		struct ss_pool *pool = &ss_pools[n];
 
-		if (!hak_trylock(&pool->lock))
+		if (!mutex_trylock(&pool->lock))
 			continue;
 		did |= pool->nr_empty != 0;
 		unmap_empty_locked(pool, 0);
-		hak_unlock(&pool->lock);
+		mutex_unlock(&pool->lock);
 	}
 	return did;
 }
@@ -487,14 +487,14 @@ int superslab_decay(void)
 	int ticked = 0;
 
 	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
-		struct ss_pool *pool = &hak_pools[n];
+		struct ss_pool *pool = &ss_pools[n];
 
-		hak_lock(&pool->lock);
+		mutex_lock(&pool->lock);
 		if (tick_due(pool, now)) {
 			decay_tick(pool, now);
 			ticked = 1;
 		}
-		hak_unlock(&pool->lock);
+		mutex_unlock(&pool->lock);
 	}
 	if (ticked && tick_hook)
 		tick_hook();
@@ -507,7 +507,7 @@ int superslab_decay(void)
 void superslab_pool_lock_all(void)
 {
 	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++)
-		hak_lock(&hak_pools[n].lock);
+		mutex_lock(&ss_pools[n].lock);
 }
 
 /**
@@ -516,7 +516,7 @@ void superslab_pool_lock_all(void)
 void superslab_pool_unlock_all(void)
 {
 	for (unsigned int n = HAK_NODE_SLOTS; n-- > 0;)
-		hak_unlock(&hak_pools[n].lock);
+		mutex_unlock(&ss_pools[n].lock);
 }
 
 /**
@@ -525,5 +525,5 @@ void superslab_pool_unlock_all(void)
 void superslab_pool_reinit(void)
 {
 	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++)
-		hak_lock_init(&hak_pools[n].lock);
+		mutex_init(&ss_pools[n].lock);
 }

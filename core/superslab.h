@@ -154,7 +154,7 @@ static inline unsigned int obj_owner(const void *p)
 static inline uint64_t slab_obj_div(const struct slab_ro *ro, uint64_t off)
 {
 	uint64_t x = off * ro->inv;
-	unsigned int k = hak_ctz32_any(&ro->stride) & 63;
+	unsigned int k = ctz32_any(&ro->stride) & 63;
 
 	return (x >> k) | (x << ((64 - k) & 63));
 }
@@ -191,7 +191,7 @@ static inline unsigned int rw_idx(const struct slab_rw *rw)
 struct hak_cache;
 
 struct ss_pool {
-	struct hak_lock lock;
+	struct mutex_lock lock;
 	struct superslab *avail;	/* SuperSlabs with a free slab */
 	uint32_t nr_empty;		/* SuperSlabs with every slab free */
 	uint64_t nr_superslabs;
@@ -202,7 +202,7 @@ struct ss_pool {
 };
 
 /* One pool per NUMA node, and the boot pool (numa/topology.h). */
-extern __hidden struct ss_pool hak_pools[];
+extern __hidden struct ss_pool ss_pools[];
 
 void superslab_set_tick_hook(void (*fn)(void));
 struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node);

@@ -20,8 +20,8 @@
 
 enum { TC_NONE, TC_LIVE, TC_DEAD };
 
-__thread struct fc_region *hak_tc __attribute__((tls_model("initial-exec"))) =
-	&hak_fc_empty;
+__thread struct fc_region *tc_region __attribute__((tls_model("initial-exec"))) =
+	&fc_empty;
 static __thread int tc_state __attribute__((tls_model("initial-exec")));
 static pthread_key_t tc_key;
 
@@ -30,7 +30,7 @@ static void tcache_thread_exit(void *arg)
 	struct fc_region *r = arg;
 
 	region_flush(r);
-	hak_tc = &hak_fc_empty;
+	tc_region = &fc_empty;
 	tc_state = TC_DEAD;
 	region_put(r);
 }
@@ -49,13 +49,13 @@ static struct fc_region *tcache_get(void)
 	struct fc_region *r;
 
 	if (likely(tc_state == TC_LIVE))
-		return hak_tc;
-	if (tc_state == TC_DEAD || !hak_ready())
+		return tc_region;
+	if (tc_state == TC_DEAD || !alloc_ready())
 		return NULL;
 	r = region_get();
 	if (!r)
 		return NULL;
-	hak_tc = r;
+	tc_region = r;
 	tc_state = TC_LIVE;
 	pthread_setspecific(tc_key, r);
 	return r;
@@ -148,5 +148,5 @@ void tcache_free_slow(struct hak_cache *c, void *p)
 void tcache_flush_current(void)
 {
 	if (tc_state == TC_LIVE)
-		region_flush(hak_tc);
+		region_flush(tc_region);
 }

@@ -40,7 +40,7 @@ static int first_node(uint64_t m)
 }
 
 /* Reads the process's memory policy and sets mode, bind and allowed. */
-static void apply_policy(struct hak_topology *t, uint64_t mems)
+static void apply_policy(struct topo_info *t, uint64_t mems)
 {
 	unsigned long nodemask[4] = { 0 };
 	int mode = MPOL_DEFAULT;
@@ -104,7 +104,7 @@ static int one_node_online(void)
 	return n >= 1 && buf[0] == '0' && (n == 1 || buf[1] == '\n');
 }
 
-static void learn_single(struct hak_topology *t, const char *why)
+static void learn_single(struct topo_info *t, const char *why)
 {
 	t->mode = TOPO_SINGLE;
 	t->bind = BIND_NONE;
@@ -117,14 +117,14 @@ static void learn_single(struct hak_topology *t, const char *why)
  *
  * Return: 0, or -1 when libnuma is not initialised yet (try again later).
  */
-int numa_learn_system(struct hak_topology *t)
+int numa_learn_system(struct topo_info *t)
 {
 	const struct numa_api *api;
 	struct bitmask *bm;
 	uint64_t mems;
 	int cpus;
 
-	if (!hak_option(OPT_NUMA)) {
+	if (!option_get(OPT_NUMA)) {
 		learn_single(t, "NUMA off (HAKMEM_NUMA=0): one pool");
 		return 0;
 	}

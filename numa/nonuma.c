@@ -12,7 +12,7 @@
  *
  * Return: 0.
  */
-int numa_learn_system(struct hak_topology *t)
+int numa_learn_system(struct topo_info *t)
 {
 	t->mode = TOPO_SINGLE;
 	t->bind = BIND_NONE;

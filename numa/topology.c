@@ -26,7 +26,7 @@
 #include "../core/options.h"
 #include "topology.h"
 
-struct hak_topology hak_topo = { .mode = TOPO_BOOT, .single_node = -1,
+struct topo_info topo = { .mode = TOPO_BOOT, .single_node = -1,
 				 .single_pool = HAK_NODE_BOOT,
 				 .policy = "boot (topology not learned yet)" };
 
@@ -86,10 +86,10 @@ unsigned int topology_node_slow(void)
 {
 	int cpu = sched_getcpu();
 
-	return cpu >= 0 && cpu < HAK_MAX_CPUS ? hak_topo.node_of_cpu[cpu] : 0;
+	return cpu >= 0 && cpu < HAK_MAX_CPUS ? topo.node_of_cpu[cpu] : 0;
 }
 
-static void order_by_distance(struct hak_topology *t)
+static void order_by_distance(struct topo_info *t)
 {
 	for (int n = 0; n < t->nr_nodes; n++) {
 		int k = 0;
@@ -103,7 +103,7 @@ static void order_by_distance(struct hak_topology *t)
 	}
 }
 
-static void learn_fake(struct hak_topology *t, int nodes)
+static void learn_fake(struct topo_info *t, int nodes)
 {
 	int cpus = (int)sysconf(_SC_NPROCESSORS_CONF);
 
@@ -124,7 +124,7 @@ static void learn_fake(struct hak_topology *t, int nodes)
 	t->bind = BIND_NONE;
 }
 
-static void pick_source(struct hak_topology *t, intptr_t rseq_base,
+static void pick_source(struct topo_info *t, intptr_t rseq_base,
 			int has_node_id)
 {
 	t->rseq_base = rseq_base;
@@ -137,19 +137,19 @@ static void pick_source(struct hak_topology *t, intptr_t rseq_base,
 }
 
 /*
- * Readers look at hak_topo without a lock: write everything but the mode,
+ * Readers look at topo without a lock: write everything but the mode,
  * then the mode with a release store, so a reader that sees the new mode
  * sees the tables that go with it.
  */
-static void publish(const struct hak_topology *t)
+static void publish(const struct topo_info *t)
 {
 	int mode = t->mode;
 
-	atomic_store_explicit((_Atomic int *)&hak_topo.mode, TOPO_BOOT,
+	atomic_store_explicit((_Atomic int *)&topo.mode, TOPO_BOOT,
 			      memory_order_relaxed);
-	hak_topo = *t;
-	hak_topo.mode = TOPO_BOOT;
-	atomic_store_explicit((_Atomic int *)&hak_topo.mode, mode,
+	topo = *t;
+	topo.mode = TOPO_BOOT;
+	atomic_store_explicit((_Atomic int *)&topo.mode, mode,
 			      memory_order_release);
 	if (publish_hook)
 		publish_hook();
@@ -165,16 +165,16 @@ static void publish(const struct hak_topology *t)
  */
 void topology_learn(void)
 {
-	struct hak_topology t = hak_topo;
+	struct topo_info t = topo;
 	int expected = 0;
 
-	if (hak_topo.mode != TOPO_BOOT || !may_learn ||
+	if (topo.mode != TOPO_BOOT || !may_learn ||
 	    !atomic_compare_exchange_strong(&learning, &expected, 1))
 		return;
 	t.nr_nodes = 1;
 	t.allowed = 1;
-	if (hak_option(OPT_NUMA_FAKE) > 1) {
-		learn_fake(&t, (int)hak_option(OPT_NUMA_FAKE));
+	if (option_get(OPT_NUMA_FAKE) > 1) {
+		learn_fake(&t, (int)option_get(OPT_NUMA_FAKE));
 	} else if (numa_learn_system(&t)) {
 		atomic_store(&learning, 0);	/* not yet: boot pool */
 		return;
@@ -198,7 +198,7 @@ void topology_learn(void)
  */
 void topology_restrict(uint64_t allowed)
 {
-	struct hak_topology t = hak_topo;
+	struct topo_info t = topo;
 
 	t.allowed &= allowed;
 	if (!t.allowed || t.mode != TOPO_NODES)
@@ -212,7 +212,7 @@ void topology_restrict(uint64_t allowed)
  */
 void topology_init(void)
 {
-	if (unlikely(hak_topo.mode == TOPO_BOOT))
+	if (unlikely(topo.mode == TOPO_BOOT))
 		topology_learn();
 }
 
@@ -224,7 +224,7 @@ void topology_init(void)
  */
 void topology_bind(void *addr, size_t len, unsigned int pool_node)
 {
-	const struct hak_topology *t = &hak_topo;
+	const struct topo_info *t = &topo;
 	unsigned int n;
 
 	if (t->fake || pool_node == HAK_NODE_BOOT)
@@ -261,5 +261,5 @@ void topology_bind(void *addr, size_t len, unsigned int pool_node)
  */
 const char *topology_describe(void)
 {
-	return hak_topo.policy;
+	return topo.policy;
 }

@@ -41,7 +41,7 @@ enum topo_source {
 	SRC_RSEQ_NODE,	/* the rseq node_id field */
 };
 
-struct hak_topology {
+struct topo_info {
 	int mode;
 	int bind;
 	int source;
@@ -59,7 +59,7 @@ struct hak_topology {
 	uint8_t node_of_cpu[HAK_MAX_CPUS];
 };
 
-extern __hidden struct hak_topology hak_topo;
+extern __hidden struct topo_info topo;
 
 void topology_allow_learning(void);
 void topology_set_rseq_area(intptr_t base, int has_node_id);
@@ -72,7 +72,7 @@ void topology_bind(void *addr, size_t len, unsigned int pool_node);
 const char *topology_describe(void);
 
 /* The system side: libnuma.c, or nonuma.c with CONFIG_NUMA=n. */
-int numa_learn_system(struct hak_topology *t);
+int numa_learn_system(struct topo_info *t);
 void numa_bind_range(void *addr, size_t len, int how, unsigned int node);
 
 /*
@@ -85,16 +85,16 @@ static inline unsigned int topology_current_node(void)
 	const char *tp;
 	uint32_t cpu;
 
-	if (likely(hak_topo.source != SRC_NONE)) {
-		tp = hak_thread_pointer();
-		cpu = *(const volatile uint32_t *)(tp + hak_topo.rseq_base +
+	if (likely(topo.source != SRC_NONE)) {
+		tp = arch_thread_pointer();
+		cpu = *(const volatile uint32_t *)(tp + topo.rseq_base +
 						   RSEQ_ABI_CPU_ID);
 		if (likely(cpu < HAK_MAX_CPUS)) {
-			if (hak_topo.source == SRC_RSEQ_NODE)
+			if (topo.source == SRC_RSEQ_NODE)
 				return *(const volatile uint32_t *)
-					(tp + hak_topo.rseq_base +
+					(tp + topo.rseq_base +
 					 RSEQ_ABI_NODE_ID) % HAK_MAX_NODES;
-			return hak_topo.node_of_cpu[cpu];
+			return topo.node_of_cpu[cpu];
 		}
 	}
 	return topology_node_slow();
@@ -111,16 +111,16 @@ static inline unsigned int topology_home_node(void)
 {
 	unsigned int n;
 
-	if (hak_topo.mode != TOPO_NODES)
-		return hak_topo.single_pool;
+	if (topo.mode != TOPO_NODES)
+		return topo.single_pool;
 	n = topology_current_node();
-	return hak_topo.nearest[n][0];
+	return topo.nearest[n][0];
 }
 
 /* Whether frees must check the object's node (several pools). */
 static inline int topology_multi(void)
 {
-	return hak_topo.mode == TOPO_NODES;
+	return topo.mode == TOPO_NODES;
 }
 
 #endif /* HAK_NUMA_TOPOLOGY_H */

@@ -10,13 +10,13 @@
 
 #define HAK_CACHELINE	64
 
-static inline void hak_cpu_relax(void)
+static inline void cpu_relax(void)
 {
 	__asm__ volatile("yield" ::: "memory");
 }
 
 /* Trailing zeros of @x (rbit, clz); 32 for 0. */
-static inline unsigned int hak_ctz32_any(const uint32_t *x)
+static inline unsigned int ctz32_any(const uint32_t *x)
 {
 	unsigned int r;
 
@@ -24,7 +24,7 @@ static inline unsigned int hak_ctz32_any(const uint32_t *x)
 	return r;
 }
 
-static inline uint64_t hak_cycles(void)
+static inline uint64_t arch_cycles(void)
 {
 	uint64_t v;
 

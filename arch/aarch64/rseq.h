@@ -103,7 +103,7 @@
 	"	b	" __rseq_str(restart) "\n"				\
 	"222:\n"
 
-static inline void *hak_thread_pointer(void)
+static inline void *arch_thread_pointer(void)
 {
 	void *tp;
 

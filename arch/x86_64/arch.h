@@ -10,7 +10,7 @@
 
 #define HAK_CACHELINE	64
 
-static inline void hak_cpu_relax(void)
+static inline void cpu_relax(void)
 {
 	__asm__ volatile("pause" ::: "memory");
 }
@@ -20,7 +20,7 @@ static inline void hak_cpu_relax(void)
  * 0 (tzcnt gives 32, bsf on CPUs without BMI1 leaves the register as it
  * was): for callers whose result does not matter then.
  */
-static inline unsigned int hak_ctz32_any(const uint32_t *x)
+static inline unsigned int ctz32_any(const uint32_t *x)
 {
 	unsigned int r;
 
@@ -28,7 +28,7 @@ static inline unsigned int hak_ctz32_any(const uint32_t *x)
 	return r;
 }
 
-static inline uint64_t hak_cycles(void)
+static inline uint64_t arch_cycles(void)
 {
 	uint32_t lo, hi;
 

@@ -83,7 +83,7 @@
 	"jmp " __rseq_str(restart) "\n\t"				\
 	".popsection\n\t"
 
-static inline void *hak_thread_pointer(void)
+static inline void *arch_thread_pointer(void)
 {
 	void *tp;
 

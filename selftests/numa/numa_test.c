@@ -177,10 +177,10 @@ static void test_node_lookup(void)
 		if ((int)topology_current_node() != numa_node_of_cpu(c))
 			bad++;
 	}
-	tap_result(!bad && hak_topo.source != SRC_NONE,
+	tap_result(!bad && topo.source != SRC_NONE,
 		   "node of the current CPU read from the rseq area (%s) on all %d CPUs: %d wrong",
-		   hak_topo.source == SRC_RSEQ_NODE ? "node_id field" :
-		   hak_topo.source == SRC_RSEQ_CPU ? "cpu_id field" : "getcpu",
+		   topo.source == SRC_RSEQ_NODE ? "node_id field" :
+		   topo.source == SRC_RSEQ_CPU ? "cpu_id field" : "getcpu",
 		   cpus, bad);
 }
 
@@ -433,8 +433,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "local")) {
 		tap_plan(arg + 4);
-		tap_result(policy_is("local") && hak_topo.nr_nodes == arg,
-			   "topology: %d nodes, local policy", hak_topo.nr_nodes);
+		tap_result(policy_is("local") && topo.nr_nodes == arg,
+			   "topology: %d nodes, local policy", topo.nr_nodes);
 		test_placement_from_each_node(arg, -1);
 		test_cross_node_free();
 		test_node_lookup();

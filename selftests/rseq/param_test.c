@@ -139,10 +139,10 @@ static void cycle(int me)
 	unsigned int misses = 0;
 	void *p;
 
-	if (!rseq_pop(&hak_rseq, regions, TEST_ID, &p))
+	if (!rseq_pop(&fast_rseq, regions, TEST_ID, &p))
 		return;
 	hold(p, me);
-	while (!rseq_push(&hak_rseq, regions, TEST_ID, p))
+	while (!rseq_push(&fast_rseq, regions, TEST_ID, p))
 		push_missed(&misses);
 }
 
@@ -157,7 +157,7 @@ static void cycle_batch(int me, unsigned int want, unsigned int *seed)
 	unsigned int n, k = 0, done = 0, misses = 0, got;
 	int expected;
 
-	n = rseq_pop_batch(&hak_rseq, regions, TEST_ID, p, want);
+	n = rseq_pop_batch(&fast_rseq, regions, TEST_ID, p, want);
 	if (n > want)
 		atomic_fetch_add(&errors, 1);
 	for (unsigned int i = 0; i < n && i < MAX_BATCH; i++) {
@@ -175,7 +175,7 @@ static void cycle_batch(int me, unsigned int want, unsigned int *seed)
 	if (seed && rand_r(seed) % 64 == 0)	/* carry them elsewhere */
 		move_to_random_cpu(seed);
 	while (done < k) {	/* pushes get cut when the bin fills */
-		got = rseq_push_batch(&hak_rseq, regions, TEST_ID, p + done,
+		got = rseq_push_batch(&fast_rseq, regions, TEST_ID, p + done,
 				      k - done);
 		if (got > k - done)
 			atomic_fetch_add(&errors, 1);
@@ -198,10 +198,10 @@ static void cycle_owned(int me, long i)
 	unsigned int misses = 0;
 	void *p;
 
-	if (!rseq_pop(&hak_rseq, regions, (i & 1) ? FOREIGN_ID : TEST_ID, &p))
+	if (!rseq_pop(&fast_rseq, regions, (i & 1) ? FOREIGN_ID : TEST_ID, &p))
 		return;
 	hold(p, me);
-	while (!rseq_push_owned(&hak_rseq, regions, TEST_ID, p,
+	while (!rseq_push_owned(&fast_rseq, regions, TEST_ID, p,
 				&tok_owner[tok_index(p)]))
 		push_missed(&misses);
 }
@@ -429,7 +429,7 @@ int main(int argc, char **argv)
 	hak_global_stats(&st);
 	tap_plan(13);
 	tap_diag("fast path: %s (%s)", st.mode, st.mode_reason);
-	if (!hak_rseq.on) {
+	if (!fast_rseq.on) {
 		for (int i = 0; i < 13; i++)
 			tap_skip_test("rseq", "per-CPU mode not in force");
 		return tap_exit();

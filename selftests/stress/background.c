@@ -131,8 +131,8 @@ static void test_rss_quiet(void)
 	int rounds;
 
 	hak_trim();
-	hak_opt[OPT_DECAY_MS] = DECAY_MS;
-	hak_opt[OPT_DIRTY_MAX_KB] = 1L << 22;
+	option_values[OPT_DECAY_MS] = DECAY_MS;
+	option_values[OPT_DIRTY_MAX_KB] = 1L << 22;
 	base = rss_kb();
 	for (long i = 0; i < N; i++) {
 		v[i] = hak_malloc(100);
@@ -160,8 +160,8 @@ static void test_rss_quiet(void)
 		hak_free(v[i]);
 	free(v);
 	hak_trim();
-	hak_opt[OPT_DECAY_MS] = 1000;
-	hak_opt[OPT_DIRTY_MAX_KB] = 32768;
+	option_values[OPT_DECAY_MS] = 1000;
+	option_values[OPT_DIRTY_MAX_KB] = 32768;
 	tap_result(after < base + (peak - base) / 4,
 		   "quiet program: RSS %ld -> %ld -> %ld KiB with no allocator call, after %d of at most %d waits of a decay period",
 		   base, peak, after, rounds, WAIT_ROUNDS);
@@ -198,7 +198,7 @@ static void test_fork(void)
 {
 	int ok = 1, forks = 20, bad = 0;
 
-	hak_opt[OPT_DECAY_MS] = 0;	/* passes every 10 ms */
+	option_values[OPT_DECAY_MS] = 0;	/* passes every 10 ms */
 	for (int f = 0; f < forks; f++) {
 		void *keep[64];
 		int status = 0;
@@ -221,7 +221,7 @@ static void test_fork(void)
 			ok = 0;
 		}
 	}
-	hak_opt[OPT_DECAY_MS] = 1000;
+	option_values[OPT_DECAY_MS] = 1000;
 	tap_result(ok, "%d forks with the thread running: %d children failed",
 		   forks, bad);
 }

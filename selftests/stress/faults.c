@@ -97,7 +97,7 @@ static void test_fail_mmap(void)
 	long every = topology_multi() ? 1 : 3, got;
 
 	hak_trim();
-	hak_opt[OPT_FAIL_MMAP] = every;
+	option_values[OPT_FAIL_MMAP] = every;
 	for (int round = 0; round < 20; round++) {
 		got = fill_until_failure(v, N, 4000 + round * 1000, &err);
 		if (got < N) {
@@ -108,7 +108,7 @@ static void test_fail_mmap(void)
 			hak_free(v[i]);
 		hak_trim();
 	}
-	hak_opt[OPT_FAIL_MMAP] = 0;
+	option_values[OPT_FAIL_MMAP] = 0;
 	got = fill_until_failure(v, N, 5000, &err);
 	ok &= got == N;
 	for (long i = 0; i < got; i++)
@@ -228,8 +228,8 @@ static void rss_decay_case(const char *what, int burst_cpu, int trickle_cpu)
 
 	sched_getaffinity(0, sizeof(all), &all);
 	hak_trim();
-	hak_opt[OPT_DECAY_MS] = 100;
-	hak_opt[OPT_DIRTY_MAX_KB] = 1L << 22;
+	option_values[OPT_DECAY_MS] = 100;
+	option_values[OPT_DIRTY_MAX_KB] = 1L << 22;
 	base = rss_kb();
 	if (burst_cpu >= 0 && pin_to_cpu(burst_cpu))
 		pin_failed = 1;
@@ -263,8 +263,8 @@ static void rss_decay_case(const char *what, int burst_cpu, int trickle_cpu)
 		hak_free(v[i]);
 	free(v);
 	hak_trim();
-	hak_opt[OPT_DECAY_MS] = 1000;
-	hak_opt[OPT_DIRTY_MAX_KB] = 32768;
+	option_values[OPT_DECAY_MS] = 1000;
+	option_values[OPT_DIRTY_MAX_KB] = 32768;
 	tap_result(!pin_failed && after < base + (peak - base) / 4,
 		   "%s: RSS %ld -> %ld -> %ld KiB after %d rounds of traffic (at most %d)%s",
 		   what, base, peak, after, rounds + 10, DECAY_WAIT_ROUNDS,
@@ -282,7 +282,7 @@ static int cpu_of_node(unsigned int node)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	for (long cpu = 0; cpu < ncpu && cpu < HAK_MAX_CPUS; cpu++)
-		if (hak_topo.node_of_cpu[cpu] == node)
+		if (topo.node_of_cpu[cpu] == node)
 			return (int)cpu;
 	return -1;
 }
@@ -365,14 +365,14 @@ static void test_idle_cpu_drain(void)
 	}
 	pthread_join(t, NULL);
 	before = active_objs("kmalloc-2048");
-	hak_opt[OPT_DECAY_MS] = 0;
+	option_values[OPT_DECAY_MS] = 0;
 	after = before;
 	/* the first tick notes the caches' activity, the second drains */
 	for (passes = 0; passes < 4 && after; passes++) {
 		background_work();
 		after = active_objs("kmalloc-2048");
 	}
-	hak_opt[OPT_DECAY_MS] = 1000;
+	option_values[OPT_DECAY_MS] = 1000;
 	tap_result(before >= 16 && after == 0 && passes <= 2,
 		   "idle CPU drain: kmalloc-2048 objects out of the central pool %llu -> %llu after %d decay ticks (2 expected)",
 		   (unsigned long long)before, (unsigned long long)after,

@@ -165,11 +165,11 @@ START_TEST(alloc_bulk_all_or_nothing)
 	void **v = malloc(N * sizeof(*v));
 
 	ck_assert_ptr_nonnull(c);
-	hak_opt[OPT_FAIL_MMAP] = 1;	/* every mapping fails from now on */
+	option_values[OPT_FAIL_MMAP] = 1;	/* every mapping fails from now on */
 	errno = 0;
 	ck_assert_uint_eq(hak_cache_alloc_bulk(c, N, v), 0);
 	ck_assert_int_eq(errno, ENOMEM);
-	hak_opt[OPT_FAIL_MMAP] = 0;
+	option_values[OPT_FAIL_MMAP] = 0;
 	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 100, v), 100);
 	hak_cache_free_bulk(c, 100, v);
 	free(v);
@@ -201,7 +201,7 @@ START_TEST(free_bulk_reports_object_of_another_cache)
 
 	ck_assert_ptr_nonnull(c);
 	ck_assert_ptr_nonnull(o);
-	hak_opt[OPT_ON_ERROR] = 1;	/* warn: report and go on */
+	option_values[OPT_ON_ERROR] = 1;	/* warn: report and go on */
 	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 9, v), 9);
 	stranger = hak_cache_alloc(o);
 	v[9] = v[4];
@@ -214,7 +214,7 @@ START_TEST(free_bulk_reports_object_of_another_cache)
 	hak_cache_free(o, stranger);
 	destroy_clean(c);
 	destroy_clean(o);
-	hak_opt[OPT_ON_ERROR] = 0;
+	option_values[OPT_ON_ERROR] = 0;
 }
 END_TEST
 
@@ -227,13 +227,13 @@ START_TEST(free_bulk_reports_double_free)
 	char buf[1024];
 
 	ck_assert_ptr_nonnull(c);
-	hak_opt[OPT_ON_ERROR] = 1;
+	option_values[OPT_ON_ERROR] = 1;
 	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 4, v), 4);
 	v[4] = v[1];
 	capture_stderr(do_free_bulk, &arg, buf, sizeof(buf));
 	ck_assert_ptr_nonnull(strstr(buf, "double free"));
 	destroy_clean(c);
-	hak_opt[OPT_ON_ERROR] = 0;
+	option_values[OPT_ON_ERROR] = 0;
 }
 END_TEST
 

@@ -208,7 +208,7 @@ START_TEST(bursts_move_whole_bins)
 	cpu_set_t all;
 	void **v;
 
-	if (hak_opt[OPT_POISON] || hak_opt[OPT_REFILL] != BATCH)
+	if (option_values[OPT_POISON] || option_values[OPT_REFILL] != BATCH)
 		return;
 	c = hak_cache_create("burst", 64, 0, 0, NULL);
 	v = malloc(N * sizeof(*v));

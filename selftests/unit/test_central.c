@@ -204,7 +204,7 @@ START_TEST(overflow_goes_back_to_spans)
 	ck_assert_uint_le(ct->xfer_count, c->xfer_limit);
 	ck_assert_uint_eq(ct->inuse, ct->xfer_count);
 	/* beyond the minimum of partial spans, empty ones went back */
-	ck_assert_uint_le(ct->nr_spans, (uint64_t)hak_option(OPT_MIN_PARTIAL) + 1);
+	ck_assert_uint_le(ct->nr_spans, (uint64_t)option_get(OPT_MIN_PARTIAL) + 1);
 	spans = ct->nr_spans;
 	/* the transfer array's objects empty the last spans */
 	released = central_shrink(c);
@@ -221,7 +221,7 @@ END_TEST
 START_TEST(double_drain_is_reported)
 {
 	struct hak_cache *c = hak_cache_create("central-double", 40, 0, 0, NULL);
-	unsigned long before = hak_reports();
+	unsigned long before = report_count();
 	void *a[3];
 	struct central *ct;
 
@@ -232,12 +232,12 @@ START_TEST(double_drain_is_reported)
 	ck_assert_uint_eq(ct->inuse, 1);
 	central_drain(c, a, 1, HAK_OWNER_NONE);	/* to the transfer array */
 	central_shrink(c);			/* ... then found free */
-	ck_assert_uint_eq(hak_reports(), before + 1);
+	ck_assert_uint_eq(report_count(), before + 1);
 	ck_assert_uint_eq(ct->inuse, 1);
 	central_drain(c, a + 2, 1, HAK_OWNER_NONE);
 	central_shrink(c);
 	ck_assert_uint_eq(ct->inuse, 0);
-	ck_assert_uint_eq(hak_reports(), before + 1);
+	ck_assert_uint_eq(report_count(), before + 1);
 	hak_cache_destroy(c);
 }
 END_TEST

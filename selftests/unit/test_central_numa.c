@@ -53,8 +53,8 @@ static void on_cpu0(void)
 	hak_free(hak_malloc(1));	/* the topology is learned */
 	ck_assert(topology_multi());
 	other_cpu = (unsigned int)sysconf(_SC_NPROCESSORS_CONF) - 1;
-	ck_assert_uint_eq(hak_topo.node_of_cpu[0], 0);
-	ck_assert_uint_eq(hak_topo.node_of_cpu[other_cpu], 1);
+	ck_assert_uint_eq(topo.node_of_cpu[0], 0);
+	ck_assert_uint_eq(topo.node_of_cpu[other_cpu], 1);
 }
 
 /*

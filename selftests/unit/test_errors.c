@@ -24,7 +24,7 @@ static char errbuf[4096];
 /* Runs @fn with stderr captured into errbuf, in warn mode. */
 static void capture(void (*fn)(void *), void *arg)
 {
-	hak_opt[OPT_ON_ERROR] = 1;
+	option_values[OPT_ON_ERROR] = 1;
 	ck_assert_int_ge(capture_stderr(fn, arg, errbuf, sizeof(errbuf)), 0);
 }
 
@@ -35,11 +35,11 @@ static void do_free(void *p)
 
 static void expect_report(void *p, const char *what)
 {
-	unsigned long before = hak_reports();
+	unsigned long before = report_count();
 	char addr[32];
 
 	capture(do_free, p);
-	ck_assert_uint_eq(hak_reports(), before + 1);
+	ck_assert_uint_eq(report_count(), before + 1);
 	ck_assert_msg(strstr(errbuf, what), "report '%s' lacks '%s'", errbuf, what);
 	snprintf(addr, sizeof(addr), "%p", p);
 	ck_assert_msg(strstr(errbuf, addr), "report '%s' lacks the address", errbuf);
@@ -158,7 +158,7 @@ START_TEST(default_mode_aborts)
 {
 	void *p = hak_malloc(64);
 
-	hak_opt[OPT_ON_ERROR] = 0;
+	option_values[OPT_ON_ERROR] = 0;
 	hak_free(p);
 	hak_free(p);
 }
@@ -183,7 +183,7 @@ START_TEST(default_mode_aborts_on_huge)
 {
 	void *p = hak_malloc(8 << 20);
 
-	hak_opt[OPT_ON_ERROR] = 0;
+	option_values[OPT_ON_ERROR] = 0;
 	hak_free(p);
 	hak_free(p);
 }
@@ -213,13 +213,13 @@ START_TEST(wrong_cache)
 {
 	struct hak_cache *a = hak_cache_create("a", 64, 0, 0, NULL);
 	void *p = hak_cache_alloc(a);
-	unsigned long before = hak_reports();
+	unsigned long before = report_count();
 
 	wrong = hak_cache_create("b", 64, 0, 0, NULL);
-	hak_opt[OPT_ON_ERROR] = 1;
+	option_values[OPT_ON_ERROR] = 1;
 	ck_assert_int_gt(capture_stderr(do_free_into_wrong, p, errbuf,
 					sizeof(errbuf)), 0);
-	ck_assert_uint_eq(hak_reports(), before + 1);
+	ck_assert_uint_eq(report_count(), before + 1);
 	ck_assert_ptr_nonnull(strstr(errbuf, "another cache"));
 	ck_assert_ptr_nonnull(strstr(errbuf, "[cache a]"));
 	hak_cache_free(a, p);	/* the right cache still takes it */
@@ -239,13 +239,13 @@ static void do_realloc(void *p)
 START_TEST(realloc_and_usable_size_of_bad_pointers)
 {
 	char *p = hak_malloc(200);
-	unsigned long before = hak_reports();
+	unsigned long before = report_count();
 
 	capture(do_usable, p + 16);
 	ck_assert_ptr_nonnull(strstr(errbuf, "malloc_usable_size"));
 	capture(do_realloc, p + 16);
 	ck_assert_ptr_nonnull(strstr(errbuf, "realloc"));
-	ck_assert_uint_eq(hak_reports(), before + 2);
+	ck_assert_uint_eq(report_count(), before + 2);
 	hak_free(p);
 }
 END_TEST
@@ -267,10 +267,10 @@ START_TEST(debug_invariant_aborts)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		struct hak_lock l = HAK_LOCK_INIT;
+		struct mutex_lock l = HAK_LOCK_INIT;
 
 		dup2(fds[1], 2);
-		hak_unlock(&l);
+		mutex_unlock(&l);
 		_exit(0);
 	}
 	close(fds[1]);

@@ -111,7 +111,7 @@ START_TEST(foreign_frees_stay_within_bound)
 
 	ck_assert_ptr_nonnull(v);
 	hak_free(hak_malloc(1));
-	if (!hak_rseq.on || sysconf(_SC_NPROCESSORS_ONLN) < 2 || pin(0)) {
+	if (!fast_rseq.on || sysconf(_SC_NPROCESSORS_ONLN) < 2 || pin(0)) {
 		printf("foreign_frees_stay_within_bound: needs the per-CPU mode and CPUs 0 and 1: not run\n");
 		free(v);
 		return;
@@ -127,7 +127,7 @@ START_TEST(foreign_frees_stay_within_bound)
 
 		ck_assert_uint_eq(obj_owner(v[i]), 0);
 		hak_free(v[i]);
-		r = hak_cpu_regions[1];
+		r = cpu_regions[1];
 		f = &r->bin[c->id + HAK_FOREIGN_BIN];
 		if ((unsigned int)(f->current - f->begin) > most)
 			most = (unsigned int)(f->current - f->begin);

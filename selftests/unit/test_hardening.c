@@ -52,7 +52,7 @@ static void *alloc_captured(void)
 
 START_TEST(write_after_free_is_reported)
 {
-	unsigned long before = hak_reports();
+	unsigned long before = report_count();
 	char *p = hak_malloc(64), *q;
 
 	memset(p, 1, 64);
@@ -60,7 +60,7 @@ START_TEST(write_after_free_is_reported)
 	p[20] = 'x';			/* use after free */
 	q = alloc_captured();		/* the same object comes back */
 	ck_assert_ptr_eq(q, p);
-	ck_assert_uint_eq(hak_reports(), before + 1);
+	ck_assert_uint_eq(report_count(), before + 1);
 	ck_assert_ptr_nonnull(strstr(errbuf, "written after free"));
 	hak_free(q);
 }
@@ -68,7 +68,7 @@ END_TEST
 
 START_TEST(clean_use_is_silent)
 {
-	unsigned long before = hak_reports();
+	unsigned long before = report_count();
 
 	for (int i = 0; i < 20000; i++) {
 		char *p = hak_malloc((size_t)(i % 900) + 1);
@@ -76,7 +76,7 @@ START_TEST(clean_use_is_silent)
 		memset(p, i, (size_t)(i % 900) + 1);
 		hak_free(p);
 	}
-	ck_assert_uint_eq(hak_reports(), before);
+	ck_assert_uint_eq(report_count(), before);
 }
 END_TEST
 

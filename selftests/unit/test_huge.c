@@ -41,8 +41,8 @@ static void setup(void)
 	 * the mappings with 2 MiB pages and fault once per 512 of them.
 	 */
 	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
-	hak_opt[OPT_HUGE_DECAY_MS] = DECAY_MS;
-	hak_opt[OPT_HUGE_CACHE_KB] = 256 << 10;
+	option_values[OPT_HUGE_DECAY_MS] = DECAY_MS;
+	option_values[OPT_HUGE_CACHE_KB] = 256 << 10;
 }
 
 /* Pages of [@p, @p + @n) not resident: each would fault when written. */
@@ -245,7 +245,7 @@ START_TEST(double_free_after_purge_is_named)
 	memset(a, 1, 4 * MiB);
 	hak_free(a);
 	ck_assert_int_eq(huge_decay(os_now_ms() + DECAY_MS), 1);
-	hak_opt[OPT_ON_ERROR] = 1;
+	option_values[OPT_ON_ERROR] = 1;
 	ck_assert_int_ge(capture_stderr(do_free, a, errbuf, sizeof(errbuf)), 0);
 	ck_assert_msg(strstr(errbuf, "double free of a huge allocation"),
 		      "report '%s'", errbuf);
@@ -259,7 +259,7 @@ START_TEST(cache_keeps_to_its_bound)
 	uint64_t mapped = os_mapped_bytes();
 	char *a = hak_malloc(12 * MiB), *b = hak_malloc(12 * MiB);
 
-	hak_opt[OPT_HUGE_CACHE_KB] = 16 << 10;
+	option_values[OPT_HUGE_CACHE_KB] = 16 << 10;
 	hak_free(a);
 	ck_assert_uint_le(huge_bytes(), 12 * MiB + 4096 + 16 * MiB);
 	hak_free(b);		/* evicts a */
@@ -268,7 +268,7 @@ START_TEST(cache_keeps_to_its_bound)
 	a = hak_malloc(20 * MiB);
 	hak_free(a);		/* larger than the bound: unmapped at once */
 	ck_assert_uint_le(huge_bytes(), 16 * MiB);
-	hak_opt[OPT_HUGE_CACHE_KB] = 0;	/* 0: no cache */
+	option_values[OPT_HUGE_CACHE_KB] = 0;	/* 0: no cache */
 	a = hak_malloc(4 * MiB);
 	hak_free(a);
 	assert_trimmed();
@@ -378,10 +378,10 @@ START_TEST(fail_mmap_on_cache_paths)
 	int fails = 0;
 
 	for (long every = 1; every <= 5; every++) {
-		hak_opt[OPT_FAIL_MMAP] = 0;
+		option_values[OPT_FAIL_MMAP] = 0;
 		for (int i = 0; i < 8; i++)
 			v[i] = alloc_or_enomem(sizes[i] * MiB, &fails);
-		hak_opt[OPT_FAIL_MMAP] = every;
+		option_values[OPT_FAIL_MMAP] = every;
 		for (int r = 0; r < 24; r++) {
 			int k = (r * 5) % 8;
 
@@ -390,7 +390,7 @@ START_TEST(fail_mmap_on_cache_paths)
 			v[k] = alloc_or_enomem((sizes[(k + r) % 8] + 6) * MiB,
 					       &fails);
 		}
-		hak_opt[OPT_FAIL_MMAP] = 0;
+		option_values[OPT_FAIL_MMAP] = 0;
 		for (int i = 0; i < 8; i++)
 			hak_free(v[i]);
 	}
@@ -415,7 +415,7 @@ START_TEST(fail_mmap_on_realloc_paths)
 		size_t n = 100 << 10;
 
 		memset(p, 6, n);
-		hak_opt[OPT_FAIL_MMAP] = every;
+		option_values[OPT_FAIL_MMAP] = every;
 		/* (every = 1 fails each mapping: the loop gives up) */
 		for (int tries = 0; n < (6 << 20) && tries < 32; tries++) {
 			size_t m = n * 2;
@@ -433,7 +433,7 @@ START_TEST(fail_mmap_on_realloc_paths)
 			p = q;
 			n = m;
 		}
-		hak_opt[OPT_FAIL_MMAP] = 0;
+		option_values[OPT_FAIL_MMAP] = 0;
 		ck_assert_uint_eq(p[0] + p[n - 1], 12);
 		hak_free(p);
 	}

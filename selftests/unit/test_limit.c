@@ -121,8 +121,8 @@ START_TEST(soft_limit_releases_the_huge_cache)
 	uint64_t reclaims;
 	int n;
 
-	hak_opt[OPT_HUGE_CACHE_KB] = 256 << 10;
-	hak_opt[OPT_HUGE_DECAY_MS] = 1L << 30;
+	option_values[OPT_HUGE_CACHE_KB] = 256 << 10;
+	option_values[OPT_HUGE_DECAY_MS] = 1L << 30;
 	for (n = 0; n < 8; n++)
 		objs[n] = hak_malloc(4 * MiB);
 	for (n = 0; n < 8; n++)

@@ -75,7 +75,7 @@ START_TEST(usable_size_is_class_size)
 		void *p = hak_malloc(n);
 
 		ck_assert_uint_eq(hak_malloc_usable_size(p),
-				  hak_class_size[size_to_class(n)]);
+				  class_size_of[size_to_class(n)]);
 		hak_free(p);
 	}
 	ck_assert_uint_eq(hak_malloc_usable_size(NULL), 0);

@@ -73,9 +73,9 @@ START_TEST(fake_topology_is_in_force)
 	hak_global_stats(&st);
 	ck_assert_int_eq(st.numa_nodes, 2);
 	ck_assert_ptr_nonnull(strstr(st.numa_policy, "fake"));
-	ck_assert_int_eq(hak_topo.node_of_cpu[cpu_of_node[0]], 0);
-	ck_assert_int_eq(hak_topo.node_of_cpu[cpu_of_node[1]], 1);
-	ck_assert_int_eq(hak_topo.node_of_cpu[cpu_of_node[1] - 1], 0);
+	ck_assert_int_eq(topo.node_of_cpu[cpu_of_node[0]], 0);
+	ck_assert_int_eq(topo.node_of_cpu[cpu_of_node[1]], 1);
+	ck_assert_int_eq(topo.node_of_cpu[cpu_of_node[1] - 1], 0);
 }
 END_TEST
 
@@ -156,7 +156,7 @@ START_TEST(restricted_node_falls_back_to_nearest)
 		ck_assert_uint_eq(node_of(p), 0);
 		hak_free(p);
 	}
-	ck_assert_uint_eq(hak_topo.nearest[1][0], 0);
+	ck_assert_uint_eq(topo.nearest[1][0], 0);
 }
 END_TEST
 

@@ -143,17 +143,17 @@ START_TEST(one_call_rcu_per_batch)
 	static void *objs[3 * RCU_BATCH_OBJS + 5];
 	uint64_t before;
 
-	hak_rcu_age_ms = 1UL << 40;	/* only full batches go */
+	rcu_age_ms = 1UL << 40;	/* only full batches go */
 	for (size_t i = 0; i < 3 * RCU_BATCH_OBJS + 5; i++)
 		objs[i] = hak_cache_alloc(c);
-	before = hak_rcu_batches;
+	before = rcu_batches_sent;
 	for (size_t i = 0; i < 3 * RCU_BATCH_OBJS + 5; i++)
 		hak_cache_free_rcu(c, objs[i]);
-	ck_assert_uint_eq(hak_rcu_batches - before, 3);
+	ck_assert_uint_eq(rcu_batches_sent - before, 3);
 	rcu_barrier();			/* liburcu's: the 3 batches sent */
 	ck_assert_uint_eq(active(c), 5);	/* the partial batch */
 	hak_rcu_barrier();
-	ck_assert_uint_eq(hak_rcu_batches - before, 4);	/* the partial one */
+	ck_assert_uint_eq(rcu_batches_sent - before, 4);	/* the partial one */
 	ck_assert_uint_eq(active(c), 0);
 	hak_cache_destroy(c);
 }
@@ -168,11 +168,11 @@ START_TEST(an_old_batch_goes_on_the_next_call)
 
 	for (int i = 0; i < 8; i++)
 		objs[i] = hak_cache_alloc(c);
-	hak_rcu_age_ms = 0;
-	before = hak_rcu_batches;
+	rcu_age_ms = 0;
+	before = rcu_batches_sent;
 	for (int i = 0; i < 8; i++)
 		hak_cache_free_rcu(c, objs[i]);
-	ck_assert_uint_eq(hak_rcu_batches - before, 8);
+	ck_assert_uint_eq(rcu_batches_sent - before, 8);
 	rcu_barrier();
 	ck_assert_uint_eq(active(c), 0);
 	hak_cache_destroy(c);
@@ -198,7 +198,7 @@ START_TEST(thread_exit_sends_the_batch)
 	void *objs[5];
 	pthread_t t;
 
-	hak_rcu_age_ms = 1UL << 40;
+	rcu_age_ms = 1UL << 40;
 	exit_cache = hak_cache_create("rcu-test", 64, 0, 0, NULL);
 	for (int i = 0; i < 5; i++)
 		objs[i] = hak_cache_alloc(exit_cache);
@@ -218,7 +218,7 @@ START_TEST(destroy_waits_for_deferred_frees)
 	void *objs[40];
 	int n;
 
-	hak_rcu_age_ms = 1UL << 40;
+	rcu_age_ms = 1UL << 40;
 	for (int i = 0; i < 40; i++)
 		objs[i] = hak_cache_alloc(c);
 	for (int i = 0; i < 40; i++)
@@ -227,7 +227,7 @@ START_TEST(destroy_waits_for_deferred_frees)
 	n = hak_slabinfo(rows, 256);
 	for (int i = 0; i < n && i < 256; i++)
 		ck_assert_str_ne(rows[i].name, "rcu-test");
-	ck_assert_uint_eq(hak_reports(), 0);
+	ck_assert_uint_eq(report_count(), 0);
 }
 END_TEST
 
@@ -252,7 +252,7 @@ START_TEST(bad_pointers_are_reported_at_once)
 	char buf[1024];
 	long on_stack;
 
-	hak_opt[OPT_ON_ERROR] = 1;	/* warn */
+	option_values[OPT_ON_ERROR] = 1;	/* warn */
 	bad_cache = b;
 	bad_arg = p;
 	capture_stderr(free_bad, NULL, buf, sizeof(buf));
@@ -262,13 +262,13 @@ START_TEST(bad_pointers_are_reported_at_once)
 	bad_arg = &on_stack;
 	capture_stderr(free_bad, NULL, buf, sizeof(buf));
 	ck_assert_ptr_nonnull(strstr(buf, "hak_free_rcu"));
-	ck_assert_uint_eq(hak_reports(), 2);
+	ck_assert_uint_eq(report_count(), 2);
 	hak_free_rcu(NULL);		/* a no-op, as free(NULL) */
 	hak_cache_free_rcu(a, NULL);
 	hak_cache_free_rcu(a, p);	/* the right cache: fine */
 	hak_rcu_barrier();
 	ck_assert_uint_eq(active(a), 0);
-	ck_assert_uint_eq(hak_reports(), 2);
+	ck_assert_uint_eq(report_count(), 2);
 }
 END_TEST
 
@@ -287,7 +287,7 @@ START_TEST(malloc_memory_small_and_huge)
 	hak_rcu_barrier();
 	hak_global_stats(&st);
 	ck_assert_uint_eq(st.huge_allocs, 0);
-	ck_assert_uint_eq(hak_reports(), 0);
+	ck_assert_uint_eq(report_count(), 0);
 }
 END_TEST
 
@@ -297,12 +297,12 @@ static int slab_is_free(const void *p)
 	unsigned int idx = (unsigned int)(((uintptr_t)p - (uintptr_t)ss) >>
 					  HAK_SLAB_SHIFT);
 
-	struct hak_lock *lock = &hak_pools[ss->node].lock;
+	struct mutex_lock *lock = &ss_pools[ss->node].lock;
 	uint32_t bits;
 
-	hak_lock(lock);			/* the bitmap's lock */
+	mutex_lock(lock);			/* the bitmap's lock */
 	bits = ss->free_bitmap;
-	hak_unlock(lock);
+	mutex_unlock(lock);
 	return (bits >> idx) & 1;
 }
 
@@ -337,7 +337,7 @@ START_TEST(typesafe_span_waits_for_the_reader)
 	pthread_join(bt, NULL);
 	ck_assert_int_eq(slab_is_free(p), 1);
 	hak_cache_destroy(c);
-	ck_assert_uint_eq(hak_reports(), 0);
+	ck_assert_uint_eq(report_count(), 0);
 }
 END_TEST
 
@@ -356,7 +356,7 @@ START_TEST(typesafe_destroy)
 		else
 			hak_cache_free_rcu(c, objs[i]);
 	hak_cache_destroy(c);
-	ck_assert_uint_eq(hak_reports(), 0);
+	ck_assert_uint_eq(report_count(), 0);
 	ck_assert_uint_eq(listed(), UINT64_MAX);	/* gone */
 }
 END_TEST

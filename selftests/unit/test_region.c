@@ -124,7 +124,7 @@ START_TEST(growth_stays_within_budget)
 	unsigned int i;
 
 	/* room for one of the two bins' full growth (192 KiB each) */
-	hak_opt[OPT_CACHE_GROW_KB] = 256;
+	option_values[OPT_CACHE_GROW_KB] = 256;
 	budget = 256 << 10;
 
 	for (i = 0; i < 64; i++)
@@ -265,18 +265,18 @@ START_TEST(batch_sequences_miss_with_zero)
 	unsigned int n, total = 0;
 
 	hak_free(hak_malloc(1));	/* set the allocator up */
-	if (!hak_rseq.on)
+	if (!fast_rseq.on)
 		return;			/* per-thread mode: no sequences */
 	for (unsigned int i = 0; i < ARRAY_SIZE(table); i++)
 		table[i] = &zero;
 	for (unsigned long id = 0; id < 4; id++) {
-		while ((n = rseq_pop_batch(&hak_rseq, table + 2, id, objs,
+		while ((n = rseq_pop_batch(&fast_rseq, table + 2, id, objs,
 					   HAK_MAX_BATCH)) && total < 1000)
 			total += n;
 		ck_assert_uint_eq(total, 0);
-		ck_assert_uint_eq(rseq_push_batch(&hak_rseq, table + 2, id,
+		ck_assert_uint_eq(rseq_push_batch(&fast_rseq, table + 2, id,
 						  objs, HAK_MAX_BATCH), 0);
-		ck_assert_uint_eq(rseq_push_batch(&hak_rseq, table + 2, id,
+		ck_assert_uint_eq(rseq_push_batch(&fast_rseq, table + 2, id,
 						  objs, 7), 0);
 	}
 }

@@ -117,7 +117,7 @@ START_TEST(reserve_succeeds_while_everything_else_fails)
 
 	ck_assert_ptr_nonnull(c);
 	r = reserve_retry(c, R);
-	hak_opt[OPT_FAIL_MMAP] = 1;	/* every mapping fails from now on */
+	option_values[OPT_FAIL_MMAP] = 1;	/* every mapping fails from now on */
 	while (n < MAX && (got[n] = hak_cache_alloc(c)))
 		n++;
 	ck_assert_int_lt(n, MAX);
@@ -130,7 +130,7 @@ START_TEST(reserve_succeeds_while_everything_else_fails)
 	}
 	ck_assert_ptr_null(hak_cache_alloc(c));
 	hak_reserve_release(c, r);
-	hak_opt[OPT_FAIL_MMAP] = 0;
+	option_values[OPT_FAIL_MMAP] = 0;
 	for (int i = 0; i < R; i++)
 		hak_cache_free(c, v[i]);
 	while (n--)
@@ -148,7 +148,7 @@ START_TEST(failed_reserve_keeps_nothing)
 
 	ck_assert_ptr_nonnull(c);
 	/* 4000 objects of 4 KiB need SuperSlabs: a mapping fails in each */
-	hak_opt[OPT_FAIL_MMAP] = 1;
+	option_values[OPT_FAIL_MMAP] = 1;
 	for (int i = 0; i < 3; i++) {
 		struct hak_reserve *r;
 
@@ -161,7 +161,7 @@ START_TEST(failed_reserve_keeps_nothing)
 			hak_reserve_release(c, r);
 		}
 	}
-	hak_opt[OPT_FAIL_MMAP] = 0;
+	option_values[OPT_FAIL_MMAP] = 0;
 	ck_assert_int_eq(failed, 3);
 	errno = 0;
 	ck_assert_ptr_null(hak_cache_reserve(c, 70000));
@@ -200,7 +200,7 @@ START_TEST(bad_releases_are_reported)
 
 	ck_assert_ptr_nonnull(c);
 	ck_assert_ptr_nonnull(o);
-	hak_opt[OPT_ON_ERROR] = 1;	/* warn: report and go on */
+	option_values[OPT_ON_ERROR] = 1;	/* warn: report and go on */
 	r = reserve_retry(c, 8);
 	a = (struct rel){ o, r };
 	capture_stderr(do_release, &a, buf, sizeof(buf));
@@ -215,7 +215,7 @@ START_TEST(bad_releases_are_reported)
 	ck_assert_ptr_nonnull(strstr(buf, "released twice"));
 	capture_stderr(do_reserve_alloc, &a, buf, sizeof(buf));
 	ck_assert_ptr_nonnull(strstr(buf, "already released"));
-	hak_opt[OPT_ON_ERROR] = 0;
+	option_values[OPT_ON_ERROR] = 0;
 	destroy_clean(c);
 	destroy_clean(o);
 }

@@ -12,12 +12,12 @@
 START_TEST(table_is_increasing_and_aligned)
 {
 	for (unsigned int i = 0; i < HAK_NR_CLASSES; i++) {
-		ck_assert_uint_eq(hak_class_size[i] % 8, 0);
+		ck_assert_uint_eq(class_size_of[i] % 8, 0);
 		if (i)
-			ck_assert_uint_gt(hak_class_size[i], hak_class_size[i - 1]);
+			ck_assert_uint_gt(class_size_of[i], class_size_of[i - 1]);
 	}
-	ck_assert_uint_eq(hak_class_size[0], 8);
-	ck_assert_uint_eq(hak_class_size[HAK_NR_CLASSES - 1], HAK_MAX_CLASS_SIZE);
+	ck_assert_uint_eq(class_size_of[0], 8);
+	ck_assert_uint_eq(class_size_of[HAK_NR_CLASSES - 1], HAK_MAX_CLASS_SIZE);
 }
 END_TEST
 
@@ -26,7 +26,7 @@ static unsigned int class_by_search(size_t n)
 {
 	unsigned int cl = 0;
 
-	while (hak_class_size[cl] < n)
+	while (class_size_of[cl] < n)
 		cl++;
 	return cl;
 }
@@ -42,7 +42,7 @@ static void for_each_interesting_size(void (*fn)(size_t))
 	for (size_t n = 1; n <= 4096; n++)
 		fn(n);
 	for (unsigned int i = 0; i < HAK_NR_CLASSES; i++) {
-		size_t b = hak_class_size[i];
+		size_t b = class_size_of[i];
 
 		fn(b - 1);
 		fn(b);
@@ -69,14 +69,14 @@ END_TEST
 START_TEST(classes_keep_max_align)
 {
 	for (unsigned int i = 1; i < HAK_NR_CLASSES; i++)
-		ck_assert_uint_eq(hak_class_size[i] % 16, 0);
-	ck_assert_uint_eq(hak_class_size[HAK_FIRST_QUAD], 80);
+		ck_assert_uint_eq(class_size_of[i] % 16, 0);
+	ck_assert_uint_eq(class_size_of[HAK_FIRST_QUAD], 80);
 }
 END_TEST
 
 static void check_waste(size_t n)
 {
-	size_t c = hak_class_size[size_to_class(n)];
+	size_t c = class_size_of[size_to_class(n)];
 
 	if (n <= 64)
 		ck_assert_uint_lt(c - n, 16);
@@ -99,7 +99,7 @@ END_TEST
 START_TEST(span_sizes)
 {
 	for (unsigned int i = 0; i < HAK_NR_CLASSES; i++) {
-		size_t stride = hak_class_size[i];
+		size_t stride = class_size_of[i];
 		unsigned int n = size_class_span_slabs(stride);
 		size_t bytes = (size_t)n << HAK_SLAB_SHIFT;
 		size_t objs = bytes / stride;

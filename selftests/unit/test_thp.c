@@ -125,10 +125,10 @@ static struct superslab *take_whole_superslab(struct hak_cache *c,
 static void release(struct superslab *ss, struct slab_rw **rw, int from,
 		    int to)
 {
-	hak_opt[OPT_DECAY_MS] = 1L << 30;
+	option_values[OPT_DECAY_MS] = 1L << 30;
 	for (int i = from; i < to; i++)
 		superslab_release_span(ss, rw_idx(rw[i]));
-	hak_opt[OPT_DECAY_MS] = 0;
+	option_values[OPT_DECAY_MS] = 0;
 }
 
 /* Two decay ticks with nothing in between (HAKMEM_DECAY_MS=0). */
@@ -160,7 +160,7 @@ START_TEST(always_uses_huge_pages)
 	struct hak_global_stats st;
 	int advised = 0, huge = 0, missing = 0;
 
-	hak_opt[OPT_THP] = THP_ALWAYS;
+	option_values[OPT_THP] = THP_ALWAYS;
 	for (int i = 0; i < N; i++)	/* 6 MiB: three SuperSlabs or more */
 		v[i] = hak_malloc(1000);
 	for (int i = 0; i < N; i++) {
@@ -196,7 +196,7 @@ START_TEST(never_uses_no_huge_pages)
 	void **v = malloc(N * sizeof(*v));
 	struct hak_global_stats st;
 
-	hak_opt[OPT_THP] = THP_NEVER;
+	option_values[OPT_THP] = THP_NEVER;
 	for (int i = 0; i < N; i++)
 		v[i] = hak_malloc(1000);
 	for (int i = 0; i < N; i++) {
@@ -225,9 +225,9 @@ START_TEST(decay_keeps_huge_pages_whole)
 	struct superslab *ss, *ss2;
 
 	ck_assert_ptr_nonnull(c);
-	hak_opt[OPT_THP] = THP_ALWAYS;
-	hak_opt[OPT_DECAY_MS] = 0;
-	hak_opt[OPT_DIRTY_MAX_KB] = 1L << 22;
+	option_values[OPT_THP] = THP_ALWAYS;
+	option_values[OPT_DECAY_MS] = 0;
+	option_values[OPT_DIRTY_MAX_KB] = 1L << 22;
 	hak_free(hak_malloc(100));	/* the first SuperSlab is mapped */
 	ss = take_whole_superslab(c, rw);
 	ck_assert_uint_eq(ss->thp, 1);
