@@ -23,14 +23,12 @@
 #define HAK_RSEQ_SIG	0xd428bc00
 
 /*
- * The entry both sequences share: read the thread pointer, arm the
- * descriptor at label 3 (start_ip is label 1), read the CPU index, load
- * the region, point t3 at the bin, load its current index into t2 and
- * branch to 5 when it equals the bin field at byte @limit (2: begin, for
- * a pop; 4: end, for a push). Named operands: tp, t0 to t3, cs_off,
- * cpu_off, regions, id.
+ * The entry of every sequence: read the thread pointer, arm the
+ * descriptor at label 3 (start_ip is label 1; an abort restarts at label
+ * 0), read the CPU index into t0 and load this CPU's region into t1.
+ * Named operands: tp, t0, t1, cs_off, cpu_off, regions.
  */
-#define RSEQ_ASM_BIN_ENTER(limit)					\
+#define RSEQ_ASM_REGION_ENTER						\
 	"	mrs	%[tp], tpidr_el0\n"					\
 	"0:\n"								\
 	"	adrp	%[t0], 3b\n"						\
@@ -39,7 +37,16 @@
 	"1:\n"								\
 	RSEQ_INJECT_ASM(1)						\
 	"	ldrsw	%[t0], [%[tp], %[cpu_off]]\n"				\
-	"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"			\
+	"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
+
+/*
+ * The entry of the sequences on bin @id: the region's, then point t3 at
+ * the bin, load its current index into t2 and branch to 5 when it equals
+ * the bin field at byte @limit (2: begin, for a pop; 4: end, for a push).
+ * Named operands: those of RSEQ_ASM_REGION_ENTER, t2, t3 and id.
+ */
+#define RSEQ_ASM_BIN_ENTER(limit)					\
+	RSEQ_ASM_REGION_ENTER						\
 	RSEQ_INJECT_ASM(2)						\
 	"	add	%[t3], %[t1], %[id], lsl #3\n"				\
 	"	ldrh	%w[t2], [%[t3]]\n"					\
@@ -209,15 +216,7 @@ rseq_push_owned(const struct rseq_ctx *x, void **regions, unsigned long id,
 	__asm__ __volatile__(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
 		RSEQ_ASM_DEFINE_EXIT_POINT(1f, 5f)
-		"	mrs	%[tp], tpidr_el0\n"
-		"0:\n"
-		"	adrp	%[t0], 3b\n"
-		"	add	%[t0], %[t0], :lo12:3b\n"
-		"	str	%[t0], [%[tp], %[cs_off]]\n"
-		"1:\n"
-		RSEQ_INJECT_ASM(1)
-		"	ldrsw	%[t0], [%[tp], %[cpu_off]]\n"
-		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
+		RSEQ_ASM_REGION_ENTER
 		RSEQ_INJECT_ASM(2)
 		"	add	%[t3], %[id], #" __rseq_str(HAK_FOREIGN_BIN) "\n"
 		"	ldrh	%w[t2], [%[owner]]\n"
@@ -351,15 +350,7 @@ rseq_set_end(const struct rseq_ctx *x, void **regions, unsigned long id,
 	__asm__ __volatile__(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
 		RSEQ_ASM_DEFINE_EXIT_POINT(1f, 5f)
-		"	mrs	%[tp], tpidr_el0\n"
-		"0:\n"
-		"	adrp	%[t0], 3b\n"
-		"	add	%[t0], %[t0], :lo12:3b\n"
-		"	str	%[t0], [%[tp], %[cs_off]]\n"
-		"1:\n"
-		RSEQ_INJECT_ASM(1)
-		"	ldrsw	%[t0], [%[tp], %[cpu_off]]\n"
-		"	ldr	%[t1], [%[regions], %[t0], lsl #3]\n"
+		RSEQ_ASM_REGION_ENTER
 		"	cmp	%[t1], %[r]\n"
 		"	b.ne	5f\n"
 		RSEQ_INJECT_ASM(2)

@@ -29,21 +29,29 @@
 #define HAK_RSEQ_SIG	0x53053053
 
 /*
- * The entry both sequences share: arm the descriptor at label 3 (start_ip
- * is label 1), read the CPU index, load the region, load the bin's
- * current index into t2 and jump to @miss (a string: the asm goto label
- * "%l[miss]", or a local label) when it equals the bin field at byte
- * @limit (2: begin, for a pop; 4: end, for a push). Named operands: t0,
- * t1, t2, cs_off, cpu_off, regions, id.
+ * The entry of every sequence: arm the descriptor at label 3 (start_ip is
+ * label 1; an abort restarts at label 0), read the CPU index into t0 and
+ * load this CPU's region into t1. Named operands: t0, t1, cs_off,
+ * cpu_off, regions.
  */
-#define RSEQ_ASM_BIN_ENTER(limit, miss)					\
+#define RSEQ_ASM_REGION_ENTER						\
 	"0:\n\t"							\
 	"leaq 3b(%%rip), %[t0]\n\t"					\
 	"movq %[t0], %%fs:(%[cs_off])\n\t"				\
 	"1:\n\t"							\
 	RSEQ_INJECT_ASM(1)						\
 	"movslq %%fs:(%[cpu_off]), %[t0]\n\t"				\
-	"movq (%[regions], %[t0], 8), %[t1]\n\t"			\
+	"movq (%[regions], %[t0], 8), %[t1]\n\t"
+
+/*
+ * The entry of the sequences on bin @id: the region's, then load the
+ * bin's current index into t2 and jump to @miss (a string: the asm goto
+ * label "%l[miss]", or a local label) when it equals the bin field at
+ * byte @limit (2: begin, for a pop; 4: end, for a push). Named operands:
+ * those of RSEQ_ASM_REGION_ENTER, t2 and id.
+ */
+#define RSEQ_ASM_BIN_ENTER(limit, miss)					\
+	RSEQ_ASM_REGION_ENTER						\
 	RSEQ_INJECT_ASM(2)						\
 	"movzwl (%[t1], %[id], 8), %k[t2]\n\t"				\
 	"cmpw " __rseq_str(limit) "(%[t1], %[id], 8), %w[t2]\n\t"	\
@@ -179,8 +187,8 @@ miss:
  * @owner: where the CPU index the object's span belongs to is (16 bits)
  *
  * The CPU test is inside the sequence, so a migration restarts it with the
- * right bin. Its own sequence, not RSEQ_ASM_BIN_ENTER(): the bin index is
- * chosen between reading the CPU and reading the bin. The owner is
+ * right bin. Not RSEQ_ASM_BIN_ENTER(): the bin index is chosen between
+ * reading the CPU and reading the bin. The owner is
  * compared in memory (the slab's read-only line, already in L1).
  *
  * Return: 1, or 0 (that bin full, no region, no valid CPU).
@@ -194,13 +202,7 @@ rseq_push_owned(const struct rseq_ctx *x, void **regions, unsigned long id,
 	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
 		RSEQ_ASM_DEFINE_EXIT_POINT(1f, %l[miss])
-		"0:\n\t"
-		"leaq 3b(%%rip), %[t0]\n\t"
-		"movq %[t0], %%fs:(%[cs_off])\n\t"
-		"1:\n\t"
-		RSEQ_INJECT_ASM(1)
-		"movslq %%fs:(%[cpu_off]), %[t0]\n\t"
-		"movq (%[regions], %[t0], 8), %[t1]\n\t"
+		RSEQ_ASM_REGION_ENTER
 		RSEQ_INJECT_ASM(2)
 		"cmpw %w[t0], %[owner]\n\t"	/* t0 becomes the bin: */
 		"leaq %c[foreign](%[id]), %[t0]\n\t"	/* lea keeps flags */
@@ -360,13 +362,7 @@ rseq_set_end(const struct rseq_ctx *x, void **regions, unsigned long id,
 	__asm__ __volatile__ goto(
 		RSEQ_ASM_DEFINE_TABLE(3, 1f, 2f, 4f)
 		RSEQ_ASM_DEFINE_EXIT_POINT(1f, %l[miss])
-		"0:\n\t"
-		"leaq 3b(%%rip), %[t0]\n\t"
-		"movq %[t0], %%fs:(%[cs_off])\n\t"
-		"1:\n\t"
-		RSEQ_INJECT_ASM(1)
-		"movslq %%fs:(%[cpu_off]), %[t0]\n\t"
-		"movq (%[regions], %[t0], 8), %[t1]\n\t"
+		RSEQ_ASM_REGION_ENTER
 		"cmpq %[t1], %[r]\n\t"
 		"jne %l[miss]\n\t"
 		RSEQ_INJECT_ASM(2)
