@@ -17,25 +17,13 @@
 #include "../../core/report.h"
 #include "../../core/superslab.h"
 #include "../lib/check_main.h"
+#include "../lib/objs.h"
 
 #define N	16
 
 static struct central *central_of(struct hak_cache *c, void *obj)
 {
 	return central_peek(c, ss_of(obj)->node);
-}
-
-static uint64_t stash_len(struct central *ct, unsigned int cpu)
-{
-	return central_stashed(ct, cpu);
-}
-
-static int in_set(void *p, void **set, unsigned int n)
-{
-	for (unsigned int i = 0; i < n; i++)
-		if (set[i] == p)
-			return 1;
-	return 0;
 }
 
 /* A refill of an empty central carves from one span, tagged free. */
@@ -106,19 +94,19 @@ START_TEST(stashes_keep_objects_for_their_owner)
 	ck_assert_uint_eq(central_refill(c, b, N, 4), N);
 	ct = central_of(c, a[0]);
 	central_drain(c, a, N, 3);
-	ck_assert_uint_eq(stash_len(ct, 3), N);
+	ck_assert_uint_eq(central_stashed(ct, 3), N);
 	ck_assert_uint_eq(ct->xfer_count, 0);
 	/* CPU 4's own objects freed on CPU 9: back to CPU 4's stash */
 	central_drain(c, b, N, HAK_OWNER_SPAN);
-	ck_assert_uint_eq(stash_len(ct, 4), N);
-	ck_assert_uint_eq(stash_len(ct, 9), 0);
+	ck_assert_uint_eq(central_stashed(ct, 4), N);
+	ck_assert_uint_eq(central_stashed(ct, 9), 0);
 	ck_assert_uint_eq(central_parked(ct), 2 * N);
 	n = central_refill(c, x, N, 4);
 	ck_assert_uint_eq(n, N);
 	for (unsigned int i = 0; i < n; i++)
 		ck_assert(in_set(x[i], b, N));
-	ck_assert_uint_eq(stash_len(ct, 4), 0);
-	ck_assert_uint_eq(stash_len(ct, 3), N);
+	ck_assert_uint_eq(central_stashed(ct, 4), 0);
+	ck_assert_uint_eq(central_stashed(ct, 3), N);
 	central_drain(c, x, n, HAK_OWNER_NONE);
 	ck_assert_uint_eq(central_shrink(c), 2);
 	ck_assert_uint_eq(central_parked(ct), 0);
@@ -147,7 +135,7 @@ START_TEST(cpus_64_apart_do_not_share_a_stash)
 		central_drain(c, a[k], N, cpus[k]);
 	}
 	for (unsigned int k = 0; k < 4; k++)
-		ck_assert_uint_eq(stash_len(ct, cpus[k]), N);
+		ck_assert_uint_eq(central_stashed(ct, cpus[k]), N);
 	ck_assert_uint_eq(central_parked(ct), 4 * N);
 	for (unsigned int k = 4; k-- > 0;) {
 		ck_assert_uint_eq(central_refill(c, x, N, cpus[k]), N);

@@ -19,24 +19,12 @@
 #include "../../core/superslab.h"
 #include "../../numa/topology.h"
 #include "../lib/check_main.h"
+#include "../lib/objs.h"
 
 #define N	16
 
 /* A CPU of node 1 (the last one: learn_fake() splits the CPUs in two). */
 static unsigned int other_cpu;
-
-static uint64_t stash_len(struct central *ct, unsigned int cpu)
-{
-	return central_stashed(ct, cpu);
-}
-
-static int in_set(void *p, void **set, unsigned int n)
-{
-	for (unsigned int i = 0; i < n; i++)
-		if (set[i] == p)
-			return 1;
-	return 0;
-}
 
 static void pin(unsigned int cpu)
 {
@@ -77,12 +65,12 @@ START_TEST(other_nodes_objects_go_to_the_transfer_array)
 	ck_assert_uint_eq(obj_owner(a[0]), other_cpu);
 
 	central_drain(c, a, N / 2, HAK_OWNER_SPAN);
-	ck_assert_uint_eq(stash_len(ct, other_cpu), 0);
+	ck_assert_uint_eq(central_stashed(ct, other_cpu), 0);
 	ck_assert_uint_eq(ct->xfer_count, N / 2);
 	pin(other_cpu);
 	central_drain(c, a + N / 2, N / 2, other_cpu);
 	pin(0);
-	ck_assert_uint_eq(stash_len(ct, other_cpu), 0);
+	ck_assert_uint_eq(central_stashed(ct, other_cpu), 0);
 	ck_assert_uint_eq(ct->xfer_count, N);
 	ck_assert_uint_eq(central_refill(c, b, N, 0), N);
 	for (unsigned int i = 0; i < N; i++)
@@ -92,7 +80,7 @@ START_TEST(other_nodes_objects_go_to_the_transfer_array)
 	ck_assert_uint_eq(central_refill(c, d, N, 0), N);
 	ck_assert_uint_eq(obj_owner(d[0]), 0);
 	central_drain(c, d, N, HAK_OWNER_SPAN);
-	ck_assert_uint_eq(stash_len(ct, 0), N);
+	ck_assert_uint_eq(central_stashed(ct, 0), N);
 	ck_assert_uint_eq(ct->xfer_count, 0);
 
 	central_drain(c, b, N, HAK_OWNER_NONE);

@@ -14,6 +14,7 @@
 #include "../../core/registry.h"
 #include "../../core/superslab.h"
 #include "../lib/check_main.h"
+#include "../lib/objs.h"
 
 START_TEST(objects_live_in_registered_superslabs)
 {
@@ -150,14 +151,6 @@ static unsigned int head_of(const void *p)
 static int same_span(const void *p, const void *q)
 {
 	return ss_of(p) == ss_of(q) && head_of(p) == head_of(q);
-}
-
-static int in_set(void *p, void **set, unsigned int n)
-{
-	for (unsigned int i = 0; i < n; i++)
-		if (set[i] == p)
-			return 1;
-	return 0;
 }
 
 /*
