@@ -18,8 +18,12 @@
  *        numa_test fullnode K MIB  from a CPU of node K, MIB MiB more than
  *                                  node K holds: nothing fails, the rest
  *                                  lands on K's nearest node
+ *        numa_test nodealloc NODES hak_malloc_node() and
+ *                                  hak_cache_alloc_node(): from every CPU,
+ *                                  objects for every node are on it
  * Exit: 0 pass, 1 fail, 4 skip.
  */
+#include <errno.h>
 #include <numa.h>
 #include <numaif.h>
 #include <pthread.h>
@@ -419,6 +423,67 @@ static void test_full_node(int k, int mib)
 	free(v);
 }
 
+#define NA_OBJS	32
+
+/*
+ * From CPU @cpu, NA_OBJS objects of each size (and of an object cache)
+ * for node @k: how many are not on @k; -1 when one allocation failed.
+ */
+static int node_alloc_misplaced(struct hak_cache *c, int k)
+{
+	static const size_t na_sizes[] = { 64, 1000, 16000 };
+	int bad = 0;
+
+	for (unsigned int s = 0; s <= 3; s++) {
+		for (int i = 0; i < NA_OBJS; i++) {
+			size_t size = s < 3 ? na_sizes[s] : 200;
+			char *p = s < 3 ? hak_malloc_node(size, k) :
+					  hak_cache_alloc_node(c, k);
+
+			if (!p)
+				return -1;
+			memset(p, 3, size);
+			bad += page_node(p) != k;
+			if (s < 3)
+				hak_free(p);
+			else
+				hak_cache_free(c, p);
+		}
+	}
+	return bad;
+}
+
+/* Every node from every CPU; a node that does not exist gets EINVAL. */
+static void test_node_alloc(int nodes)
+{
+	struct hak_cache *c = hak_cache_create("numa-node", 200, 0, 0, NULL);
+	int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN), failed = 0, bad = 0;
+	void *p;
+
+	for (int cpu = 0; cpu < cpus; cpu++) {
+		if (pin_to_cpu(cpu)) {
+			failed++;
+			continue;
+		}
+		for (int k = 0; k < nodes; k++) {
+			int r = node_alloc_misplaced(c, k);
+
+			if (r < 0)
+				failed++;
+			else
+				bad += r;
+		}
+	}
+	tap_result(!failed && !bad,
+		   "hak_malloc_node/hak_cache_alloc_node: %d CPUs x %d nodes x %d objects, %d not on their node, %d failures",
+		   cpus, nodes, 4 * NA_OBJS, bad, failed);
+	errno = 0;
+	p = hak_malloc_node(64, nodes + HAK_MAX_NODES);
+	tap_result(!p && errno == EINVAL,
+		   "a node that does not exist: NULL with EINVAL");
+	hak_cache_destroy(c);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "local";
@@ -458,11 +523,14 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "placement")) {
 		tap_plan(arg + 1);
 		test_placement_after_frees(arg);
+	} else if (!strcmp(mode, "nodealloc")) {
+		tap_plan(2);
+		test_node_alloc(arg);
 	} else if (!strcmp(mode, "fullnode")) {
 		tap_plan(4);
 		test_full_node(arg, argc > 3 ? atoi(argv[3]) : 192);
 	} else {
-		fprintf(stderr, "usage: %s local|membind|preferred|cpunodebind|interleave|placement N | fullnode K MIB\n",
+		fprintf(stderr, "usage: %s local|membind|preferred|cpunodebind|interleave|placement|nodealloc N | fullnode K MIB\n",
 			argv[0]);
 		return 2;
 	}

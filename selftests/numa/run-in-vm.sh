@@ -16,6 +16,7 @@ run numactl --membind=$last ./numa_test membind $last
 run numactl --preferred=$last ./numa_test preferred $last
 run numactl --cpunodebind=$last ./numa_test cpunodebind $last
 run numactl --interleave=all ./numa_test interleave "$nodes"
+run ./numa_test nodealloc "$nodes"
 # CPUs offline and online again while threads allocate (root in the VM)
 [ -x ./cpuset ] && run ./cpuset -H -n 2000
 # emulated CPUs are slow: give Check's per-test timeouts room
