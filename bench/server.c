@@ -6,11 +6,14 @@
  * random size (-s..-S), writes a header into it and hands it to one of -t
  * worker threads through a bounded queue (mutex + condition variables).
  * A worker looks up the connection object of the request (opening a new
- * one, from an object cache, for a new or closed connection), allocates a
+ * one, from an object cache, for a new or closed connection), takes a
  * request struct from another object cache, checks the buffer, allocates a
  * response buffer of random size, then frees the response, the request
  * struct and the receive buffer (a remote free: it came from the I/O
- * thread).
+ * thread). The request structs of a batch of requests popped from the
+ * queue are allocated, and freed, together: with hakmem in one
+ * hak_cache_alloc_bulk() and one hak_cache_free_bulk() call, as a runtime
+ * handling requests in batches would; otherwise one call per struct.
  *
  * Built with -DBENCH_HAKMEM, it uses hak_cache_*() and hak_malloc() /
  * hak_free(); otherwise malloc() plus explicit constructor calls. With
@@ -171,20 +174,19 @@ static void srv_conn_free(struct srv_conn *c)
 #endif
 }
 
+#ifndef BENCH_HAKMEM
 static struct srv_req *srv_req_alloc(void)
 {
-#ifdef BENCH_HAKMEM
-	return hak_cache_alloc(req_cache);
-#else
 	struct srv_req *r = malloc(sizeof(*r));
 
 	if (r)
 		req_ctor(r);
 	return r;
-#endif
 }
+#endif
 
-static void srv_req_free(struct srv_req *r)
+/* Back to the constructed state, before a request struct is freed. */
+static void srv_req_reset(struct srv_req *r)
 {
 	if (r->magic != SRV_MAGIC_REQ)
 		bench_corrupt(NAME, r, sizeof(*r));
@@ -195,15 +197,50 @@ static void srv_req_free(struct srv_req *r)
 	r->len = 0;
 	r->resp_len = 0;
 	r->path[0] = 0;
+}
+
+/*
+ * @n request structs for a batch of requests, one call timed in 16 (its
+ * time per struct recorded); the libc variant allocates them one by one.
+ */
+static void srv_reqs_get(struct srv_samples *lat, struct srv_req **reqs,
+			 unsigned int n)
+{
+	uint64_t t0 = 0;
+	int timed = (lat->calls++ & 15) == 0;
+
+	if (!n)
+		return;
+	if (timed)
+		t0 = bench_now_ns();
 #ifdef BENCH_HAKMEM
-	hak_cache_free(req_cache, r);
+	if (hak_cache_alloc_bulk(req_cache, n, (void **)reqs) != n)
+		bench_oom(NAME, sizeof(**reqs));
 #else
-	free(r);
+	for (unsigned int i = 0; i < n; i++)
+		if (!(reqs[i] = srv_req_alloc()))
+			bench_oom(NAME, sizeof(**reqs));
+#endif
+	if (timed) {
+		t0 = (bench_now_ns() - t0) / n;
+		lat->ns[lat->n++ % SRV_SAMPLES] = (uint32_t)t0;
+	}
+}
+
+static void srv_reqs_put(struct srv_req **reqs, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		srv_req_reset(reqs[i]);
+#ifdef BENCH_HAKMEM
+	hak_cache_free_bulk(req_cache, n, (void **)reqs);
+#else
+	for (unsigned int i = 0; i < n; i++)
+		free(reqs[i]);
 #endif
 }
 
 /* Which allocation a timed call makes. */
-enum srv_kind { SRV_BUF, SRV_CONN, SRV_REQ };
+enum srv_kind { SRV_BUF, SRV_CONN };
 
 /* Make one allocation, timing one call in 16. */
 static void *srv_alloc(struct srv_samples *lat, enum srv_kind kind,
@@ -217,8 +254,6 @@ static void *srv_alloc(struct srv_samples *lat, enum srv_kind kind,
 		t0 = bench_now_ns();
 	if (kind == SRV_CONN)
 		p = srv_conn_alloc();
-	else if (kind == SRV_REQ)
-		p = srv_req_alloc();
 	else
 		p = srv_buf_alloc(size);
 	if (timed) {
@@ -260,13 +295,13 @@ static unsigned int srv_pop(struct srv_queue *q, unsigned char **out)
 	return n;
 }
 
-static void srv_handle(struct srv_worker *w, unsigned char *buf, uint64_t *rng)
+static void srv_handle(struct srv_worker *w, unsigned char *buf,
+		       struct srv_req *req, uint64_t *rng)
 {
 	struct srv_msg *msg = (struct srv_msg *)(buf + 8);
 	size_t len = msg->len, rlen;
 	unsigned int slot = msg->conn % SRV_CONNS;
 	struct srv_conn *conn = w->conns[slot];
-	struct srv_req *req;
 
 	if (bench_check(buf, len))
 		bench_corrupt(NAME, buf, len);
@@ -282,7 +317,6 @@ static void srv_handle(struct srv_worker *w, unsigned char *buf, uint64_t *rng)
 		conn->id = msg->seq;
 		w->conns[slot] = conn;
 	}
-	req = srv_alloc(&w->lat, SRV_REQ, sizeof(*req));
 	if (req->magic != SRV_MAGIC_REQ || req->buf)
 		bench_corrupt(NAME, req, sizeof(*req));
 	req->conn = conn;
@@ -301,7 +335,6 @@ static void srv_handle(struct srv_worker *w, unsigned char *buf, uint64_t *rng)
 		bench_corrupt(NAME, req->resp, rlen);
 	srv_buf_free(req->resp);
 	srv_buf_free(buf);
-	srv_req_free(req);
 	w->requests++;
 }
 
@@ -310,6 +343,7 @@ static void *srv_worker_thread(void *arg)
 	struct srv_worker *w = arg;
 	uint64_t rng = bench_seed(opts.seed, w->id + 1);
 	unsigned char *batch[SRV_POP];
+	struct srv_req *reqs[SRV_POP];
 	unsigned int n, i;
 	int done = 0;
 
@@ -318,12 +352,14 @@ static void *srv_worker_thread(void *arg)
 #endif
 	while (!done) {
 		n = srv_pop(&w->q, batch);
+		srv_reqs_get(&w->lat, reqs, n);
 		for (i = 0; i < n; i++) {
 			if (!batch[i])
 				done = 1;
 			else
-				srv_handle(w, batch[i], &rng);
+				srv_handle(w, batch[i], reqs[i], &rng);
 		}
+		srv_reqs_put(reqs, n);
 	}
 	for (i = 0; i < SRV_CONNS; i++)
 		if (w->conns[i])
