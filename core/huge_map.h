@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "huge.h"
 #include "options.h"
@@ -44,8 +45,19 @@ static inline size_t huge_map_len(size_t off, size_t size)
 				huge_guard_bytes(), HAK_SS_SIZE);
 }
 
+/*
+ * The bytes of a huge mapping's header page where a SuperSlab keeps its
+ * slab_ro array: they must read as zero (stride 0, "no slab"), since the
+ * CONFIG_HARDENED=n free fast path reads the slab_ro of any pointer at
+ * 64 KiB or more into a 2 MiB chunk (an object aligned to 64 KiB to
+ * 1 MiB lies in its header's chunk). A fresh mapping is zero; a reused
+ * chunk may hold old data there.
+ */
+#define HUGE_HDR_ZERO_END	offsetof(struct superslab, rw)
+
 static inline void huge_hdr_set(struct huge_hdr *h, char *user, size_t map_len)
 {
+	memset(h + 1, 0, HUGE_HDR_ZERO_END - sizeof(*h));
 	h->kind = SS_KIND_HUGE;
 	h->user = user;
 	h->map_base = h;

@@ -305,12 +305,17 @@ for t in "${unit_tests[@]}"; do vg_steps+=("valgrind: unit/$t"); done
 vg_run() {
 	local t envs
 	for t in "${unit_tests[@]}"; do
-		# test_numa and test_hardening re-execute /proc/self/exe with
-		# their HAKMEM_* set, which under valgrind is the valgrind tool:
+		# the tests that re-execute /proc/self/exe with their HAKMEM_*
+		# set (check_reexec_with()) would run the valgrind tool itself:
 		# set them here (the guard tests, which fault on purpose, are
 		# left out: valgrind reports the faults itself)
 		case $t in
-		test_numa) envs=(HAKMEM_NUMA_FAKE=2) ;;
+		test_numa | test_node) envs=(HAKMEM_NUMA_FAKE=2) ;;
+		test_central) envs=(HAKMEM_ON_ERROR=warn HAKMEM_NUMA=0) ;;
+		test_central_numa) envs=(HAKMEM_NUMA_FAKE=2
+					 HAKMEM_ON_ERROR=warn) ;;
+		test_reserve) envs=(HAKMEM_FAIL_MMAP=3) ;;
+		test_bulk) envs=(HAKMEM_RSEQ=0) ;;	# valgrind: no rseq
 		test_hardening) envs=(HAKMEM_POISON=1 HAKMEM_ON_ERROR=warn
 				      HAKMEM_TEST_NO_SIGNALS=1) ;;
 		*) envs=() ;;
@@ -342,7 +347,7 @@ fi
 fuzz_sources() {
 	cat >"$tmp/print.mk" <<'EOF'
 print-fuzz-build:
-	@echo SRCS $(patsubst $(objtree)/%.o,$(srctree)/%.c,$(lib-objs))
+	@echo SRCS $(patsubst $(objtree)/%.o,$(srctree)/%.c,$(lib-objs) $(a-objs))
 	@echo FLAGS $(filter -D% -I% -U%,$(KBUILD_CFLAGS))
 	@echo LIBS $(filter -l% -L%,$(LIB_A_LIBS) $(NUMA_LIBS) $(KBUILD_LDFLAGS))
 EOF

@@ -45,6 +45,18 @@
 #define RSS_MEANINGFUL	1
 #endif
 
+/* TSan cannot start threads after a multi-threaded fork (die_after_fork). */
+#if defined(__SANITIZE_THREAD__)
+#define FORK_THREADS_OK	0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FORK_THREADS_OK	0
+#endif
+#endif
+#ifndef FORK_THREADS_OK
+#define FORK_THREADS_OK	1
+#endif
+
 /* Resident KiB from /proc/self/statm, read without any allocation. */
 static long rss_kb(void)
 {
@@ -286,7 +298,11 @@ int main(int argc, char **argv)
 		test_rss_quiet();
 	else
 		tap_skip_test("RSS after a burst", "sanitizer build: RSS is the sanitizer's");
-	test_fork();
+	if (FORK_THREADS_OK)
+		test_fork();
+	else
+		tap_skip_test("forks with the thread running",
+			      "TSan cannot start threads after a multi-threaded fork");
 	test_exit();
 	return tap_exit();
 }

@@ -247,7 +247,8 @@ END_TEST
 /* The environment variable itself, read at start-up of a new process. */
 START_TEST(env_read_at_start)
 {
-	char *argv[] = { "/proc/self/exe", "--print-limits", NULL };
+	/* the program's own path: under valgrind /proc/self/exe is the tool */
+	char *argv[] = { program_invocation_name, "--print-limits", NULL };
 	char buf[128] = "";
 	int fds[2], status;
 	ssize_t n;
