@@ -342,12 +342,14 @@ fi
 # ---- libFuzzer ---------------------------------------------------------------
 
 # The allocator's sources are compiled into the fuzzer (not libhakmem.a) so
-# ASan and UBSan instrument them too. The source list, the -D/-I flags and
+# ASan and UBSan instrument them too; all but the C++ operator new/delete
+# (core/new_delete.c), which would take libFuzzer's own C++ allocations
+# and break the fuzzer's count of live objects. The source list, the -D/-I flags and
 # the libraries come from the Makefile itself (the Kbuild obj-y lists).
 fuzz_sources() {
 	cat >"$tmp/print.mk" <<'EOF'
 print-fuzz-build:
-	@echo SRCS $(patsubst $(objtree)/%.o,$(srctree)/%.c,$(lib-objs) $(a-objs))
+	@echo SRCS $(patsubst $(objtree)/%.o,$(srctree)/%.c,$(filter-out %/new_delete.o,$(lib-objs)) $(a-objs))
 	@echo FLAGS $(filter -D% -I% -U%,$(KBUILD_CFLAGS))
 	@echo LIBS $(filter -l% -L%,$(LIB_A_LIBS) $(NUMA_LIBS) $(KBUILD_LDFLAGS))
 EOF
