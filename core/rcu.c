@@ -157,9 +157,9 @@ static void batch_submit(struct rcu_batch *b)
 
 /* ---- per-thread holders --------------------------------------------------- */
 
-static void holder_exit(void *arg)
+/* Sends @h's partial batch, if it has one, to call_rcu(). */
+static void holder_flush(struct rcu_holder *h)
 {
-	struct rcu_holder *h = arg;
 	struct rcu_batch *b;
 
 	mutex_lock(&h->lock);
@@ -168,6 +168,13 @@ static void holder_exit(void *arg)
 	mutex_unlock(&h->lock);
 	if (b)
 		batch_submit(b);
+}
+
+static void holder_exit(void *arg)
+{
+	struct rcu_holder *h = arg;
+
+	holder_flush(h);
 	tls_holder = NULL;
 	tls_dead = 1;
 	mutex_lock(&rcu_lock);
@@ -425,16 +432,8 @@ static void flush_all_holders(void)
 	struct rcu_holder *h = atomic_load_explicit(&holders,
 						    memory_order_acquire);
 
-	for (; h; h = h->next) {
-		struct rcu_batch *b;
-
-		mutex_lock(&h->lock);
-		b = h->cur;
-		h->cur = NULL;
-		mutex_unlock(&h->lock);
-		if (b)
-			batch_submit(b);
-	}
+	for (; h; h = h->next)
+		holder_flush(h);
 }
 
 HAK_EXPORT void hak_rcu_barrier(void)
