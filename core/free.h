@@ -28,15 +28,18 @@ void free_multi_node(unsigned int id, void *p);
 static __always_inline void free_checked(unsigned long id, void *p,
 					 const uint16_t *owner)
 {
-	if (likely(free_direct)) {
+	unsigned int mode = __atomic_load_n(&free_mode, __ATOMIC_RELAXED);
+
+	if (likely(mode == FREE_TO_CPU)) {
 		if (likely(rseq_push_owned(&fast_rseq, cpu_regions, id, p,
 					   owner)))
 			return;
-	} else if (topology_multi()) {
+	} else if (likely(mode == FREE_TO_THREAD)) {
+		if (likely(tc_push(id, p)))
+			return;
+	} else {
 		free_multi_node(id, p);	/* out of line: keeps the fast */
 		return;			/* path in registers */
-	} else if (likely(fc_push(id, p))) {
-		return;
 	}
 	cache_free_slow(cache_by_id[id], p);
 }
