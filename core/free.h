@@ -38,8 +38,9 @@ static __always_inline void free_checked(unsigned long id, void *p,
 		if (likely(tc_push(id, p)))
 			return;
 	} else {
-		free_multi_node(id, p);	/* out of line: keeps the fast */
-		return;			/* path in registers */
+		/* Out of line: keeps the fast path in registers. */
+		free_multi_node(id, p);
+		return;
 	}
 	cache_free_slow(cache_by_id[id], p);
 }
