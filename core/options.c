@@ -30,7 +30,7 @@ static const struct option_desc option_table[OPT_COUNT] = {
 	[OPT_ON_ERROR]	   = { "HAKMEM_ON_ERROR", 0, 0, 1, on_error_words },
 	[OPT_MIN_PARTIAL]  = { "HAKMEM_MIN_PARTIAL", 2, 0, 64, NULL },
 	[OPT_SPARE_SS]	   = { "HAKMEM_SPARE_SUPERSLABS", 16, 0, 64, NULL },
-	[OPT_DIRTY_MAX_KB] = { "HAKMEM_DIRTY_MAX_KB", 32768, 0, 1L << 30, NULL },
+	[OPT_DIRTY_MAX_KB] = { "HAKMEM_DIRTY_MAX_KB", 131072, 0, 1L << 30, NULL },
 	[OPT_DECAY_MS]	   = { "HAKMEM_DECAY_MS", 1000, 0, 1L << 30, NULL },
 	[OPT_FAIL_MMAP]	   = { "HAKMEM_FAIL_MMAP", 0, 0, 1L << 30, NULL },
 	[OPT_HUGE_CACHE_KB] = { "HAKMEM_HUGE_CACHE_KB", 131072, 0, 1L << 30, NULL },
@@ -48,7 +48,7 @@ static const struct option_desc option_table[OPT_COUNT] = {
 
 long option_values[OPT_COUNT] = {
 	[OPT_REFILL] = 32, [OPT_CACHE_GROW_KB] = 512, [OPT_MIN_PARTIAL] = 2, [OPT_SPARE_SS] = 16,
-	[OPT_DIRTY_MAX_KB] = 32768, [OPT_DECAY_MS] = 1000, [OPT_RSEQ] = 1, [OPT_HUGE_CACHE_KB] = 131072,
+	[OPT_DIRTY_MAX_KB] = 131072, [OPT_DECAY_MS] = 1000, [OPT_RSEQ] = 1, [OPT_HUGE_CACHE_KB] = 131072,
 	[OPT_HUGE_DECAY_MS] = 1000,
 	[OPT_NUMA] = 1, [OPT_THP] = THP_ALWAYS,
 };

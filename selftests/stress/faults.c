@@ -222,13 +222,14 @@ static void rss_decay_case(const char *what, int burst_cpu, int trickle_cpu)
 	enum { N = 1500000 };
 	void **v = malloc(N * sizeof(*v));
 	uintptr_t last_ss = 0;
-	long base, peak, after = 0;
+	long base, peak, after = 0, dirty_max;
 	int pin_failed = 0, rounds;
 	cpu_set_t all;
 
 	sched_getaffinity(0, sizeof(all), &all);
 	hak_trim();
 	option_values[OPT_DECAY_MS] = 100;
+	dirty_max = option_values[OPT_DIRTY_MAX_KB];
 	option_values[OPT_DIRTY_MAX_KB] = 1L << 22;
 	base = rss_kb();
 	if (burst_cpu >= 0 && pin_to_cpu(burst_cpu))
@@ -264,7 +265,7 @@ static void rss_decay_case(const char *what, int burst_cpu, int trickle_cpu)
 	free(v);
 	hak_trim();
 	option_values[OPT_DECAY_MS] = 1000;
-	option_values[OPT_DIRTY_MAX_KB] = 32768;
+	option_values[OPT_DIRTY_MAX_KB] = dirty_max;
 	tap_result(!pin_failed && after < base + (peak - base) / 4,
 		   "%s: RSS %ld -> %ld -> %ld KiB after %d rounds of traffic (at most %d)%s",
 		   what, base, peak, after, rounds + 10, DECAY_WAIT_ROUNDS,
