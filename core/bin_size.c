@@ -27,6 +27,7 @@
 
 #include "bin_size.h"
 #include "options.h"
+#include "os.h"
 #include "region.h"
 
 /* Decay ticks seen (bins_tick()); regions compare its low 16 bits. */
@@ -159,6 +160,21 @@ static int bin_grow(const struct hak_cache *c, struct fc_region *r,
 	return 1;
 }
 
+/*
+ * The first refill of a bin (its first slow path ever) moves at most one
+ * page of objects: a program that allocates a few objects of a class then
+ * faults in one page of them, not a batch (each fresh object is written
+ * to: its free tag). The bin's next refill is a burst, the whole bin, so
+ * the slow start is over after one refill.
+ */
+static unsigned int first_refill(const struct hak_cache *c, unsigned int n)
+{
+	unsigned int page = c->stride < HAK_PAGE_SIZE ?
+			    HAK_PAGE_SIZE / c->stride : 1;
+
+	return n < page ? n : page;
+}
+
 /**
  * bin_batch() - how many objects a slow path of a bin moves
  * @c: the bin's cache
@@ -167,6 +183,7 @@ static int bin_grow(const struct hak_cache *c, struct fc_region *r,
  * @dir: FC_LAST_REFILL (the bin was empty) or FC_LAST_DRAIN (full)
  * @percpu: @r is a per-CPU region (its bounds move with rseq_set_end())
  *
+ * A bin's first refill moves at most a page of objects (first_refill()).
  * Every slow path first grows the bin by a batch if the budget allows (a
  * bin that misses is too small for what the thread does with it): a drain
  * is then not needed, the bin has room now. The bin remembers the
@@ -196,6 +213,8 @@ unsigned int bin_batch(const struct hak_cache *c, struct fc_region *r,
 	cap = (unsigned int)(b->end - b->begin);
 	if (cap > HAK_MAX_BATCH)
 		cap = HAK_MAX_BATCH;
+	if (unlikely(!(last & FC_LAST_MASK)) && dir == FC_LAST_REFILL)
+		return first_refill(c, c->batch < cap ? c->batch : cap);
 	if ((last & FC_LAST_MASK) != dir)
 		return c->batch < cap ? c->batch : cap;
 	return cap;

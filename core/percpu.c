@@ -42,7 +42,7 @@
 #include "../numa/topology.h"
 
 enum { OWN_NONE, OWN_REGISTERED, OWN_DEAD };
-enum { PREP_READY, PREP_RETRY, PREP_FALLBACK };
+enum { PREP_READY, PREP_RETRY, PREP_FALLBACK, PREP_DIRECT };
 
 struct rseq_ctx fast_rseq;
 uint8_t free_mode = FREE_TO_THREAD;
@@ -62,6 +62,14 @@ static _Atomic int cpus_seen;
 struct mutex_lock drain_lock = HAK_LOCK_INIT;
 static const char *mode_name = "per-thread";
 static const char *mode_reason = "not initialised yet";
+
+/*
+ * Slow operations the process makes before any CPU gets a region: a
+ * program that allocates a few objects never maps one, nor a central's
+ * per-CPU state (Documentation/tuning.rst, "The footprint of a small
+ * program"). Until then each operation goes to the central pools.
+ */
+static _Atomic int lazy_ops = HAK_LAZY_OPS;
 
 /* CPU slots of percpu_table filled by table_init() */
 static int table_cpus;
@@ -389,6 +397,15 @@ static void slow_path_done(unsigned int owner)
 		drain_idle();
 }
 
+/* 1 while the process is young: this operation skips the regions. */
+static int percpu_lazy(void)
+{
+	if (likely(atomic_load_explicit(&lazy_ops, memory_order_relaxed) <= 0))
+		return 0;
+	return atomic_fetch_sub_explicit(&lazy_ops, 1,
+					 memory_order_relaxed) > 0;
+}
+
 /* Makes sure this thread can use its CPU's region. */
 static int percpu_prepare(void)
 {
@@ -404,6 +421,8 @@ static int percpu_prepare(void)
 	if (atomic_load_explicit((void *_Atomic *)&cpu_regions[cpu],
 				 memory_order_acquire) != &fc_empty)
 		return PREP_READY;
+	if (unlikely(percpu_lazy()))
+		return PREP_DIRECT;
 	r = region_get();
 	if (!r)
 		return PREP_FALLBACK;
@@ -429,6 +448,18 @@ static unsigned int batch_size(const struct hak_cache *c, unsigned int owner,
 	return bin_batch(c, r, bin, dir, 1);
 }
 
+/* One object straight from the central pools (no region yet). */
+static void *direct_alloc(struct hak_cache *c)
+{
+	void *p;
+
+	if (!central_refill(c, &p, 1, HAK_OWNER_NONE)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return fc_claim(c, p);
+}
+
 /**
  * percpu_alloc_slow() - per-CPU mode: the bin was empty (or no region)
  * @c: the cache
@@ -447,6 +478,8 @@ void *percpu_alloc_slow(struct hak_cache *c)
 		switch (percpu_prepare()) {
 		case PREP_FALLBACK:
 			return tcache_alloc_slow(c);
+		case PREP_DIRECT:
+			return direct_alloc(c);
 		case PREP_RETRY:
 			continue;
 		}
@@ -490,6 +523,9 @@ void percpu_free_slow(struct hak_cache *c, void *p)
 		switch (percpu_prepare()) {
 		case PREP_FALLBACK:
 			tcache_free_slow(c, p);
+			return;
+		case PREP_DIRECT:
+			central_drain(c, &p, 1, HAK_OWNER_NONE);
 			return;
 		case PREP_RETRY:
 			continue;

@@ -12,6 +12,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hakmem/hakmem.h"
+#include "../../core/percpu.h"
+
+/*
+ * Takes the allocator past its lazy start (HAK_LAZY_OPS slow operations
+ * that skip the fast-path caches, core/percpu.c), so that the tests see
+ * the steady state; selftests/unit/test_lazy.c tests the start itself.
+ */
+static inline void check_warm_up(void)
+{
+	for (int i = 0; i < HAK_LAZY_OPS; i++)
+		hak_free(hak_malloc(8));
+}
+
 /**
  * check_run() - run a suite with Check's defaults (a fork per test)
  * @s: the suite
@@ -23,6 +37,7 @@ static inline int check_run(Suite *s)
 	SRunner *sr = srunner_create(s);
 	int failed;
 
+	check_warm_up();
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -15,6 +15,7 @@
 #include "../../core/central.h"
 #include "../../core/bin_size.h"
 #include "../../core/options.h"
+#include "../../core/os.h"
 #include "../../core/region.h"
 #include "../lib/check_main.h"
 
@@ -106,6 +107,32 @@ START_TEST(misses_grow_bins)
 	region_flush(r);
 	ck_assert_uint_eq(cap_of(b), base);
 	ck_assert_uint_eq(r->grown, 0);
+	region_put(r);
+}
+END_TEST
+
+/*
+ * Slow start: a bin's first refill moves one page of objects (a program
+ * that allocates a few faults in no more), its second the whole bin, as
+ * a burst does; a first drain is not held back.
+ */
+START_TEST(first_refill_is_one_page)
+{
+	struct hak_cache *c = kmalloc_cache(size_to_class(2048));
+	struct hak_cache *d = kmalloc_cache(size_to_class(16));
+	struct fc_region *r = region_get();
+	unsigned int id = c->id;
+
+	ck_assert_uint_eq(r->bin[id].last_slow, 0);
+	ck_assert_uint_eq(bin_batch(c, r, id, FC_LAST_REFILL, 0),
+			  HAK_PAGE_SIZE / c->stride);
+	ck_assert_uint_lt(HAK_PAGE_SIZE / c->stride, c->batch);
+	ck_assert_uint_eq(bin_batch(c, r, id, FC_LAST_REFILL, 0),
+			  cap_of(&r->bin[id]));
+	ck_assert_uint_ge(cap_of(&r->bin[id]), 2 * c->batch);
+	/* small objects: a batch fits in a page, the first refill is whole */
+	ck_assert_uint_eq(bin_batch(d, r, d->id, FC_LAST_REFILL, 0), d->batch);
+	region_flush(r);
 	region_put(r);
 }
 END_TEST
@@ -290,6 +317,7 @@ static Suite *region_suite(void)
 	tcase_add_test(tc, layout_is_contiguous_and_sized);
 	tcase_add_test(tc, regions_are_recycled);
 	tcase_add_test(tc, misses_grow_bins);
+	tcase_add_test(tc, first_refill_is_one_page);
 	tcase_add_test(tc, growth_stays_within_budget);
 	tcase_add_test(tc, cold_bins_shrink_to_what_they_hold);
 	tcase_add_test(tc, flush_returns_objects);
