@@ -91,6 +91,34 @@ HAK_EXPORT void hak_global_stats(struct hak_global_stats *st)
 		    &st->limit_reclaims);
 }
 
+/* The placement counters of node @node (numa/topology.c). */
+static void placement_fill(struct hak_node_stats *row, int node)
+{
+	if (node < 0 || node >= HAK_MAX_NODES)
+		return;
+	for (unsigned int m = 0; m < HAK_MAX_NODES; m++) {
+		uint64_t out = topology_placement((unsigned int)node, m);
+
+		row->placed_superslabs += out;
+		if (m == (unsigned int)node)
+			continue;
+		row->fallback_superslabs += out;
+		row->fallback_in += topology_placement(m, (unsigned int)node);
+	}
+}
+
+/* A node without a pool of its own that received other nodes' memory. */
+static int fallback_only(unsigned int n)
+{
+	struct hak_node_stats row = { 0 };
+
+	if (n >= HAK_MAX_NODES || (topo.mode == TOPO_SINGLE &&
+				   topo.single_node == (int)n))
+		return 0;
+	placement_fill(&row, (int)n);
+	return row.fallback_in != 0;
+}
+
 static void node_fill(struct hak_node_stats *row, unsigned int n)
 {
 	struct ss_pool *pool = &ss_pools[n];
@@ -101,6 +129,7 @@ static void node_fill(struct hak_node_stats *row, unsigned int n)
 	/* one bound pool: slot 0 holds the node it binds to */
 	if (n == 0 && topo.mode == TOPO_SINGLE && topo.single_node >= 0)
 		row->node = topo.single_node;
+	placement_fill(row, row->node);
 	mutex_lock(&pool->lock);
 	row->superslabs = pool->nr_superslabs;
 	row->bytes = pool->nr_superslabs * HAK_SS_SIZE;
@@ -123,7 +152,7 @@ HAK_EXPORT int hak_node_stats(struct hak_node_stats *rows, int max)
 	alloc_init();
 	cache_list_lock();
 	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
-		if (!ss_pools[n].mapped_total)
+		if (!ss_pools[n].mapped_total && !fallback_only(n))
 			continue;
 		if (k < max)
 			node_fill(&rows[k], n);
@@ -133,27 +162,47 @@ HAK_EXPORT int hak_node_stats(struct hak_node_stats *rows, int max)
 	return k;
 }
 
+/* One line per pair of nodes with SuperSlabs placed off their node. */
+static void print_fallbacks(int fd)
+{
+	for (unsigned int m = 0; m < HAK_MAX_NODES; m++) {
+		for (unsigned int on = 0; on < HAK_MAX_NODES; on++) {
+			uint64_t k = topology_placement(m, on);
+
+			if (m == on || !k)
+				continue;
+			fmt_dprintf(fd, "# fallback: %llu SuperSlabs (%llu bytes) meant for node %u are on node %u\n",
+				    (unsigned long long)k,
+				    (unsigned long long)(k * HAK_SS_SIZE), m, on);
+		}
+	}
+}
+
 static void print_nodes(int fd)
 {
 	struct hak_node_stats rows[HAK_NODE_SLOTS];
 	int n = hak_node_stats(rows, HAK_NODE_SLOTS);
 
 	fmt_dprintf(fd, "# numa: %s\n", topology_describe());
-	fmt_dprintf(fd, "# %-6s %10s %12s %10s %12s %12s\n", "node",
+	fmt_dprintf(fd, "# %-6s %10s %12s %10s %12s %12s %8s %8s %8s\n", "node",
 		    "superslabs", "bytes", "refills", "remote_frees",
-		    "cross_refill");
+		    "cross_refill", "placed", "fallback", "fb_in");
 	for (int i = 0; i < n; i++) {
 		if (rows[i].node < 0)
 			fmt_dprintf(fd, "# %-6s", "boot");
 		else
 			fmt_dprintf(fd, "# %-6d", rows[i].node);
-		fmt_dprintf(fd, " %10llu %12llu %10llu %12llu %12llu\n",
+		fmt_dprintf(fd, " %10llu %12llu %10llu %12llu %12llu %8llu %8llu %8llu\n",
 			    (unsigned long long)rows[i].superslabs,
 			    (unsigned long long)rows[i].bytes,
 			    (unsigned long long)rows[i].refills,
 			    (unsigned long long)rows[i].remote_frees,
-			    (unsigned long long)rows[i].cross_refills);
+			    (unsigned long long)rows[i].cross_refills,
+			    (unsigned long long)rows[i].placed_superslabs,
+			    (unsigned long long)rows[i].fallback_superslabs,
+			    (unsigned long long)rows[i].fallback_in);
 	}
+	print_fallbacks(fd);
 }
 
 static void print_row(int fd, const struct hak_slabinfo *r)

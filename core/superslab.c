@@ -111,6 +111,7 @@ static struct superslab *superslab_new(struct ss_pool *pool, unsigned int node)
 	ss->kind = SS_KIND_SLABS;
 	ss->node = node;
 	ss->free_bitmap = SS_ALL_FREE;
+	topology_placed(ss, node);	/* the header page is present now */
 	registry_add(ss);
 	pool->nr_superslabs++;
 	pool->mapped_total++;

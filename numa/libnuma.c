@@ -180,3 +180,21 @@ void numa_bind_range(void *addr, size_t len, int how, unsigned int node)
 		how == BIND_STRICT ? MPOL_BIND : MPOL_PREFERRED, &mask,
 		HAK_MAX_NODES + 1, 0);
 }
+
+/**
+ * numa_page_node() - the node of the page holding @addr
+ * @addr: an address whose page is present (it was touched)
+ *
+ * One get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR) system call.
+ *
+ * Return: the node, or -1 when the kernel does not say.
+ */
+int numa_page_node(const void *addr)
+{
+	int node = -1;
+
+	if (syscall(SYS_get_mempolicy, &node, NULL, 0, addr,
+		    MPOL_F_NODE | MPOL_F_ADDR))
+		return -1;
+	return node;
+}

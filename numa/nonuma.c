@@ -34,3 +34,15 @@ void numa_bind_range(void *addr, size_t len, int how, unsigned int node)
 	(void)how;
 	(void)node;
 }
+
+/**
+ * numa_page_node() - no node to ask for without NUMA support
+ * @addr: unused
+ *
+ * Return: -1.
+ */
+int numa_page_node(const void *addr)
+{
+	(void)addr;
+	return -1;
+}

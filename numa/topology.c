@@ -32,6 +32,8 @@ struct topo_info topo = { .mode = TOPO_BOOT, .single_node = -1,
 
 static _Atomic int learning;
 static _Atomic unsigned int rotor;
+/* SuperSlabs checked: [node meant][node the first page is on] */
+static _Atomic uint64_t placed[HAK_MAX_NODES][HAK_MAX_NODES];
 /* set by the layers above before the topology is learned */
 static int may_learn;
 static intptr_t area_base = INTPTR_MIN;
@@ -252,6 +254,51 @@ void topology_bind(void *addr, size_t len, unsigned int pool_node)
 	default:
 		break;
 	}
+}
+
+/**
+ * topology_placed() - count where the kernel put a new SuperSlab
+ * @addr: the SuperSlab; its first page is present (the header is written)
+ * @pool_node: the pool it belongs to, as given to topology_bind()
+ *
+ * Under MPOL_PREFERRED the kernel places the pages on another node when
+ * the preferred one is full, silently. One system call per SuperSlab asks
+ * where the first page is, only when a preferred binding is in force on a
+ * machine with several nodes: never on one-node machines, with
+ * HAKMEM_NUMA=0 or fake nodes, nor under MPOL_BIND (which cannot fall
+ * back).
+ *
+ * Context: under the pool's lock, after topology_bind() and the first write.
+ */
+void topology_placed(const void *addr, unsigned int pool_node)
+{
+	const struct topo_info *t = &topo;
+	unsigned int meant;
+	int on;
+
+	if (t->bind != BIND_PREFERRED || t->fake || t->nr_nodes < 2 ||
+	    pool_node == HAK_NODE_BOOT)
+		return;
+	meant = t->mode == TOPO_SINGLE ? (unsigned int)t->single_node : pool_node;
+	on = numa_page_node(addr);
+	if (on < 0 || on >= HAK_MAX_NODES || meant >= HAK_MAX_NODES)
+		return;
+	atomic_fetch_add_explicit(&placed[meant][on], 1, memory_order_relaxed);
+}
+
+/**
+ * topology_placement() - SuperSlabs meant for one node found on another
+ * @meant: the node the SuperSlabs were bound (preferred) to
+ * @on: the node their first page was on
+ *
+ * Return: how many since start (@meant == @on: placed as meant); 0 for a
+ * node out of range.
+ */
+uint64_t topology_placement(unsigned int meant, unsigned int on)
+{
+	if (meant >= HAK_MAX_NODES || on >= HAK_MAX_NODES)
+		return 0;
+	return atomic_load_explicit(&placed[meant][on], memory_order_relaxed);
 }
 
 /**

@@ -69,11 +69,14 @@ void topology_learn(void);
 void topology_restrict(uint64_t allowed);
 unsigned int topology_node_slow(void);
 void topology_bind(void *addr, size_t len, unsigned int pool_node);
+void topology_placed(const void *addr, unsigned int pool_node);
+uint64_t topology_placement(unsigned int meant, unsigned int on);
 const char *topology_describe(void);
 
 /* The system side: libnuma.c, or nonuma.c with CONFIG_NUMA=n. */
 int numa_learn_system(struct topo_info *t);
 void numa_bind_range(void *addr, size_t len, int how, unsigned int node);
+int numa_page_node(const void *addr);
 
 /*
  * The node the calling thread runs on, without a system call when the

@@ -513,6 +513,16 @@ struct hak_global_stats {
  * @remote_frees: objects of the node freed on another node and returned
  * @cross_refills: refills the node served for another node whose own
  *                 memory ran out
+ * @placed_superslabs: SuperSlabs bound (MPOL_PREFERRED) to this node since
+ *                     start whose placement was checked: the node of each
+ *                     one's first page is asked once, when it is mapped,
+ *                     on machines with several nodes under the default
+ *                     (local) or --preferred policy; 0 otherwise
+ * @fallback_superslabs: of those, the SuperSlabs the kernel placed on
+ *                       another node (this node was full); each is
+ *                       2 MiB
+ * @fallback_in: SuperSlabs bound to another node since start that the
+ *               kernel placed on this one
  */
 struct hak_node_stats {
 	int node;
@@ -521,6 +531,9 @@ struct hak_node_stats {
 	uint64_t refills;
 	uint64_t remote_frees;
 	uint64_t cross_refills;
+	uint64_t placed_superslabs;
+	uint64_t fallback_superslabs;
+	uint64_t fallback_in;
 };
 
 /**

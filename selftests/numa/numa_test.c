@@ -17,7 +17,9 @@
  *                                  (issue 14's target: 99.5% on each node)
  *        numa_test fullnode K MIB  from a CPU of node K, MIB MiB more than
  *                                  node K holds: nothing fails, the rest
- *                                  lands on K's nearest node
+ *                                  lands on K's nearest node, and the
+ *                                  statistics count the SuperSlabs that
+ *                                  fell back (local N: that none did)
  *        numa_test nodealloc NODES hak_malloc_node() and
  *                                  hak_cache_alloc_node(): from every CPU,
  *                                  objects for every node are on it
@@ -117,6 +119,44 @@ static void test_placement_from_each_node(int nodes, int expect_fixed)
 		tap_result(ok, "allocating on node %d's CPU %d: %d of %d sampled pages on node %d",
 			   k, cpu, hist[want], total, want);
 	}
+}
+
+/* The hak_node_stats() row of @node (zeros when it has none). */
+static struct hak_node_stats node_row(int node)
+{
+	struct hak_node_stats rows[HAK_NODE_SLOTS], none = { .node = node };
+	int n = hak_node_stats(rows, HAK_NODE_SLOTS);
+
+	for (int i = 0; i < n && i < HAK_NODE_SLOTS; i++)
+		if (rows[i].node == node)
+			return rows[i];
+	return none;
+}
+
+/*
+ * Nodes with free memory: every node's SuperSlabs were checked where
+ * they landed (placed_superslabs), and none fell back to another node.
+ */
+static void test_no_fallback(int nodes)
+{
+	int unchecked = 0;
+	uint64_t fb = 0, fb_in = 0;
+
+	for (int k = 0; k < nodes; k++) {
+		struct hak_node_stats r = node_row(k);
+
+		tap_diag("node %d: %llu SuperSlabs placed, %llu fell back, %llu received",
+			 k, (unsigned long long)r.placed_superslabs,
+			 (unsigned long long)r.fallback_superslabs,
+			 (unsigned long long)r.fallback_in);
+		unchecked += !r.placed_superslabs;
+		fb += r.fallback_superslabs;
+		fb_in += r.fallback_in;
+	}
+	tap_result(!unchecked && !fb && !fb_in,
+		   "statistics: SuperSlabs of all %d nodes checked (%d nodes without), %llu fell back, %llu received",
+		   nodes, unchecked, (unsigned long long)fb,
+		   (unsigned long long)fb_in);
 }
 
 static uint64_t remote_frees_of(int node)
@@ -357,14 +397,18 @@ static void print_node_stats(const char *when)
 	struct hak_node_stats rows[HAK_NODE_SLOTS];
 	int n = hak_node_stats(rows, HAK_NODE_SLOTS);
 
-	tap_diag("hak_node_stats %s: node superslabs bytes refills remote_frees cross_refills", when);
+	tap_diag("hak_node_stats %s: node superslabs bytes refills remote_frees cross_refills placed fallback fallback_in", when);
 	for (int i = 0; i < n && i < HAK_NODE_SLOTS; i++)
-		tap_diag("  %4d %6llu %10llu %8llu %8llu %8llu", rows[i].node,
+		tap_diag("  %4d %6llu %10llu %8llu %8llu %8llu %6llu %6llu %6llu",
+			 rows[i].node,
 			 (unsigned long long)rows[i].superslabs,
 			 (unsigned long long)rows[i].bytes,
 			 (unsigned long long)rows[i].refills,
 			 (unsigned long long)rows[i].remote_frees,
-			 (unsigned long long)rows[i].cross_refills);
+			 (unsigned long long)rows[i].cross_refills,
+			 (unsigned long long)rows[i].placed_superslabs,
+			 (unsigned long long)rows[i].fallback_superslabs,
+			 (unsigned long long)rows[i].fallback_in);
 }
 
 /* Allocates and touches @n objects of @size; returns how many failed. */
@@ -380,6 +424,24 @@ static long fill(void **v, long n, size_t size)
 			memset(v[i], 1, size);
 	}
 	return failed;
+}
+
+/*
+ * The statistics show the fallback: node @k's SuperSlabs placed elsewhere
+ * are counted for @k, and received by @near.
+ */
+static void test_fallback_counted(int k, int near)
+{
+	struct hak_node_stats r = node_row(k), n = node_row(near);
+
+	tap_result(r.fallback_superslabs > 0 &&
+		   r.fallback_superslabs <= r.placed_superslabs,
+		   "statistics: %llu of node %d's %llu SuperSlabs fell back",
+		   (unsigned long long)r.fallback_superslabs, k,
+		   (unsigned long long)r.placed_superslabs);
+	tap_result(n.fallback_in == r.fallback_superslabs,
+		   "statistics: the nearest node %d received %llu of them",
+		   near, (unsigned long long)n.fallback_in);
 }
 
 static void test_full_node(int k, int mib)
@@ -413,6 +475,7 @@ static void test_full_node(int k, int mib)
 		   "the fallback went to the nearest node %d: %d of %ld pages",
 		   near, hist[near], total - on);
 	print_node_stats("after");
+	test_fallback_counted(k, near);
 	for (long i = 0; i < n; i++)
 		hak_free(v[i]);
 	hak_trim();
@@ -497,12 +560,13 @@ int main(int argc, char **argv)
 		return tap_exit();
 	}
 	if (!strcmp(mode, "local")) {
-		tap_plan(arg + 4);
+		tap_plan(arg + 5);
 		tap_result(policy_is("local") && topo.nr_nodes == arg,
 			   "topology: %d nodes, local policy", topo.nr_nodes);
 		test_placement_from_each_node(arg, -1);
 		test_cross_node_free();
 		test_node_lookup();
+		test_no_fallback(arg);
 	} else if (!strcmp(mode, "membind") || !strcmp(mode, "preferred")) {
 		int nodes = numa_max_node() + 1;
 
@@ -527,7 +591,7 @@ int main(int argc, char **argv)
 		tap_plan(2);
 		test_node_alloc(arg);
 	} else if (!strcmp(mode, "fullnode")) {
-		tap_plan(4);
+		tap_plan(6);
 		test_full_node(arg, argc > 3 ? atoi(argv[3]) : 192);
 	} else {
 		fprintf(stderr, "usage: %s local|membind|preferred|cpunodebind|interleave|placement|nodealloc N | fullnode K MIB\n",
