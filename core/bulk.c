@@ -217,7 +217,7 @@ HAK_EXPORT size_t hak_cache_alloc_bulk(struct hak_cache *c, size_t n,
  * are then a multiplication, a compare and the tag.
  */
 struct bulk_run {
-	uintptr_t key;		/* the slab (address >> HAK_SLAB_SHIFT) */
+	uintptr_t key;		/* its slab: address >> HAK_SLAB_SHIFT */
 	const struct slab_ro *ro;
 	uintptr_t base;		/* the span's first byte */
 	uint64_t inv;		/* see slab_obj_div() */
@@ -226,9 +226,6 @@ struct bulk_run {
 	uint32_t carved;
 	int local;		/* its objects may join this CPU's bin */
 };
-
-/* No slab: the next object opens a run (addresses >> 16 never reach it). */
-#define RUN_NONE	(~(uintptr_t)0)
 
 /*
  * Whether the objects of @ro's span may join the batch for this CPU's
@@ -257,7 +254,6 @@ static int run_open(struct bulk_run *run, const struct hak_cache *c,
 {
 	const struct slab_ro *ro;
 
-	run->key = RUN_NONE;
 	if (unlikely(!registry_test(a)))
 		return 0;
 	ro = ro_of(ss_of((void *)a), a);
@@ -275,26 +271,50 @@ static int run_open(struct bulk_run *run, const struct hak_cache *c,
 	return 1;
 }
 
-/*
- * Whether @a, in the open run's slab, passes free_fast()'s object checks:
- * the start of an object handed out (slab_obj_div() below the carved
- * count) and, hardened, not tagged free already. Tags it free if so.
+/**
+ * run_scan() - check and tag the objects of the open run
+ * @run: the run (opened on the slab of objs[@i])
+ * @objs: the objects
+ * @i: the first of them to look at
+ * @n: how many there are
+ *
+ * Each object of the run's slab gets free_fast()'s object checks: the
+ * start of an object handed out (slab_obj_div() below the carved count)
+ * and, hardened, not tagged free already; it is then tagged free. While
+ * the objects are held here their span cannot go back to its SuperSlab,
+ * so the run's copy of the slab's fields holds for all of them.
+ *
+ * Return: the index of the first object not taken: @n, an object of
+ * another slab, or one that failed a check.
  */
-static int run_take(const struct bulk_run *run, uintptr_t a)
+static size_t run_scan(const struct bulk_run *run, void *const *objs,
+		       size_t i, size_t n)
 {
-	uint64_t x = (a - run->base) * run->inv;
-	uint64_t i = (x >> run->shift) | (x << ((64 - run->shift) & 63));
+	const uintptr_t key = run->key, base = run->base;
+	const uint64_t inv = run->inv;
+	const unsigned int shift = run->shift, carved = run->carved;
+	const uint32_t free_off = run->free_off;
 
-	if (unlikely(i >= run->carved))
-		return 0;
+	for (; i < n; i++) {
+		uintptr_t a = (uintptr_t)objs[i];
+		uint64_t x = (a - base) * inv;
+
+		if (unlikely(a >> HAK_SLAB_SHIFT != key))
+			break;
+		if (unlikely(((x >> shift) | (x << ((64 - shift) & 63))) >=
+			     carved))
+			break;
 #ifdef CONFIG_HARDENED
-	uintptr_t *tag = (uintptr_t *)(a + run->free_off);
+		uintptr_t *tag = (uintptr_t *)(a + free_off);
 
-	if (unlikely(*tag == free_tag(a)))
-		return 0;
-	*tag = free_tag(a);
+		if (unlikely(*tag == free_tag(a)))
+			break;
+		*tag = free_tag(a);
+#else
+		(void)free_off;
 #endif
-	return 1;
+	}
+	return i;
 }
 
 /*
@@ -330,34 +350,32 @@ HAK_EXPORT void hak_cache_free_bulk(struct hak_cache *c, size_t n,
 				    void **objs)
 {
 	unsigned int owner = bulk_owner(), home;
-	struct bulk_run run = { .key = RUN_NONE };
-	size_t start = 0;
+	struct bulk_run run;
+	size_t i = 0, start = 0;
 
 	home = topology_multi() ? topology_home_node() : 0;
-	for (size_t i = 0; i < n; i++) {
-		void *p = objs[i];
-		uintptr_t a = (uintptr_t)p;
+	while (i < n) {
+		size_t j;
 
-		if (unlikely(a >> HAK_SLAB_SHIFT != run.key) &&
-		    unlikely(!run_open(&run, c, a, owner, home)))
+		if (unlikely(!run_open(&run, c, (uintptr_t)objs[i], owner,
+				       home)))
 			goto bad;
-		if (unlikely(!run_take(&run, a)))
+		j = run_scan(&run, objs, i, n);
+		if (unlikely(j == i))
 			goto bad;
-		if (likely(run.local))
-			continue;	/* joins objs[start..i] */
-		/*
-		 * Every call out may drain a bin and release a span: the run
-		 * is opened again after it.
-		 */
+		if (likely(run.local)) {
+			i = j;		/* objs[start..j - 1] go to the bin */
+			continue;
+		}
 		bulk_push(c, objs + start, i - start, owner);
-		free_checked(c->id, p, &run.ro->owner);
-		goto next;
+		for (; i < j; i++)
+			free_checked(c->id, objs[i], &run.ro->owner);
+		start = i;
+		continue;
 bad:
 		bulk_push(c, objs + start, i - start, owner);
-		free_slow(p, c, "hak_cache_free_bulk");
-next:
-		run.key = RUN_NONE;
-		start = i + 1;
+		free_slow(objs[i], c, "hak_cache_free_bulk");
+		start = ++i;
 	}
 	bulk_push(c, objs + start, n - start, owner);
 }
