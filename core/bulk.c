@@ -73,6 +73,8 @@ static unsigned int tc_pop_batch(unsigned int id, void **out, unsigned int n)
 
 	if (n > have)
 		n = have;
+	if (!n)		/* also: no region yet (fc_empty, shared: not written) */
+		return 0;
 	b->current = (uint16_t)(b->current - n);
 	memcpy(out, &r->slots[b->current], n * sizeof(void *));
 	return n;
@@ -88,6 +90,8 @@ static unsigned int tc_push_batch(unsigned int id, void *const *objs,
 
 	if (n > room)
 		n = room;
+	if (!n)		/* also: no region yet (fc_empty, shared: not written) */
+		return 0;
 	memcpy(&r->slots[b->current], objs, n * sizeof(void *));
 	b->current = (uint16_t)(b->current + n);
 	return n;
