@@ -111,6 +111,7 @@ static unsigned int bin_pop_batch(unsigned int id, void **out, size_t n)
  * The bin was short of @n objects (or there is none yet): one object
  * through the slow path, which sets the bin up, sizes it and refills it
  * as a single allocation's miss does, then what the bin now holds.
+ *
  * Return: the objects put in @out, in their cached state.
  */
 static unsigned int bin_fill(struct hak_cache *c, void **out, size_t n)
@@ -152,9 +153,11 @@ void bulk_return(struct hak_cache *c, size_t n, void **objs)
  * @n: how many
  * @objs: where they go
  *
- * First what this CPU's bin holds (one critical section), then batches
- * of at most HAK_MAX_BATCH from the central pool of this node (the
- * nearest one when it cannot map memory). The objects stay tagged free
+ * First what this CPU's bin holds (one critical section); if that is
+ * short, one object through the slow path, which sets the bin up and
+ * refills it, and what the bin then holds (bin_fill()); then batches of
+ * at most HAK_MAX_BATCH from the central pool of this node (the nearest
+ * one when it cannot map memory). The objects stay tagged free
  * and constructed; the caller claims them (fc_claim()).
  *
  * Return: @n, or 0 with errno ENOMEM and nothing taken.
