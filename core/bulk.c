@@ -29,9 +29,6 @@
 #include "init.h"
 #include "hakmem/hakmem.h"
 
-/* Objects checked and pushed per batch by hak_cache_free_bulk(). */
-#define BULK_CHUNK	64U
-
 /*
  * The owner id of this CPU's spans (as core/percpu.c computes it), or
  * HAK_OWNER_NONE: per-thread mode, or no valid CPU in the rseq area.
@@ -294,8 +291,8 @@ static int run_open(struct bulk_run *run, const struct hak_cache *c,
  * Return: the index of the first object not taken: @n, an object of
  * another slab, or one that failed a check.
  */
-static size_t run_scan(const struct bulk_run *run, void *const *objs,
-		       size_t i, size_t n)
+static size_t run_scan(const struct bulk_run *run, void *const *objs, size_t i,
+		       size_t n)
 {
 	const uintptr_t key = run->key, base = run->base;
 	const uint64_t inv = run->inv;
