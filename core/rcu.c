@@ -4,14 +4,21 @@
  * -lurcu), after the kernel's kvfree_rcu() with one argument: nothing is
  * written into the object, and one call_rcu() covers a whole batch.
  *
- * Batches are per thread (a first version; per CPU would need the rseq
- * machinery of percpu.c): a page from the metadata arena holding a
- * struct rcu_head and up to RCU_BATCH_OBJS pointers, recycled through a
- * free list. A thread's batch goes to call_rcu() when it is full, when
- * the thread's next deferred free finds it older than RCU_AGE_MS, when
- * the thread exits, and at hak_rcu_barrier(), which flushes every
- * thread's batch. The callback frees the objects (hak_free(): every check
- * of a plain free) from liburcu's call_rcu thread and flushes that
+ * Batches are per CPU: a page from the metadata arena holding a struct
+ * rcu_head and up to RCU_BATCH_OBJS pointers, recycled through a free
+ * list, filled by every thread that runs on the CPU under the CPU's
+ * holder lock (the CPU number read once per call: a thread that migrates
+ * meanwhile only fills its old CPU's batch; the lock makes that safe).
+ * A batch goes to call_rcu() when it is full, when a deferred free on its
+ * CPU finds it older than rcu_age_ms, when a deferred free on any CPU
+ * finds that rcu_age_ms passed since the last sweep and it is older
+ * (so an idle CPU's batch does not hold its objects for long while the
+ * program defers frees elsewhere), and at hak_rcu_barrier(), which
+ * flushes every CPU's batch. Against per-thread batches: at most one
+ * partial batch per CPU instead of one per thread that ever deferred a
+ * free, and the threads of one CPU fill one batch (fewer, fuller
+ * call_rcu() calls). The callback frees the objects (hak_free(): every
+ * check of a plain free) from liburcu's call_rcu thread and flushes that
  * thread's cache, so the objects go back to where any thread finds them.
  *
  * HAK_SLAB_TYPESAFE_BY_RCU: objects are reused at once, but a span that
@@ -24,12 +31,13 @@
  * program's readers register with liburcu, and calls follow liburcu's
  * rules (Documentation/api.rst).
  *
- * Lock order: a holder's lock, then rcu_lock (the holder list and free
- * lists). rcu_span_lock is taken inside a central lock and nests nothing.
+ * Lock order: a holder's lock, then rcu_lock (the holder table and
+ * free lists). rcu_span_lock is taken inside a central lock and nests nothing.
  */
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <urcu.h>
 
 /*
@@ -76,28 +84,27 @@ struct rcu_batch {
 static_assert(RCU_BATCH_OBJS == (RCU_BATCH_BYTES - sizeof(struct rcu_batch)) /
 	      sizeof(void *), "RCU_BATCH_OBJS (rcu.h) fills the page");
 
-/* One per thread that deferred a free; recycled after the thread exits. */
+/* One per CPU on which a free was deferred; never freed. */
 struct rcu_holder {
-	struct mutex_lock lock;		/* cur: its thread and the barrier */
+	struct mutex_lock lock;		/* cur: the threads of its CPU and
+					 * the sweeps */
 	struct rcu_batch *cur;
-	struct rcu_holder *next;	/* every holder: never unlinked */
-	struct rcu_holder *next_free;
+	struct rcu_holder *next;	/* every holder */
 };
 
-/* A partial batch waits at most this long for its thread's next call. */
+/* Holders by CPU number (modulo the table: two CPUs may share one). */
+#define RCU_HOLDERS	HAK_MAX_CPUS
+
+/* A partial batch waits at most about this long while frees are deferred. */
 unsigned long rcu_age_ms = 10;
 _Atomic uint64_t rcu_batches_sent;	/* call_rcu() calls for batches */
 
 static struct mutex_lock rcu_lock = HAK_LOCK_INIT;
+static struct rcu_holder *_Atomic holder_table[RCU_HOLDERS];
 static struct rcu_holder *_Atomic holders;
-static struct rcu_holder *free_holders;
 static struct rcu_batch *free_batches;
 static _Atomic int rcu_used;		/* a deferred free or span was queued */
-
-static __thread struct rcu_holder *tls_holder
-	__attribute__((tls_model("initial-exec")));
-static __thread int tls_dead __attribute__((tls_model("initial-exec")));
-static pthread_key_t holder_key;
+static _Atomic uint64_t last_sweep_ms;	/* os_now_ms() of the last sweep */
 static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
 
 /* Spans of HAK_SLAB_TYPESAFE_BY_RCU caches waiting for a grace period. */
@@ -155,32 +162,28 @@ static void batch_submit(struct rcu_batch *b)
 	call_rcu(&b->head, batch_free_rcu);
 }
 
-/* ---- per-thread holders --------------------------------------------------- */
+/* ---- per-CPU holders ------------------------------------------------------ */
 
-/* Sends @h's partial batch, if it has one, to call_rcu(). */
-static void holder_flush(struct rcu_holder *h)
+/* Sends @h's partial batch to call_rcu() if it has one born before @limit. */
+static void holder_flush_before(struct rcu_holder *h, uint64_t limit)
 {
 	struct rcu_batch *b;
 
 	mutex_lock(&h->lock);
 	b = h->cur;
-	h->cur = NULL;
+	if (b && b->born < limit)
+		h->cur = NULL;
+	else
+		b = NULL;
 	mutex_unlock(&h->lock);
 	if (b)
 		batch_submit(b);
 }
 
-static void holder_exit(void *arg)
+/* Sends @h's partial batch, if it has one, to call_rcu(). */
+static void holder_flush(struct rcu_holder *h)
 {
-	struct rcu_holder *h = arg;
-
-	holder_flush(h);
-	tls_holder = NULL;
-	tls_dead = 1;
-	mutex_lock(&rcu_lock);
-	h->next_free = free_holders;
-	free_holders = h;
-	mutex_unlock(&rcu_lock);
+	holder_flush_before(h, UINT64_MAX);
 }
 
 static void rcu_fork_prepare(void)
@@ -195,7 +198,7 @@ static void rcu_fork_parent(void)
 	mutex_unlock(&rcu_lock);
 }
 
-/* Only the forking thread lives on: every other holder's lock is reset. */
+/* Only the forking thread lives on: every holder's lock is reset. */
 static void rcu_fork_child(void)
 {
 	for (struct rcu_holder *h = holders; h; h = h->next)
@@ -206,37 +209,61 @@ static void rcu_fork_child(void)
 
 static void rcu_init_once(void)
 {
-	pthread_key_create(&holder_key, holder_exit);
 	pthread_atfork(rcu_fork_prepare, rcu_fork_parent, rcu_fork_child);
 }
 
+/* The slot of the CPU the caller runs on (0 when it cannot be read). */
+static unsigned int holder_slot(void)
+{
+	int cpu = sched_getcpu();
+
+	return cpu < 0 ? 0 : (unsigned int)cpu % RCU_HOLDERS;
+}
+
+/* The holder of this CPU, made on first use; NULL without memory. */
 static struct rcu_holder *holder_get(void)
 {
-	struct rcu_holder *h = tls_holder;
+	unsigned int slot = holder_slot();
+	struct rcu_holder *h = atomic_load_explicit(&holder_table[slot],
+						    memory_order_acquire);
 
 	if (likely(h))
 		return h;
-	if (tls_dead)
-		return NULL;
 	pthread_once(&rcu_once, rcu_init_once);
 	mutex_lock(&rcu_lock);
-	h = free_holders;
-	if (h) {
-		free_holders = h->next_free;
-	} else {
+	h = atomic_load_explicit(&holder_table[slot], memory_order_relaxed);
+	if (!h) {
 		h = meta_alloc(sizeof(*h));
 		if (h) {
+			mutex_init(&h->lock);
 			h->next = holders;
 			atomic_store_explicit(&holders, h,
+					      memory_order_release);
+			atomic_store_explicit(&holder_table[slot], h,
 					      memory_order_release);
 		}
 	}
 	mutex_unlock(&rcu_lock);
-	if (!h)
-		return NULL;
-	tls_holder = h;
-	pthread_setspecific(holder_key, h);
 	return h;
+}
+
+/*
+ * Once per rcu_age_ms, whoever defers a free first sends every CPU's
+ * batch older than that: a CPU where nothing is deferred any more does
+ * not keep its objects until the next barrier.
+ */
+static void sweep_old(uint64_t now)
+{
+	uint64_t last = atomic_load_explicit(&last_sweep_ms,
+					     memory_order_relaxed);
+	struct rcu_holder *h;
+
+	if (now - last < rcu_age_ms ||
+	    !atomic_compare_exchange_strong(&last_sweep_ms, &last, now))
+		return;
+	h = atomic_load_explicit(&holders, memory_order_acquire);
+	for (; h; h = h->next)
+		holder_flush_before(h, now - rcu_age_ms + 1);
 }
 
 /*
@@ -267,7 +294,7 @@ static void defer(void *p)
 			goto sync;
 		b->born = now;
 		mutex_lock(&h->lock);
-		if (h->cur) {		/* not possible: only we fill it */
+		if (h->cur) {	/* another thread of this CPU made one */
 			batch_put(b);
 			b = h->cur;
 		}
@@ -281,6 +308,7 @@ static void defer(void *p)
 	mutex_unlock(&h->lock);
 	if (full)
 		batch_submit(full);
+	sweep_old(now);
 	return;
 sync:
 	defer_sync(p);

@@ -22,6 +22,8 @@
 #include "../lib/cpu.h"
 #include "../../core/options.h"
 
+#define HAK_MAX_ROWS	256
+
 struct obj {
 	uint64_t magic;
 	char payload[56];
@@ -154,6 +156,55 @@ START_TEST(free_bulk_fills_this_cpus_bin)
 }
 END_TEST
 
+/* The central pool's refills + drains of cache @name so far. */
+static uint64_t central_batches(const char *name)
+{
+	static struct hak_slabinfo rows[HAK_MAX_ROWS];
+	int n = hak_slabinfo(rows, HAK_MAX_ROWS);
+
+	for (int i = 0; i < n; i++)
+		if (!strcmp(rows[i].name, name))
+			return rows[i].refills + rows[i].drains;
+	ck_abort_msg("no slabinfo row for %s", name);
+	return 0;
+}
+
+static void *bulk_only_rounds(void *arg)
+{
+	struct hak_cache *c = arg;
+	void *v[32];
+
+	if (cpus[0] >= 0 && pin_to_cpu(cpus[0]))
+		return (void *)1;
+	for (int round = 0; round < 100; round++) {
+		if (hak_cache_alloc_bulk(c, 32, v) != 32)
+			return (void *)2;
+		hak_cache_free_bulk(c, 32, v);
+	}
+	return NULL;
+}
+
+/*
+ * A thread that only ever calls the bulk functions still gets a bin (the
+ * first miss takes the single-object slow path, which sets it up): 100
+ * rounds of 32 objects move through it, not through the central pool
+ * (each round would be a refill and a drain).
+ */
+START_TEST(bulk_only_thread_uses_its_bin)
+{
+	struct hak_cache *c = hak_cache_create("bulkonly", 64, 0, 0, NULL);
+	pthread_t t;
+	void *rc;
+
+	ck_assert_ptr_nonnull(c);
+	pthread_create(&t, NULL, bulk_only_rounds, c);
+	pthread_join(t, &rc);
+	ck_assert_ptr_null(rc);
+	ck_assert_uint_lt(central_batches("bulkonly"), 10);
+	destroy_clean(c);
+}
+END_TEST
+
 /*
  * All or nothing: when no memory can be mapped halfway, the call returns
  * 0 with ENOMEM and every object it took is back (destroy finds none).
@@ -214,6 +265,31 @@ START_TEST(free_bulk_reports_object_of_another_cache)
 	hak_cache_free(o, stranger);
 	destroy_clean(c);
 	destroy_clean(o);
+	option_values[OPT_ON_ERROR] = 0;
+}
+END_TEST
+
+/*
+ * The checks are made once per slab for a run of objects of one slab,
+ * but every object is still checked: an interior pointer in the middle
+ * of a run is reported, the objects around it are freed.
+ */
+START_TEST(free_bulk_reports_interior_pointer_in_a_run)
+{
+	struct hak_cache *c = hak_cache_create("bulkrun", 64, 0, 0, NULL);
+	void *v[9];
+	struct bad_free arg = { c, v, 9 };
+	char buf[1024];
+
+	ck_assert_ptr_nonnull(c);
+	option_values[OPT_ON_ERROR] = 1;
+	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 8, v), 8);
+	v[8] = v[4];
+	v[4] = (char *)v[3] + 8;
+	capture_stderr(do_free_bulk, &arg, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(strstr(buf, "hak_cache_free_bulk"));
+	ck_assert_ptr_nonnull(strstr(buf, "interior pointer"));
+	destroy_clean(c);
 	option_values[OPT_ON_ERROR] = 0;
 }
 END_TEST
@@ -315,8 +391,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, alloc_bulk_gives_n_constructed_objects);
 	tcase_add_test(tc, bulk_and_single_calls_mix);
 	tcase_add_test(tc, free_bulk_fills_this_cpus_bin);
+	tcase_add_test(tc, bulk_only_thread_uses_its_bin);
 	tcase_add_test(tc, alloc_bulk_all_or_nothing);
 	tcase_add_test(tc, free_bulk_reports_object_of_another_cache);
+	tcase_add_test(tc, free_bulk_reports_interior_pointer_in_a_run);
 #ifdef CONFIG_HARDENED
 	tcase_add_test(tc, free_bulk_reports_double_free);
 #endif

@@ -18,6 +18,7 @@
 #include "../../core/report.h"
 #include "../lib/capture.h"
 #include "../lib/check_main.h"
+#include "../lib/cpu.h"
 
 #ifdef CONFIG_RCU
 #include <urcu.h>
@@ -136,13 +137,28 @@ START_TEST(free_waits_for_the_reader)
 }
 END_TEST
 
-/* One call_rcu() per full batch, none per object. */
+/* The first two CPUs this process may run on (-1 when there is one). */
+static int cpus[2] = { -1, -1 };
+
+static void find_cpus(void)
+{
+	cpu_set_t set;
+	int k = 0;
+
+	sched_getaffinity(0, sizeof(set), &set);
+	for (int c = 0; c < CPU_SETSIZE && k < 2; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[k++] = c;
+}
+
+/* One call_rcu() per full batch, none per object (one CPU's batch). */
 START_TEST(one_call_rcu_per_batch)
 {
 	struct hak_cache *c = hak_cache_create("rcu-test", 64, 0, 0, NULL);
 	static void *objs[3 * RCU_BATCH_OBJS + 5];
 	uint64_t before;
 
+	ck_assert_int_eq(pin_to_cpu(cpus[0]), 0);
 	rcu_age_ms = 1UL << 40;	/* only full batches go */
 	for (size_t i = 0; i < 3 * RCU_BATCH_OBJS + 5; i++)
 		objs[i] = hak_cache_alloc(c);
@@ -181,29 +197,84 @@ END_TEST
 
 static struct hak_cache *exit_cache;
 
+struct deferrer {
+	void **objs;
+	int n;
+	int cpu;
+};
+
 static void *free_and_exit(void *arg)
 {
-	void **objs = arg;
+	struct deferrer *d = arg;
 
+	if (pin_to_cpu(d->cpu))
+		return (void *)1;
 	rcu_register_thread();
-	for (int i = 0; i < 5; i++)
-		hak_cache_free_rcu(exit_cache, objs[i]);
+	for (int i = 0; i < d->n; i++)
+		hak_cache_free_rcu(exit_cache, d->objs[i]);
 	rcu_unregister_thread();
 	return NULL;
 }
 
-/* A thread's partial batch goes at its exit: liburcu's own barrier sees it. */
-START_TEST(thread_exit_sends_the_batch)
+/* Runs a thread on @cpu that defers the frees of @n of @objs and exits. */
+static void defer_on(int cpu, void **objs, int n)
 {
-	void *objs[5];
+	struct deferrer d = { objs, n, cpu };
 	pthread_t t;
+	void *rc;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, free_and_exit, &d), 0);
+	pthread_join(t, &rc);
+	ck_assert_ptr_null(rc);
+}
+
+/*
+ * Batches are per CPU, not per thread: eight threads that run one after
+ * another on one CPU, five deferred frees each, fill one batch, which
+ * goes to call_rcu() once, at the barrier (per-thread batches: eight).
+ */
+START_TEST(threads_of_one_cpu_share_a_batch)
+{
+	void *objs[8 * 5];
+	uint64_t before;
 
 	rcu_age_ms = 1UL << 40;
 	exit_cache = hak_cache_create("rcu-test", 64, 0, 0, NULL);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 8 * 5; i++)
 		objs[i] = hak_cache_alloc(exit_cache);
-	ck_assert_int_eq(pthread_create(&t, NULL, free_and_exit, objs), 0);
-	pthread_join(t, NULL);
+	before = rcu_batches_sent;
+	for (int t = 0; t < 8; t++)
+		defer_on(cpus[0], objs + 5 * t, 5);
+	ck_assert_uint_eq(rcu_batches_sent - before, 0);
+	ck_assert_uint_eq(active(exit_cache), 8 * 5);
+	hak_rcu_barrier();
+	ck_assert_uint_eq(rcu_batches_sent - before, 1);
+	ck_assert_uint_eq(active(exit_cache), 0);
+	hak_cache_destroy(exit_cache);
+}
+END_TEST
+
+/*
+ * A partial batch left on a CPU where nothing is deferred any more goes
+ * with the next deferred free on another CPU once it is old (age 0
+ * here), without a barrier: liburcu's own barrier then sees it.
+ */
+START_TEST(an_idle_cpus_batch_goes_with_a_later_free)
+{
+	void *objs[6];
+	uint64_t before;
+
+	if (cpus[1] < 0)
+		return;		/* one CPU: no other CPU to sweep from */
+	rcu_age_ms = 1UL << 40;
+	exit_cache = hak_cache_create("rcu-test", 64, 0, 0, NULL);
+	for (int i = 0; i < 6; i++)
+		objs[i] = hak_cache_alloc(exit_cache);
+	before = rcu_batches_sent;
+	defer_on(cpus[0], objs, 5);
+	rcu_age_ms = 0;
+	defer_on(cpus[1], objs + 5, 1);
+	ck_assert_uint_eq(rcu_batches_sent - before, 2);
 	rcu_barrier();
 	ck_assert_uint_eq(active(exit_cache), 0);
 	hak_cache_destroy(exit_cache);
@@ -380,7 +451,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, free_waits_for_the_reader);
 	tcase_add_test(tc, one_call_rcu_per_batch);
 	tcase_add_test(tc, an_old_batch_goes_on_the_next_call);
-	tcase_add_test(tc, thread_exit_sends_the_batch);
+	tcase_add_test(tc, threads_of_one_cpu_share_a_batch);
+	tcase_add_test(tc, an_idle_cpus_batch_goes_with_a_later_free);
 	tcase_add_test(tc, destroy_waits_for_deferred_frees);
 	tcase_add_test(tc, bad_pointers_are_reported_at_once);
 	tcase_add_test(tc, malloc_memory_small_and_huge);
@@ -413,5 +485,8 @@ static Suite *suite(void)
 
 int main(void)
 {
+#ifdef CONFIG_RCU
+	find_cpus();
+#endif
 	return check_run(suite());
 }
