@@ -4,17 +4,22 @@
  *
  * Every thread repeatedly allocates a large batch of objects (a storm),
  * then frees them all: in allocation order on even storms, in reverse order
- * on odd ones. After the last storm, with everything freed, the resident
- * set size is read from /proc/self/statm: it shows how much memory the
- * allocator gives back by itself (malloc_trim() is not called).
+ * on odd ones. After the last storm, with everything freed and the
+ * threads joined, the resident set size is read from /proc/self/statm
+ * (rss_end_kb); then the program sleeps for -w milliseconds without any
+ * call into the allocator (the statm reads use no stdio) and reads it again
+ * (rss_after_kb): how much memory the allocator gives back by itself, at
+ * once and within its decay time (malloc_trim() is not called).
  *
  * -n is the number of storms per thread; one op is one malloc or free call.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <unistd.h>
 #include "bench_util.h"
 
 #define NAME "storm"
@@ -26,6 +31,7 @@ struct storm_thread {
 
 static struct bench_opts opts;
 static unsigned long storm_objs = 200000;
+static unsigned long wait_ms;
 static atomic_int stop_flag;
 
 static int storm_finished(unsigned long storms)
@@ -82,11 +88,50 @@ static void *storm_thread(void *arg)
 	return NULL;
 }
 
+#define USAGE " [-k objects_per_storm] [-w wait_ms]"
+
 static void parse_args(int argc, char **argv)
 {
+	int c;
+
 	bench_opts_init(&opts, 2, 16, 256, 10);
-	bench_parse_count(argc, argv, &opts, NAME, 'k', &storm_objs,
-			  " [-k objects_per_storm]");
+	while ((c = getopt(argc, argv, BENCH_COMMON_OPTS "k:w:")) != -1) {
+		if (bench_parse_common(&opts, c, optarg) == 0)
+			continue;
+		if (c == 'k')
+			storm_objs = strtoul(optarg, NULL, 0);
+		else if (c == 'w')
+			wait_ms = strtoul(optarg, NULL, 0);
+		else
+			bench_usage(NAME, USAGE);
+	}
+	bench_opts_check(&opts, NAME);
+	if (storm_objs < 1)
+		bench_usage(NAME, USAGE);
+}
+
+/*
+ * The resident set in KiB from /proc/self/statm, or -1: with open() and
+ * read() only, so that reading it calls no allocator function (stdio's
+ * fopen() would, and would give the allocator a chance to purge).
+ */
+static long storm_rss_kb(void)
+{
+	char buf[128], *p;
+	long resident;
+	ssize_t n;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	strtol(buf, &p, 10);		/* size */
+	resident = strtol(p, NULL, 10);
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /**
@@ -101,6 +146,7 @@ int main(int argc, char **argv)
 {
 	struct storm_thread *th;
 	unsigned long ops = 0, storms = 0;
+	long rss_end, rss_after;
 	double secs;
 	int i;
 
@@ -113,10 +159,16 @@ int main(int argc, char **argv)
 	for (i = 0; i < opts.threads; i++)
 		storms += th[i].storms;
 	free(th);
+	/* from here to the RESULT line: no call into the allocator */
+	rss_end = storm_rss_kb();
+	if (wait_ms)
+		bench_sleep((double)wait_ms / 1000);
+	rss_after = storm_rss_kb();
 	printf("RESULT name=" NAME " threads=%d storms=%lu objs_per_storm=%lu "
 	       "ops=%lu secs=%.3f ops_per_sec=%.4g peak_rss_kb=%ld "
-	       "rss_after_kb=%ld\n",
+	       "rss_end_kb=%ld wait_ms=%lu rss_after_kb=%ld\n",
 	       opts.threads, storms, storm_objs, ops, secs,
-	       (double)ops / secs, bench_peak_rss_kb(), bench_cur_rss_kb());
+	       (double)ops / secs, bench_peak_rss_kb(), rss_end, wait_ms,
+	       rss_after);
 	return 0;
 }

@@ -8,6 +8,15 @@
  * lead to. jemalloc's background_thread and tcmalloc's background
  * actions are the models.
  *
+ * A pass that finds the program quiet (no CPU's cache took a slow path
+ * and no span was taken or released since the previous pass, half a decay
+ * period before) gives back everything free at once: the central pools'
+ * transfer arrays and stashes go back to their spans, empty spans to their
+ * SuperSlabs, free slabs are purged, empty SuperSlabs and the cached huge
+ * mappings unmapped, as hak_trim() does (huge allocations and frees count
+ * as traffic too). So the memory of a program that went quiet returns
+ * within one decay period.
+ *
  * Off (the default), there is no thread and no check on any path.
  * The thread blocks every signal, holds no allocator lock while it
  * sleeps, is started again in the child of a fork (fork_child in
@@ -19,8 +28,11 @@
 #include <time.h>
 
 #include "background.h"
+#include "cache.h"
+#include "central.h"
 #include "compiler.h"
 #include "huge.h"
+#include "init.h"
 #include "percpu.h"
 #include "options.h"
 #include "os.h"
@@ -33,6 +45,50 @@ static pthread_cond_t bg_cond;
 static pthread_t bg_thread;
 static int bg_running;		/* under bg_mutex */
 static int bg_stop;		/* under bg_mutex */
+/* the quiet check's state, between passes: under work_mutex */
+static pthread_mutex_t work_mutex = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t last_traffic;
+static int released;		/* this quiet spell's release is done */
+
+/* Everything free goes back: a quiet program's release (as hak_trim()). */
+static void quiet_release(void)
+{
+	cache_list_lock();
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
+		if (cache_by_id[id])
+			central_shrink(cache_by_id[id]);
+	cache_list_unlock();
+	superslab_purge(1);
+	huge_trim();
+}
+
+static uint64_t traffic_now(void)
+{
+	return superslab_traffic() + huge_ops();
+}
+
+/*
+ * One pass of the thread: the drain of idle CPUs' caches, the decay work,
+ * and the release when the program was quiet since the previous pass
+ * (once per quiet spell).
+ */
+static void background_pass(void)
+{
+	uint64_t traffic = traffic_now();
+	int active = percpu_scan_idle();
+
+	background_work();
+	pthread_mutex_lock(&work_mutex);
+	if (active || traffic != last_traffic) {
+		released = 0;
+	} else if (!released) {
+		quiet_release();
+		released = 1;
+	}
+	/* after the drain and the release: their own span traffic is not news */
+	last_traffic = traffic_now();
+	pthread_mutex_unlock(&work_mutex);
+}
 
 /**
  * background_work() - one pass of the decay work
@@ -76,7 +132,7 @@ static void *background_main(void *arg)
 	pthread_mutex_lock(&bg_mutex);
 	while (!bg_stop) {
 		pthread_mutex_unlock(&bg_mutex);
-		background_work();
+		background_pass();
 		next_wake(&ts);
 		pthread_mutex_lock(&bg_mutex);
 		while (!bg_stop && pthread_cond_timedwait(&bg_cond, &bg_mutex,
@@ -162,6 +218,7 @@ void background_stop(void)
 void background_fork_child(void)
 {
 	pthread_mutex_init(&bg_mutex, NULL);
+	pthread_mutex_init(&work_mutex, NULL);
 	bg_running = 0;
 	pthread_mutex_lock(&bg_mutex);
 	start_locked();

@@ -38,6 +38,24 @@ _Static_assert(offsetof(struct huge_hdr, kind) ==
 
 static _Atomic uint64_t huge_count;
 static _Atomic uint64_t huge_bytes;
+static _Atomic uint64_t huge_calls;	/* allocations, frees and resizes */
+
+static void huge_traffic(void)
+{
+	atomic_fetch_add_explicit(&huge_calls, 1, memory_order_relaxed);
+}
+
+/**
+ * huge_ops() - huge allocations, frees and resizes so far
+ *
+ * For the background thread, to tell a quiet program.
+ *
+ * Return: the count.
+ */
+uint64_t huge_ops(void)
+{
+	return atomic_load_explicit(&huge_calls, memory_order_relaxed);
+}
 
 
 /**
@@ -95,6 +113,7 @@ void *huge_alloc(size_t size, size_t align, int zero)
 	size_t map_len, dirty = 0;
 	char *user;
 
+	huge_traffic();
 	if (align < HAK_SS_SIZE && size <= SIZE_MAX / 2)
 		h = huge_cache_take(size, align, &dirty);
 	huge_decay(os_now_ms());
@@ -141,6 +160,7 @@ void huge_free(struct huge_hdr *h)
 {
 	uint64_t now = os_now_ms();
 
+	huge_traffic();
 	if ((char *)h->user - (char *)h >= (ptrdiff_t)HAK_SS_SIZE ||
 	    !huge_cache_put(h, now))
 		huge_unmap(h, 1);
@@ -184,6 +204,7 @@ void *huge_resize(struct huge_hdr *h, size_t size)
 	size_t old_len = h->map_len, len, want;
 	char *base;
 
+	huge_traffic();
 	if (off >= HAK_SS_SIZE || size > SIZE_MAX / 4) {
 		errno = ENOMEM;
 		return NULL;

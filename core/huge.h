@@ -32,6 +32,7 @@ void *huge_resize(struct huge_hdr *h, size_t size);
 int huge_trim(void);
 int huge_trim_try(void);
 int huge_decay(uint64_t now);
+uint64_t huge_ops(void);
 struct huge_hdr *huge_lookup(const void *p, int *interior);
 void huge_stats(uint64_t *count, uint64_t *bytes);
 

@@ -26,6 +26,9 @@
 /* taken around fork() by core/init.c */
 struct mutex_lock huge_lock = HAK_LOCK_INIT;
 static _Atomic size_t cached_bytes;	/* read unlocked as a hint */
+/* no slot's stage ends before this (ms): huge_decay() needs no lock */
+static _Atomic uint64_t decay_next;
+static _Atomic uint64_t decay_next_ms;	/* the HAKMEM_HUGE_DECAY_MS it used */
 
 /*
  * The cache of freed mappings. A slot holds one mapping, 2 MiB-aligned,
@@ -55,6 +58,17 @@ static size_t cache_max(void)
 	return (size_t)option_get(OPT_HUGE_CACHE_KB) << 10;
 }
 
+/* A stage that began at @since ends no later than decay_next says. */
+static void decay_due(uint64_t since)
+{
+	uint64_t ms = (uint64_t)option_get(OPT_HUGE_DECAY_MS);
+
+	if (since + ms < atomic_load_explicit(&decay_next, memory_order_relaxed))
+		atomic_store_explicit(&decay_next, since + ms,
+				      memory_order_relaxed);
+	atomic_store_explicit(&decay_next_ms, ms, memory_order_relaxed);
+}
+
 /* Puts @h (@len bytes) in slot @s; the lock held. */
 static void slot_fill(struct huge_slot *s, struct huge_hdr *h, size_t len,
 		      int stage, uint64_t since)
@@ -67,6 +81,7 @@ static void slot_fill(struct huge_slot *s, struct huge_hdr *h, size_t len,
 	s->stage = stage;
 	s->since = since;
 	cached_bytes += len;
+	decay_due(since);
 }
 
 /* Empties slot @s; returns its mapping (the lock held). */
@@ -177,12 +192,21 @@ int huge_decay(uint64_t now)
 
 	if (!atomic_load_explicit(&cached_bytes, memory_order_relaxed))
 		return 0;
+	/* nothing due; a shorter decay time set since must look again */
+	if (now < atomic_load_explicit(&decay_next, memory_order_relaxed) &&
+	    ms >= atomic_load_explicit(&decay_next_ms, memory_order_relaxed))
+		return 0;
 	mutex_lock(&huge_lock);
+	atomic_store_explicit(&decay_next, UINT64_MAX, memory_order_relaxed);
 	for (int i = 0; i < HUGE_CACHE_ENTRIES; i++) {
 		struct huge_slot *s = &cached[i];
 
-		if (!s->h || now < s->since || now - s->since < ms)
+		if (!s->h)
 			continue;
+		if (now < s->since || now - s->since < ms) {
+			decay_due(s->since);
+			continue;
+		}
 		did = 1;
 		if (s->stage == STAGE_LAZY) {
 			v.h[v.n++] = slot_take(s);
@@ -193,6 +217,7 @@ int huge_decay(uint64_t now)
 			      s->len - HAK_PAGE_SIZE);
 		s->stage = STAGE_LAZY;
 		s->since = now;
+		decay_due(now);
 	}
 	mutex_unlock(&huge_lock);
 	victims_unmap(&v);

@@ -332,12 +332,13 @@ static void drain_detached(int n)
 	}
 }
 
-static void drain_idle(void)
+/* Returns the CPUs with slow-path activity since the last scan, or -1. */
+static int drain_idle(void)
 {
-	int n = atomic_load(&cpus_seen), found = 0;
+	int n = atomic_load(&cpus_seen), found = 0, active = 0;
 
 	if (!mutex_trylock(&drain_lock))
-		return;		/* another drain is running: it will do */
+		return -1;	/* another drain is running: it will do */
 	atomic_store_explicit(&idle_scan_due, 0, memory_order_relaxed);
 	for (int cpu = 0; cpu < n; cpu++) {
 		struct fc_region *r = atomic_load_explicit(
@@ -355,11 +356,13 @@ static void drain_idle(void)
 				&fc_empty);
 			found = 1;
 		}
+		active += ops != idle_seen_ops[cpu];
 		idle_seen_ops[cpu] = ops;
 	}
 	if (found)
 		drain_detached(n);
 	mutex_unlock(&drain_lock);
+	return active;
 }
 
 /**
@@ -372,6 +375,23 @@ void percpu_drain_idle(void)
 {
 	if (atomic_load_explicit(&idle_scan_due, memory_order_relaxed))
 		drain_idle();
+}
+
+/**
+ * percpu_scan_idle() - look for idle CPUs now and drain their caches
+ *
+ * For the background thread, which runs it every pass rather than only
+ * after a decay tick: a CPU whose cache took no slow path since the
+ * previous scan is drained.
+ *
+ * Return: the number of CPUs whose caches took a slow path since the
+ * previous scan; 0 without per-CPU caches; -1 when another drain runs.
+ */
+int percpu_scan_idle(void)
+{
+	if (!fast_rseq.on || !membarrier_ok)
+		return 0;
+	return drain_idle();
 }
 
 /*

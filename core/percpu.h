@@ -25,6 +25,7 @@ void *percpu_alloc_slow(struct hak_cache *c);
 void percpu_free_slow(struct hak_cache *c, void *p);
 int percpu_drain_all(void);
 void percpu_drain_idle(void);
+int percpu_scan_idle(void);
 const char *percpu_mode_name(void);
 const char *percpu_mode_reason(void);
 

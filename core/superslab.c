@@ -239,6 +239,7 @@ struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node)
 		idx = span_find(ss->free_bitmap, c->span_slabs);
 	}
 	span_take(pool, ss, (unsigned int)idx, c->span_slabs);
+	pool->traffic++;
 	decay_locked(pool);
 	mutex_unlock(&pool->lock);
 	span_init(c, ss, (unsigned int)idx);
@@ -413,6 +414,7 @@ void superslab_release_span(struct superslab *ss, unsigned int head)
 	ss->free_bitmap |= mask;
 	ss->dirty_bitmap |= mask;
 	pool->dirty_bytes += (uint64_t)n * HAK_SLAB_SIZE;
+	pool->traffic++;
 	if (ss->free_bitmap == SS_ALL_FREE) {
 		pool->nr_empty++;
 		unmap_empty_locked(pool, (uint32_t)option_get(OPT_SPARE_SS));
@@ -500,6 +502,23 @@ int superslab_decay(void)
 	if (ticked && tick_hook)
 		tick_hook();
 	return ticked;
+}
+
+/**
+ * superslab_traffic() - spans taken and released so far, all pools
+ *
+ * For the background thread, to tell a quiet program: read without the
+ * pool locks (a count that moved is all it needs).
+ *
+ * Return: the count.
+ */
+uint64_t superslab_traffic(void)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < HAK_NODE_SLOTS; i++)
+		n += __atomic_load_n(&ss_pools[i].traffic, __ATOMIC_RELAXED);
+	return n;
 }
 
 /**

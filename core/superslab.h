@@ -199,6 +199,7 @@ struct ss_pool {
 	uint64_t last_tick_ms;		/* last decay tick */
 	uint64_t mapped_total;
 	uint64_t unmapped_total;
+	uint64_t traffic;		/* spans taken and released */
 };
 
 /* One pool per NUMA node, and the boot pool (numa/topology.h). */
@@ -209,6 +210,7 @@ struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node);
 void superslab_release_span(struct superslab *ss, unsigned int head);
 int superslab_purge(int unmap_empty);
 int superslab_decay(void);
+uint64_t superslab_traffic(void);
 int superslab_trim_try(void);
 void superslab_pool_lock_all(void);
 void superslab_pool_unlock_all(void);

@@ -16,6 +16,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -180,6 +182,76 @@ static void test_rss_quiet(void)
 		   base, peak, after, rounds, WAIT_ROUNDS);
 }
 
+enum { STORM_THREADS = 2, STORM_OBJS = 150000 };
+static _Atomic long storm_peak;	/* RSS with a thread's storm allocated */
+
+/* One storm: small objects of 16..256 bytes and a huge block, all freed. */
+static void *storm_thread(void *arg)
+{
+	void **v = arg;
+	char *big = hak_malloc(4 << 20);
+	long rss;
+
+	if (big)
+		memset(big, 5, 4 << 20);
+	for (long i = 0; i < STORM_OBJS; i++) {
+		v[i] = hak_malloc(16 + (size_t)(i * 37) % 241);
+		if (v[i])
+			memset(v[i], 1, 16);
+	}
+	rss = rss_kb();
+	for (long peak = storm_peak; rss > peak;)
+		if (atomic_compare_exchange_weak(&storm_peak, &peak, rss))
+			break;
+	for (long i = 0; i < STORM_OBJS; i++)
+		hak_free(v[i]);
+	hak_free(big);
+	return NULL;
+}
+
+/*
+ * bench/storm's pattern: threads allocate and free everything, then exit;
+ * the objects sit in per-CPU caches, the central pools' transfer arrays
+ * and stashes, free slabs, and the huge block in the huge cache. With
+ * no allocator call after the threads are joined, the thread must give
+ * back (almost) all of it: RSS ends within an eighth of the burst above
+ * where it started.
+ */
+static void test_rss_storm(void)
+{
+	pthread_t th[STORM_THREADS];
+	void **v = malloc(STORM_THREADS * STORM_OBJS * sizeof(*v)); /* glibc's */
+	long base = 0, peak, after = 0;
+	int rounds, ok = v != NULL;
+
+	option_values[OPT_DECAY_MS] = DECAY_MS;
+	option_values[OPT_HUGE_DECAY_MS] = 1L << 30;	/* only the thread */
+	/* twice: the first run's thread stacks and metadata stay resident */
+	for (int run = 0; ok && run < 2; run++) {
+		hak_trim();
+		base = rss_kb();
+		storm_peak = 0;
+		for (int t = 0; ok && t < STORM_THREADS; t++)
+			ok = !pthread_create(&th[t], NULL, storm_thread,
+					     v + (long)t * STORM_OBJS);
+		for (int t = 0; ok && t < STORM_THREADS; t++)
+			pthread_join(th[t], NULL);
+	}
+	peak = storm_peak;
+	for (rounds = 0; ok && rounds < WAIT_ROUNDS; rounds++) {
+		after = rss_kb();
+		if (after < base + (peak - base) / 8)
+			break;
+		sleep_ms(DECAY_MS);
+	}
+	free(v);
+	option_values[OPT_DECAY_MS] = 1000;
+	option_values[OPT_HUGE_DECAY_MS] = 1000;
+	tap_result(ok && after < base + (peak - base) / 8,
+		   "threads' storm, threads exited: RSS %ld -> %ld -> %ld KiB with no allocator call, after %d of at most %d waits of a decay period",
+		   base, peak, after, rounds, WAIT_ROUNDS);
+}
+
 /* In a child: allocate, free, check the thread is back; exit status 0/1. */
 static int child_work(void)
 {
@@ -281,7 +353,7 @@ int main(int argc, char **argv)
 	hak_free(hak_malloc(1));
 	if (!env || strcmp(env, "1")) {
 		/* first run: off; then again with the thread on */
-		tap_plan(5);
+		tap_plan(6);
 		test_off();
 		setenv("HAKMEM_BACKGROUND", "1", 1);
 		/* the result of the first run goes on through the exec */
@@ -295,10 +367,13 @@ int main(int argc, char **argv)
 	tap_fail = getenv("BG_SELFTEST_FAILED") &&
 		   !strcmp(getenv("BG_SELFTEST_FAILED"), "1");
 	test_on();
-	if (RSS_MEANINGFUL)
+	if (RSS_MEANINGFUL) {
 		test_rss_quiet();
-	else
+		test_rss_storm();
+	} else {
 		tap_skip_test("RSS after a burst", "sanitizer build: RSS is the sanitizer's");
+		tap_skip_test("RSS after threads' storm", "sanitizer build: RSS is the sanitizer's");
+	}
 	if (FORK_THREADS_OK) {
 		test_fork();
 		test_exit();	/* its child is a fork too */

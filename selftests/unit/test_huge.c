@@ -320,6 +320,29 @@ START_TEST(huge_realloc_gathers_cached_pages)
 END_TEST
 
 /*
+ * A small block grown by realloc past 64 KiB (REALLOC_MAP_MIN) moves once
+ * into a mapping of its own with half as much again; the next growths
+ * stay in place.
+ */
+START_TEST(realloc_growth_from_64k_stays_in_place)
+{
+	unsigned char *p = hak_malloc(50 << 10), *q;
+
+	memset(p, 6, 50 << 10);
+	q = hak_realloc(p, 70 << 10);		/* copied into a mapping */
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_ge(hak_malloc_usable_size(q), 105 << 10);
+	memset(q + (50 << 10), 7, 20 << 10);
+	p = hak_realloc(q, 105 << 10);		/* within: same address */
+	ck_assert_ptr_eq(p, q);
+	for (size_t i = 0; i < (70 << 10); i += 999)
+		ck_assert_uint_eq(p[i], i < (50 << 10) ? 6 : 7);
+	hak_free(p);
+	assert_trimmed();
+}
+END_TEST
+
+/*
  * A small block grown by realloc past 256 KiB moves once into a mapping of
  * its own with half as much again; the next growths stay in place.
  */
@@ -460,6 +483,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, huge_realloc_in_place_keeps_contents);
 	tcase_add_test(tc, huge_realloc_gathers_cached_pages);
 	tcase_add_test(tc, realloc_growth_leaves_the_classes_once);
+	tcase_add_test(tc, realloc_growth_from_64k_stays_in_place);
 	tcase_add_test(tc, fail_mmap_on_cache_paths);
 	tcase_add_test(tc, fail_mmap_on_realloc_paths);
 	suite_add_tcase(s, tc);

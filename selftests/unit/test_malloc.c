@@ -225,6 +225,33 @@ START_TEST(realloc_in_place_within_class)
 }
 END_TEST
 
+/*
+ * A growth that moves gets half as much again (below 64 KiB, in a size
+ * class): the next growth of about 1.5x stays at the same address with
+ * its contents; a shrink to less than half of the block moves.
+ */
+START_TEST(realloc_growth_headroom_stays_in_place)
+{
+	unsigned char *p = hak_malloc(1000), *q, *r;
+
+	memset(p, 8, 1000);
+	q = hak_realloc(p, 1500);		/* moved, with headroom */
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_ge(hak_malloc_usable_size(q), 2250);
+	memset(q + 1000, 9, 500);
+	r = hak_realloc(q, 2250);		/* within: same address */
+	ck_assert_ptr_eq(r, q);
+	for (int i = 0; i < 1500; i++)
+		ck_assert_uint_eq(r[i], i < 1000 ? 8 : 9);
+	q = hak_realloc(r, 500);		/* less than half: moves */
+	ck_assert_ptr_ne(q, r);
+	ck_assert_uint_le(hak_malloc_usable_size(q), 512);
+	for (int i = 0; i < 500; i++)
+		ck_assert_uint_eq(q[i], 8);
+	hak_free(q);
+}
+END_TEST
+
 START_TEST(realloc_edge_cases)
 {
 	void *p = hak_realloc(NULL, 50);
@@ -352,6 +379,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, calloc_zeroes_and_checks_overflow);
 	tcase_add_test(tc, realloc_grows_and_shrinks_keeping_contents);
 	tcase_add_test(tc, realloc_in_place_within_class);
+	tcase_add_test(tc, realloc_growth_headroom_stays_in_place);
 	tcase_add_test(tc, huge_mapping_cache);
 	tcase_add_test(tc, huge_realloc_by_remap);
 	tcase_add_test(tc, realloc_edge_cases);
