@@ -515,10 +515,19 @@ void central_drain(struct hak_cache *c, void **objs, unsigned int n,
 	if (remote)
 		owner = HAK_OWNER_NONE;
 	while (i < n) {
-		unsigned int node = ss_of(objs[i])->node;
+		const struct superslab *ss = ss_of(objs[i]);
+		unsigned int node = ss->node;
 
-		for (j = i + 1; j < n && ss_of(objs[j])->node == node; j++)
-			;
+		/* the node is read again only where the SuperSlab changes */
+		for (j = i + 1; j < n; j++) {
+			const struct superslab *next = ss_of(objs[j]);
+
+			if (next != ss) {
+				if (next->node != node)
+					break;
+				ss = next;
+			}
+		}
 		drain_run(c, central_peek(c, node), objs + i, j - i, remote,
 			  owner);
 		i = j;

@@ -99,13 +99,14 @@ unsigned int span_carve(const struct hak_cache *c, struct slab_rw *rw,
 	struct superslab *ss = ss_of_rw(rw);
 	unsigned int head = rw_idx(rw), first = rw->carved, n;
 	const struct slab_ro *ro = &ss->ro[head];
-	uintptr_t p = ro->base + (uintptr_t)first * c->stride;
+	const uintptr_t stride = c->stride;
+	uintptr_t p = ro->base + (uintptr_t)first * stride;
 
 	n = c->objs_per_span - first < want ? c->objs_per_span - first : want;
 	if (!n)
 		return 0;
 	map_clear_range(ss->free_map[head], first, n);
-	for (unsigned int k = 0; k < n; k++, p += c->stride)
+	for (unsigned int k = 0; k < n; k++, p += stride)
 		out[k] = (void *)p;
 	rw->carved = first + n;
 	/* before the objects leave: see slab_ro.carved */
@@ -171,35 +172,49 @@ unsigned int span_free_run(const struct hak_cache *c, void *const *objs,
 {
 	struct superslab *ss = ss_of(objs[0]);
 	const struct slab_ro *ro = &ss->ro[slab_idx_of(objs[0])];
-	uintptr_t base = ro->base;
-	uint64_t bytes = (uint64_t)c->objs_per_span * c->stride;
+	const uintptr_t base = ro->base;
+	const uint32_t cap = c->objs_per_span;
+	const uint64_t bytes = (uint64_t)cap * c->stride, inv = ro->inv;
+	const unsigned int sh = ctz32_any(&ro->stride) & 63;
 	_Atomic uint64_t *map = ss->free_map[ro->head];
 	struct slab_rw *rw = &ss->rw[ro->head];
-	uint32_t low = UINT32_MAX;
+	uint64_t word = UINT64_MAX, w = 0, acc = 0;
+	uint64_t low = UINT64_MAX;	/* the lowest word written */
 	unsigned int k;
 
 	if (unlikely(!ro->stride || ro->cache_id != c->id)) {
 		*rwp = span_free_obj(c, objs[0]);
 		return 1;
 	}
+	/* the bits of one map word are gathered in acc, then stored once */
 	for (k = 0; k < n; k++) {
-		uint64_t off = (uintptr_t)objs[k] - base, i, bit, w;
+		uint64_t off = (uintptr_t)objs[k] - base, x, i, bit;
 
 		if (off >= bytes)	/* another span (or below this one) */
 			break;
-		i = slab_obj_div(ro, off);
-		if (unlikely(i >= c->objs_per_span))
+		x = off * inv;		/* slab_obj_div() */
+		i = (x >> sh) | (x << ((64 - sh) & 63));
+		if (unlikely(i >= cap))
 			break;
+		if (i >> 6 != word) {
+			if (acc)
+				atomic_store_explicit(&map[word], w | acc,
+						      memory_order_relaxed);
+			word = i >> 6;
+			if (word < low)
+				low = word;
+			w = atomic_load_explicit(&map[word],
+						 memory_order_relaxed);
+			acc = 0;
+		}
 		bit = 1ULL << (i & 63);
-		w = atomic_load_explicit(&map[i >> 6], memory_order_relaxed);
-		if (unlikely(w & bit))	/* double free: reported next */
+		if (unlikely((w | acc) & bit))	/* double free: reported next */
 			break;
 		HAK_BUG_ON((uint32_t)i >= rw->carved);
-		atomic_store_explicit(&map[i >> 6], w | bit,
-				      memory_order_relaxed);
-		if ((uint32_t)i < low)
-			low = (uint32_t)i;
+		acc |= bit;
 	}
+	if (acc)
+		atomic_store_explicit(&map[word], w | acc, memory_order_relaxed);
 	if (unlikely(!k)) {
 		*rwp = span_free_obj(c, objs[0]);
 		return 1;
@@ -207,8 +222,8 @@ unsigned int span_free_run(const struct hak_cache *c, void *const *objs,
 	HAK_BUG_ON(rw->inuse < k);
 	rw->nfree += k;
 	rw->inuse -= k;
-	if (low / 64 < rw->hint)
-		rw->hint = low / 64;
+	if (low < rw->hint)
+		rw->hint = (uint32_t)low;
 	*rwp = rw;
 	return k;
 }
