@@ -99,7 +99,8 @@ static void grown_sub(struct fc_region *r, uint32_t bytes)
 static void shrink_cold(struct fc_region *r, unsigned int keep,
 			uint32_t need, int percpu)
 {
-	if (need != UINT32_MAX && __atomic_load_n(&r->no_cold, __ATOMIC_RELAXED))
+	if (need != UINT32_MAX &&
+	    __atomic_load_n(&r->no_cold, __ATOMIC_RELAXED))
 		return;		/* scanned in vain this tick already */
 	for (unsigned int bin = 0; bin < HAK_NR_CLASSES; bin++) {
 		const struct fc_bin *b = &r->bin[bin];

@@ -208,13 +208,15 @@ unsigned int span_free_run(const struct hak_cache *c, void *const *objs,
 			acc = 0;
 		}
 		bit = 1ULL << (i & 63);
-		if (unlikely((w | acc) & bit))	/* double free: reported next */
+		/* a double free: reported by the next call */
+		if (unlikely((w | acc) & bit))
 			break;
 		HAK_BUG_ON((uint32_t)i >= rw->carved);
 		acc |= bit;
 	}
 	if (acc)
-		atomic_store_explicit(&map[word], w | acc, memory_order_relaxed);
+		atomic_store_explicit(&map[word], w | acc,
+				      memory_order_relaxed);
 	if (unlikely(!k)) {
 		*rwp = span_free_obj(c, objs[0]);
 		return 1;

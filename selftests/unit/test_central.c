@@ -257,9 +257,11 @@ static void **fill_xfer(struct hak_cache *c, struct central *ct,
  */
 START_TEST(interleaved_runs_go_back_to_their_spans)
 {
-	struct hak_cache *c = hak_cache_create("central-runs", 1024, 0, 0, NULL);
+	struct hak_cache *c = hak_cache_create("central-runs", 1024, 0, 0,
+					       NULL);
 	unsigned int per = c->objs_per_span, want = 3 * per, n = 0, nx, k = 0;
-	void **a = calloc(want, sizeof(void *)), **b = calloc(want, sizeof(void *));
+	void **a = calloc(want, sizeof(void *));
+	void **b = calloc(want, sizeof(void *));
 	void **x, **y;
 	struct central *ct;
 	uint64_t spans;
@@ -316,7 +318,8 @@ END_TEST
  */
 START_TEST(bad_pointer_inside_a_run_is_reported_alone)
 {
-	struct hak_cache *c = hak_cache_create("central-badrun", 64, 0, 0, NULL);
+	struct hak_cache *c = hak_cache_create("central-badrun", 64, 0, 0,
+					       NULL);
 	unsigned long before = report_count();
 	void *a[8], *b[6], **x;
 	struct central *ct;
@@ -333,7 +336,8 @@ START_TEST(bad_pointer_inside_a_run_is_reported_alone)
 	b[5] = a[4];
 	central_drain(c, b, 6, HAK_OWNER_NONE);
 	ck_assert_uint_eq(report_count(), before + 2);
-	ck_assert_uint_eq(ct->inuse, ct->xfer_count + 4);	/* a[2], a[5..7] */
+	/* out: a[2] and a[5..7] */
+	ck_assert_uint_eq(ct->inuse, ct->xfer_count + 4);
 	central_drain(c, a + 2, 1, HAK_OWNER_NONE);
 	central_drain(c, a + 5, 3, HAK_OWNER_NONE);
 	ck_assert_uint_eq(report_count(), before + 2);
@@ -363,7 +367,8 @@ START_TEST(refill_constructs_only_carved_objects)
 	struct hak_cache *c = hak_cache_create("central-ctor", 1000, 0, 0,
 					       count_ctor);
 	unsigned int per = c->objs_per_span, half = per / 2, n = 0;
-	void **a = calloc(per, sizeof(void *)), **b = calloc(per, sizeof(void *));
+	void **a = calloc(per, sizeof(void *));
+	void **b = calloc(per, sizeof(void *));
 	struct central *ct;
 
 	ck_assert_ptr_nonnull(a);
