@@ -3,11 +3,13 @@
  * Adaptive bins. A kmalloc bin starts at its cache's fc_cap (two batches)
  * (object caches' bins and the foreign bins keep the capacity they were
  * laid out with)
- * and has room reserved to grow to FC_GROW_FACTOR times that (region.c).
+ * and has room reserved to grow to FC_GROW_FACTOR times that, at most
+ * FC_MAX_CAP objects (region.c).
  * A slow path (the bin ran empty, or full) grows the bin by one batch, as
  * long as the region's growth stays within HAKMEM_CACHE_GROW_KB; when it would
  * not, the region first gives back what cold bins (no slow path since the
- * last decay tick) took. At each decay tick a region's grown bins that
+ * last decay tick) took; a scan that finds too little is not repeated
+ * before the next tick. At each decay tick a region's grown bins that
  * stayed cold shrink back, as far as what they hold allows, and a drained
  * region (idle CPU, thread exit, hak_trim()) starts again at the base
  * capacity (region_flush()). The budget is per region: per CPU in the
@@ -98,6 +100,9 @@ static void grown_sub(struct fc_region *r, uint32_t bytes)
 static void shrink_cold(struct fc_region *r, unsigned int keep,
 			uint32_t need, int percpu)
 {
+	if (need != UINT32_MAX &&
+	    __atomic_load_n(&r->no_cold, __ATOMIC_RELAXED))
+		return;		/* scanned in vain this tick already */
 	for (unsigned int bin = 0; bin < HAK_NR_CLASSES; bin++) {
 		const struct fc_bin *b = &r->bin[bin];
 
@@ -110,6 +115,9 @@ static void shrink_cold(struct fc_region *r, unsigned int keep,
 			continue;
 		grown_sub(r, bin_shrink(r, bin, percpu));
 	}
+	/* what is cold now stays cold and shrunk until the next tick */
+	if (need != UINT32_MAX)
+		__atomic_store_n(&r->no_cold, 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -124,6 +132,7 @@ static void bins_rebalance(struct fc_region *r, int percpu)
 	if (likely(__atomic_load_n(&r->epoch, __ATOMIC_RELAXED) == epoch))
 		return;
 	__atomic_store_n(&r->epoch, epoch, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->no_cold, 0, __ATOMIC_RELAXED);
 	shrink_cold(r, FC_NR_BINS, UINT32_MAX, percpu);
 	for (unsigned int bin = 0; bin < HAK_NR_CLASSES; bin++) {
 		struct fc_bin *b = &r->bin[bin];

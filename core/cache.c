@@ -19,7 +19,7 @@ struct hak_cache kmalloc_caches[HAK_NR_CLASSES];
 uintptr_t tag_secret;
 
 #define XFER_BYTES	(512UL << 10)
-#define XFER_MAX	256UL
+#define XFER_MAX	1024UL
 
 /* The kmalloc caches' transfer arrays (untouched until used). */
 static void *kmalloc_xfer[HAK_NR_CLASSES][XFER_MAX];

@@ -251,15 +251,26 @@ static unsigned int refill_from_spans(struct hak_cache *c, struct central *ct,
 
 		if (!rw)
 			break;
-		got = span_take_free(c, rw, out + n, want - n);
-		carved = span_carve(c, rw, out + n + got, want - n - got);
-		for (unsigned int i = 0; i < carved; i++) {
-			void *tmp = out[*fresh];
+		/*
+		 * The free objects first, then fresh ones for what they
+		 * leave; the fresh ones are stored first, so that they
+		 * follow the earlier fresh ones without a move unless free
+		 * objects of an earlier span came between.
+		 */
+		got = rw->nfree < want - n ? rw->nfree : want - n;
+		carved = span_carve(c, rw, out + n, want - n - got);
+		got = span_take_free(c, rw, out + n + carved,
+				     want - n - carved);
+		if (*fresh == n)
+			*fresh += carved;
+		else
+			for (unsigned int i = 0; i < carved; i++) {
+				void *tmp = out[*fresh];
 
-			out[*fresh] = out[n + got + i];
-			out[n + got + i] = tmp;
-			(*fresh)++;
-		}
+				out[*fresh] = out[n + i];
+				out[n + i] = tmp;
+				(*fresh)++;
+			}
 		got += carved;
 		rw->inuse += got;
 		ct->inuse += got;
@@ -393,53 +404,82 @@ static void span_release(struct central *ct, struct slab_rw *rw)
 }
 
 /*
- * Puts one object back into its span (@ct: its node's central); a span
- * with nothing out goes back to its SuperSlab beyond HAKMEM_MIN_PARTIAL.
+ * Puts @n objects back into their spans (@ct: their node's central), a
+ * run of one span at a time; a span with nothing out goes back to its
+ * SuperSlab beyond HAKMEM_MIN_PARTIAL.
  */
-static void span_put(struct hak_cache *c, struct central *ct, void *obj)
+static void spans_put(struct hak_cache *c, struct central *ct,
+		      void *const *objs, unsigned int n)
 {
-	struct slab_rw *rw = span_free_obj(c, obj);
+	unsigned int i = 0;
 
-	if (!rw)
-		return;		/* reported */
-	HAK_BUG_ON(!ct->inuse);
-	ct->inuse--;
-	if (!rw->on_partial)
-		partial_add(ct, rw);
-	if (!rw->inuse && (span_single(c) ||
-			   ct->nr_partial > (uint32_t)option_get(OPT_MIN_PARTIAL)))
-		span_release(ct, rw);
+	while (i < n) {
+		struct slab_rw *rw;
+		unsigned int k = span_free_run(c, objs + i, n - i, &rw);
+
+		i += k;
+		if (!rw)
+			continue;	/* reported */
+		HAK_BUG_ON(ct->inuse < k);
+		ct->inuse -= k;
+		if (!rw->on_partial)
+			partial_add(ct, rw);
+		if (!rw->inuse && (span_single(c) ||
+				   ct->nr_partial >
+				   (uint32_t)option_get(OPT_MIN_PARTIAL)))
+			span_release(ct, rw);
+	}
 }
 
-static int xfer_put(struct hak_cache *c, struct central *ct, void *obj)
+/* Room in @ct's transfer array for objects of @c. */
+static unsigned int xfer_room(const struct hak_cache *c,
+			      const struct central *ct)
 {
-	if (ct->xfer_count >= ct->xfer_cap || ct->xfer_count >= c->xfer_limit)
-		return 0;
-	ct->xfer[ct->xfer_count++] = obj;
-	return 1;
+	uint32_t cap = ct->xfer_cap < c->xfer_limit ? ct->xfer_cap :
+						      c->xfer_limit;
+
+	return ct->xfer_count < cap ? cap - ct->xfer_count : 0;
+}
+
+/* Into the transfer array what fits of @objs, the rest into the spans. */
+static void xfer_or_spans(struct hak_cache *c, struct central *ct,
+			  void *const *objs, unsigned int n)
+{
+	unsigned int x = xfer_room(c, ct);
+
+	if (x > n)
+		x = n;
+	memcpy(ct->xfer + ct->xfer_count, objs, x * sizeof(void *));
+	ct->xfer_count += x;
+	if (x < n)
+		spans_put(c, ct, objs + x, n - x);
 }
 
 /*
  * @owner (a CPU index, HAK_OWNER_SPAN or HAK_OWNER_NONE) drains @n objects
- * of one node into its central @ct: see central_drain().
+ * of one node into its central @ct: see central_drain(). Objects go to a
+ * stash one at a time while a stash takes them; the rest moves as a
+ * whole: what fits into the transfer array, then the spans, a run of one
+ * span at a time.
  */
 static void drain_run(struct hak_cache *c, struct central *ct, void **objs,
 		      unsigned int n, int remote, unsigned int owner)
 {
+	unsigned int i = 0;
+
 	mutex_lock(&ct->lock);
 	ct->drains++;
 	ct->remote_frees += remote ? n : 0;
-	if (owner == HAK_OWNER_NONE &&
-	    ct->xfer_count + n <= ct->xfer_cap &&
-	    ct->xfer_count + n <= c->xfer_limit) {
-		memcpy(ct->xfer + ct->xfer_count, objs, n * sizeof(void *));
-		ct->xfer_count += n;
-	} else {
-		for (unsigned int i = 0; i < n; i++)
-			if (!stash_put(c, ct, objs[i], owner) &&
-			    !xfer_put(c, ct, objs[i]))
-				span_put(c, ct, objs[i]);
+	for (; owner != HAK_OWNER_NONE && i < n; i++) {
+		int kept = stash_put(c, ct, objs[i], owner);
+
+		if (kept < 0)		/* no stash takes any more */
+			break;
+		if (!kept)
+			xfer_or_spans(c, ct, objs + i, 1);
 	}
+	if (i < n)
+		xfer_or_spans(c, ct, objs + i, n - i);
 	mutex_unlock(&ct->lock);
 }
 
@@ -475,10 +515,19 @@ void central_drain(struct hak_cache *c, void **objs, unsigned int n,
 	if (remote)
 		owner = HAK_OWNER_NONE;
 	while (i < n) {
-		unsigned int node = ss_of(objs[i])->node;
+		const struct superslab *ss = ss_of(objs[i]);
+		unsigned int node = ss->node;
 
-		for (j = i + 1; j < n && ss_of(objs[j])->node == node; j++)
-			;
+		/* the node is read again only where the SuperSlab changes */
+		for (j = i + 1; j < n; j++) {
+			const struct superslab *next = ss_of(objs[j]);
+
+			if (next != ss) {
+				if (next->node != node)
+					break;
+				ss = next;
+			}
+		}
 		drain_run(c, central_peek(c, node), objs + i, j - i, remote,
 			  owner);
 		i = j;
@@ -521,11 +570,14 @@ unsigned int central_shrink(struct hak_cache *c)
 
 	for_each_central(c, ct, n) {
 		mutex_lock(&ct->lock);
-		while (ct->xfer_count)
-			span_put(c, ct, ct->xfer[--ct->xfer_count]);
-		for_each_cpu_state(ct, k, cs)
-			while (cs->stash && cs->stash->n)
-				span_put(c, ct, cs->stash->objs[--cs->stash->n]);
+		spans_put(c, ct, ct->xfer, ct->xfer_count);
+		ct->xfer_count = 0;
+		for_each_cpu_state(ct, k, cs) {
+			if (!cs->stash)
+				continue;
+			spans_put(c, ct, cs->stash->objs, cs->stash->n);
+			cs->stash->n = 0;
+		}
 		for (rw = ct->partial; rw; rw = next) {
 			next = rw->next;
 			if (!rw->inuse) {

@@ -109,37 +109,40 @@ static unsigned int cpu_pool(unsigned int cpu)
  * transfer array, where @ct's own CPUs find them.
  *
  * Context: @ct's lock.
- * Return: 1 when kept, 0 when it must go elsewhere.
+ * Return: 1 when kept, 0 when it must go elsewhere, -1 when no object
+ * drained by @owner into @ct can be kept any more (its stash is full or
+ * cannot be made; for HAK_OWNER_SPAN only for a cache without stashes).
  */
 int stash_put(struct hak_cache *c, struct central *ct, void *obj,
 		     unsigned int owner)
 {
+	int none = owner == HAK_OWNER_SPAN ? 0 : -1;
 	struct central_cpu *cs;
 	struct cpu_stash *s;
 	unsigned int o;
 
 	if (owner == HAK_OWNER_NONE || span_single(c))
-		return 0;
+		return -1;
 	o = obj_owner(obj);
 	if (o == HAK_OWNER_NONE || (owner != HAK_OWNER_SPAN && o != owner))
 		return 0;
 	/* a CPU's own drain: the pool it refills from is known exactly */
 	if (ct->node != (owner == HAK_OWNER_SPAN ? cpu_pool(o) :
 						   topology_home_node()))
-		return 0;
+		return none;
 	cs = central_cpu_get(ct, o);
 	if (!cs)
-		return 0;
+		return none;
 	s = cs->stash;
 	if (unlikely(!s)) {
 		s = meta_alloc(sizeof(*s) + STASH_MAX * sizeof(void *));
 		if (!s)
-			return 0;
+			return none;
 		s->cap = STASH_MAX;
 		cs->stash = s;
 	}
 	if (s->n >= s->cap || s->n >= 2U * c->batch)
-		return 0;
+		return none;
 	s->objs[s->n++] = obj;
 	return 1;
 }

@@ -63,7 +63,8 @@ struct fc_region {
 	struct fc_bin bin[FC_NR_BINS];
 	uint32_t slots_used;
 	uint8_t live;
-	uint8_t pad;
+	uint8_t no_cold;		/* no cold bin left to shrink this tick
+				 * (bin_size.c, shrink_cold()) */
 	uint16_t epoch;		/* the decay tick its bins were last sized at */
 	struct fc_region *next_free;
 	struct fc_region *next_all;

@@ -28,8 +28,8 @@ static uint32_t grow_room(uint32_t cap)
 
 	if (cap <= 2)		/* the biggest objects: never more */
 		return cap;
-	if (max > HAK_MAX_BATCH)
-		max = HAK_MAX_BATCH;
+	if (max > FC_MAX_CAP)
+		max = FC_MAX_CAP;
 	return max > cap ? max : cap;
 }
 
@@ -63,7 +63,7 @@ static uint32_t foreign_cap(unsigned int id, uint32_t cap)
  * (foreign_cap(): none from 6144 bytes up), every id above them
  * FC_USER_CAP and FC_USER_FOREIGN. A kmalloc cache's own bin has room
  * reserved to grow to FC_GROW_FACTOR times its base (at most
- * HAK_MAX_BATCH): untouched slots cost address space only.
+ * FC_MAX_CAP): untouched slots cost address space only.
  */
 void regions_layout(void)
 {

@@ -15,7 +15,9 @@
 extern __hidden struct mutex_lock region_lock;
 
 /* A kmalloc bin may grow to this many times its base capacity. */
-#define FC_GROW_FACTOR	4
+#define FC_GROW_FACTOR	16
+/* ... and to at most this many objects (a slow path moves HAK_MAX_BATCH). */
+#define FC_MAX_CAP	1024
 
 /*
  * The most bytes of objects one foreign bin holds (foreign_cap() in

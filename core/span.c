@@ -8,12 +8,22 @@
 #include "report.h"
 #include "span.h"
 
-static void map_clear(_Atomic uint64_t *map, uint32_t i)
+/* Clears bits @first .. @first + @n - 1 of @map, a word at a time. */
+static void map_clear_range(_Atomic uint64_t *map, uint32_t first,
+			    uint32_t n)
 {
-	uint64_t w = atomic_load_explicit(&map[i >> 6], memory_order_relaxed);
+	uint32_t i = first, end = first + n;
 
-	atomic_store_explicit(&map[i >> 6], w & ~(1ULL << (i & 63)),
-			      memory_order_relaxed);
+	while (i < end) {
+		uint32_t b = i & 63, cnt = 64 - b < end - i ? 64 - b : end - i;
+		uint64_t mask = (cnt == 64 ? ~0ULL : (1ULL << cnt) - 1) << b;
+		uint64_t w = atomic_load_explicit(&map[i >> 6],
+						  memory_order_relaxed);
+
+		atomic_store_explicit(&map[i >> 6], w & ~mask,
+				      memory_order_relaxed);
+		i += cnt;
+	}
 }
 
 /* Returns the previous state of the bit. */
@@ -87,16 +97,20 @@ unsigned int span_carve(const struct hak_cache *c, struct slab_rw *rw,
 			void **out, unsigned int want)
 {
 	struct superslab *ss = ss_of_rw(rw);
-	unsigned int head = rw_idx(rw), n = 0;
+	unsigned int head = rw_idx(rw), first = rw->carved, n;
 	const struct slab_ro *ro = &ss->ro[head];
+	const uintptr_t stride = c->stride;
+	uintptr_t p = ro->base + (uintptr_t)first * stride;
 
-	while (n < want && rw->carved < c->objs_per_span) {
-		map_clear(ss->free_map[head], rw->carved);
-		out[n++] = (void *)(ro->base + (uintptr_t)rw->carved * c->stride);
-		rw->carved++;
-	}
+	n = c->objs_per_span - first < want ? c->objs_per_span - first : want;
+	if (!n)
+		return 0;
+	map_clear_range(ss->free_map[head], first, n);
+	for (unsigned int k = 0; k < n; k++, p += stride)
+		out[k] = (void *)p;
+	rw->carved = first + n;
 	/* before the objects leave: see slab_ro.carved */
-	for (unsigned int k = 0; n && k < ro->nslabs; k++)
+	for (unsigned int k = 0; k < ro->nslabs; k++)
 		__atomic_store_n(&ss->ro[head + k].carved, (uint16_t)rw->carved,
 				 __ATOMIC_RELEASE);
 	return n;
@@ -134,6 +148,86 @@ struct slab_rw *span_free_obj(const struct hak_cache *c, void *obj)
 		rw->hint = (uint32_t)i / 64;
 	rw->inuse--;
 	return rw;
+}
+
+/**
+ * span_free_run() - put a run of objects of one span back into its free set
+ * @c: the cache they must belong to
+ * @objs: the objects, in their cached state
+ * @n: how many (at least one)
+ * @rwp: where the span's head metadata goes (NULL when @objs[0] was
+ *	reported)
+ *
+ * As span_free_obj() for the leading objects of @objs that lie in the
+ * span of @objs[0]: the span's metadata is looked up once, and its
+ * counters are updated once. The run ends at the first object of another
+ * span, or one that is not a free-able object of this one (it is then
+ * the first of the next call, which reports it through span_free_obj()).
+ *
+ * Context: the central lock of the objects' node.
+ * Return: the number of objects of @objs consumed, at least one.
+ */
+unsigned int span_free_run(const struct hak_cache *c, void *const *objs,
+			   unsigned int n, struct slab_rw **rwp)
+{
+	struct superslab *ss = ss_of(objs[0]);
+	const struct slab_ro *ro = &ss->ro[slab_idx_of(objs[0])];
+	const uintptr_t base = ro->base;
+	const uint32_t cap = c->objs_per_span;
+	const uint64_t bytes = (uint64_t)cap * c->stride, inv = ro->inv;
+	const unsigned int sh = ctz32_any(&ro->stride) & 63;
+	_Atomic uint64_t *map = ss->free_map[ro->head];
+	struct slab_rw *rw = &ss->rw[ro->head];
+	uint64_t word = UINT64_MAX, w = 0, acc = 0;
+	uint64_t low = UINT64_MAX;	/* the lowest word written */
+	unsigned int k;
+
+	if (unlikely(!ro->stride || ro->cache_id != c->id)) {
+		*rwp = span_free_obj(c, objs[0]);
+		return 1;
+	}
+	/* the bits of one map word are gathered in acc, then stored once */
+	for (k = 0; k < n; k++) {
+		uint64_t off = (uintptr_t)objs[k] - base, x, i, bit;
+
+		if (off >= bytes)	/* another span (or below this one) */
+			break;
+		x = off * inv;		/* slab_obj_div() */
+		i = (x >> sh) | (x << ((64 - sh) & 63));
+		if (unlikely(i >= cap))
+			break;
+		if (i >> 6 != word) {
+			if (acc)
+				atomic_store_explicit(&map[word], w | acc,
+						      memory_order_relaxed);
+			word = i >> 6;
+			if (word < low)
+				low = word;
+			w = atomic_load_explicit(&map[word],
+						 memory_order_relaxed);
+			acc = 0;
+		}
+		bit = 1ULL << (i & 63);
+		/* a double free: reported by the next call */
+		if (unlikely((w | acc) & bit))
+			break;
+		HAK_BUG_ON((uint32_t)i >= rw->carved);
+		acc |= bit;
+	}
+	if (acc)
+		atomic_store_explicit(&map[word], w | acc,
+				      memory_order_relaxed);
+	if (unlikely(!k)) {
+		*rwp = span_free_obj(c, objs[0]);
+		return 1;
+	}
+	HAK_BUG_ON(rw->inuse < k);
+	rw->nfree += k;
+	rw->inuse -= k;
+	if (low < rw->hint)
+		rw->hint = (uint32_t)low;
+	*rwp = rw;
+	return k;
 }
 
 /**

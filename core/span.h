@@ -23,6 +23,8 @@ unsigned int span_take_free(const struct hak_cache *c, struct slab_rw *rw,
 unsigned int span_carve(const struct hak_cache *c, struct slab_rw *rw,
 			void **out, unsigned int want);
 struct slab_rw *span_free_obj(const struct hak_cache *c, void *obj);
+unsigned int span_free_run(const struct hak_cache *c, void *const *objs,
+			   unsigned int n, struct slab_rw **rwp);
 void span_set_owner(struct slab_rw *rw, unsigned int owner);
 
 /*

@@ -230,6 +230,181 @@ START_TEST(double_drain_is_reported)
 }
 END_TEST
 
+/* Fills @ct's transfer array with objects of @c; returns them (calloc). */
+static void **fill_xfer(struct hak_cache *c, struct central *ct,
+			unsigned int *np)
+{
+	unsigned int room = ct->xfer_cap < c->xfer_limit ? ct->xfer_cap :
+							   c->xfer_limit;
+	unsigned int n = 0, want = room - ct->xfer_count;
+	void **x = calloc(want ? want : 1, sizeof(void *));
+
+	ck_assert_ptr_nonnull(x);
+	while (n < want)
+		n += central_refill(c, x + n, want - n > HAK_MAX_BATCH ?
+				    HAK_MAX_BATCH : want - n, HAK_OWNER_NONE);
+	central_drain(c, x, n, HAK_OWNER_NONE);
+	ck_assert_uint_eq(ct->xfer_count, room);
+	*np = n;
+	return x;
+}
+
+/*
+ * Objects of several spans drained in one call, interleaved, while the
+ * transfer array is full: each goes back to its own span's free set
+ * (runs of one span at a time), and the next refills find every one of
+ * them again without a new span; none is lost.
+ */
+START_TEST(interleaved_runs_go_back_to_their_spans)
+{
+	struct hak_cache *c = hak_cache_create("central-runs", 1024, 0, 0,
+					       NULL);
+	unsigned int per = c->objs_per_span, want = 3 * per, n = 0, nx, k = 0;
+	void **a = calloc(want, sizeof(void *));
+	void **b = calloc(want, sizeof(void *));
+	void **x, **y;
+	struct central *ct;
+	uint64_t spans;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_ge(per, 4);
+	while (n < want)
+		n += central_refill(c, a + n, want - n > HAK_MAX_BATCH ?
+				    HAK_MAX_BATCH : want - n, HAK_OWNER_NONE);
+	ct = central_of(c, a[0]);
+	ck_assert_uint_eq(ct->nr_spans, 3);
+	x = fill_xfer(c, ct, &nx);
+	spans = ct->nr_spans;
+	/* span 0, 1, 2, 0, 1, 2, ...; each span's first object stays out */
+	for (unsigned int i = 1; i < per; i++)
+		for (unsigned int s = 0; s < 3; s++)
+			b[k++] = a[s * per + (s == 1 ? per - i : i)];
+	central_drain(c, b, k, HAK_OWNER_NONE);
+	ck_assert_uint_eq(ct->inuse, ct->xfer_count + 3);
+	ck_assert_uint_eq(ct->nr_spans, spans);
+	/* every object can be handed out again, once, from the same spans */
+	y = calloc(k + nx, sizeof(void *));
+	ck_assert_ptr_nonnull(y);
+	n = 0;
+	while (n < k + nx)
+		n += central_refill(c, y + n, k + nx - n > HAK_MAX_BATCH ?
+				    HAK_MAX_BATCH : k + nx - n, HAK_OWNER_NONE);
+	ck_assert_uint_eq(ct->nr_spans, spans);
+	for (unsigned int i = 0; i < n; i++) {
+		ck_assert(in_set(y[i], b, k) || in_set(y[i], x, nx));
+		for (unsigned int j = 0; j < i; j++)
+			ck_assert_ptr_ne(y[i], y[j]);
+	}
+	central_drain(c, y, n, HAK_OWNER_NONE);
+	for (unsigned int s = 0; s < 3; s++)
+		central_drain(c, &a[s * per], 1, HAK_OWNER_NONE);
+	central_shrink(c);
+	ck_assert_uint_eq(ct->inuse, 0);
+	ck_assert_uint_eq(ct->nr_spans, 0);
+	ck_assert_uint_eq(central_parked(ct), 0);
+	free(y);
+	free(x);
+	free(a);
+	free(b);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+/*
+ * A bad pointer inside a run bound for the spans (a double free, an
+ * address inside an object) is reported alone: the objects before and
+ * after it in the run go back, the counts stay exact.
+ */
+START_TEST(bad_pointer_inside_a_run_is_reported_alone)
+{
+	struct hak_cache *c = hak_cache_create("central-badrun", 64, 0, 0,
+					       NULL);
+	unsigned long before = report_count();
+	void *a[8], *b[6], **x;
+	struct central *ct;
+	unsigned int nx;
+
+	ck_assert_uint_eq(central_refill(c, a, 8, HAK_OWNER_NONE), 8);
+	ct = central_of(c, a[0]);
+	x = fill_xfer(c, ct, &nx);
+	b[0] = a[0];
+	b[1] = a[1];
+	b[2] = a[0];				/* double free */
+	b[3] = (char *)a[2] + 8;		/* not an object start */
+	b[4] = a[3];
+	b[5] = a[4];
+	central_drain(c, b, 6, HAK_OWNER_NONE);
+	ck_assert_uint_eq(report_count(), before + 2);
+	/* out: a[2] and a[5..7] */
+	ck_assert_uint_eq(ct->inuse, ct->xfer_count + 4);
+	central_drain(c, a + 2, 1, HAK_OWNER_NONE);
+	central_drain(c, a + 5, 3, HAK_OWNER_NONE);
+	ck_assert_uint_eq(report_count(), before + 2);
+	central_shrink(c);
+	ck_assert_uint_eq(ct->inuse, 0);
+	ck_assert_uint_eq(ct->nr_spans, 0);
+	free(x);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+static unsigned long ctor_calls;
+
+static void count_ctor(void *p)
+{
+	ctor_calls++;
+	*(uint64_t *)p = 0xc0de;
+}
+
+/*
+ * A refill that takes the free objects of one span and carves the rest
+ * from a new one constructs and tags exactly the carved ones: every
+ * object handed out is constructed, tagged free, and constructed once.
+ */
+START_TEST(refill_constructs_only_carved_objects)
+{
+	struct hak_cache *c = hak_cache_create("central-ctor", 1000, 0, 0,
+					       count_ctor);
+	unsigned int per = c->objs_per_span, half = per / 2, n = 0;
+	void **a = calloc(per, sizeof(void *));
+	void **b = calloc(per, sizeof(void *));
+	struct central *ct;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_le(per, HAK_MAX_BATCH);
+	ck_assert_uint_ge(half, 1);
+	ctor_calls = 0;
+	ck_assert_uint_eq(central_refill(c, a, per, HAK_OWNER_NONE), per);
+	ck_assert_uint_eq(ctor_calls, per);
+	ct = central_of(c, a[0]);
+	central_drain(c, a, half, HAK_OWNER_NONE);
+	central_shrink(c);	/* back to the span's free set */
+	ck_assert_uint_eq(ct->nr_spans, 1);
+	while (n < per)
+		n += central_refill(c, b + n, per - n, HAK_OWNER_NONE);
+	ck_assert_uint_eq(ct->nr_spans, 2);
+	ck_assert_uint_eq(ctor_calls, per + (per - half));
+	for (unsigned int i = 0; i < per; i++) {
+		uintptr_t p = (uintptr_t)b[i];
+
+		ck_assert_uint_eq(*(uint64_t *)b[i], 0xc0de);
+		ck_assert_uint_eq(*(uintptr_t *)(p + c->free_off), free_tag(p));
+		for (unsigned int j = 0; j < i; j++)
+			ck_assert_ptr_ne(b[i], b[j]);
+	}
+	central_drain(c, a + half, per - half, HAK_OWNER_NONE);
+	central_drain(c, b, per, HAK_OWNER_NONE);
+	central_shrink(c);
+	ck_assert_uint_eq(ct->inuse, 0);
+	ck_assert_uint_eq(ct->nr_spans, 0);
+	free(a);
+	free(b);
+	hak_cache_destroy(c);
+}
+END_TEST
+
 static Suite *central_suite(void)
 {
 	Suite *s = suite_create("central");
@@ -242,6 +417,9 @@ static Suite *central_suite(void)
 	tcase_add_test(tc, remote_drains_are_counted);
 	tcase_add_test(tc, overflow_goes_back_to_spans);
 	tcase_add_test(tc, double_drain_is_reported);
+	tcase_add_test(tc, interleaved_runs_go_back_to_their_spans);
+	tcase_add_test(tc, bad_pointer_inside_a_run_is_reported_alone);
+	tcase_add_test(tc, refill_constructs_only_carved_objects);
 	suite_add_tcase(s, tc);
 	return s;
 }
