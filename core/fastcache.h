@@ -82,17 +82,10 @@ extern __hidden __thread struct fc_region *tc_region
 extern __hidden struct fc_region fc_empty;
 extern __hidden struct rseq_ctx fast_rseq;
 /*
- * Where a checked free goes, one byte read on the free fast path instead
- * of three tests: FREE_TO_THREAD (the initial value: per-thread bins,
- * before and without rseq), FREE_TO_CPU (per-CPU mode on one node) or
- * FREE_TO_NODES (several nodes: objects of other nodes go home).
+ * 1 when a checked free can go straight to this CPU's bin: per-CPU mode
+ * on one node. One test (a compare with memory) on the per-CPU free path.
  */
-enum free_mode {
-	FREE_TO_THREAD,
-	FREE_TO_CPU,
-	FREE_TO_NODES,
-};
-extern __hidden uint8_t free_mode;
+extern __hidden uint8_t free_direct;
 /*
  * percpu_table.cpu[-2] and [-1] are the guard slots. From percpu_init()
  * on, they and every possible CPU's slot point to a region: its own, or

@@ -28,18 +28,20 @@ void free_multi_node(unsigned int id, void *p);
 static __always_inline void free_checked(unsigned long id, void *p,
 					 const uint16_t *owner)
 {
-	unsigned int mode = __atomic_load_n(&free_mode, __ATOMIC_RELAXED);
-
-	if (likely(mode == FREE_TO_CPU)) {
+	if (likely(free_direct)) {
 		if (likely(rseq_push_owned(&fast_rseq, cpu_regions, id, p,
 					   owner)))
 			return;
-	} else if (likely(mode == FREE_TO_THREAD)) {
-		if (likely(tc_push(id, p)))
-			return;
-	} else {
+	} else if (topology_multi()) {
 		/* Out of line: keeps the fast path in registers. */
 		free_multi_node(id, p);
+		return;
+	} else if (likely(tc_push(id, p))) {
+		/*
+		 * Neither per-CPU nor several nodes: the per-thread mode (or
+		 * the moment before percpu_init() sets free_direct, when
+		 * this thread's region is fc_empty and the push fails).
+		 */
 		return;
 	}
 	cache_free_slow(cache_by_id[id], p);

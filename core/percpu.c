@@ -45,7 +45,7 @@ enum { OWN_NONE, OWN_REGISTERED, OWN_DEAD };
 enum { PREP_READY, PREP_RETRY, PREP_FALLBACK, PREP_DIRECT };
 
 struct rseq_ctx fast_rseq;
-uint8_t free_mode = FREE_TO_THREAD;
+uint8_t free_direct;
 struct cpu_table percpu_table;
 
 static __thread struct rseq_abi own_area
@@ -205,20 +205,17 @@ static void choose_mode(void)
 }
 
 /*
- * Recomputes free_mode: when the fast-path mode is chosen and
+ * Recomputes free_direct: when the fast-path mode is chosen and
  * whenever the topology is published (a hook of topology.c). A free that
  * still sees the old value only puts an object of another node into this
  * CPU's cache for a while: no harm.
  */
 static void mode_update(void)
 {
-	uint8_t mode = FREE_TO_THREAD;
+	int direct = fast_rseq.on && !topology_multi();
 
-	if (topology_multi())
-		mode = FREE_TO_NODES;
-	else if (fast_rseq.on)
-		mode = FREE_TO_CPU;
-	__atomic_store_n(&free_mode, mode, __ATOMIC_RELAXED);
+	__atomic_store_n(&free_direct, (uint8_t)direct,
+			 __ATOMIC_RELAXED);
 }
 
 /*
@@ -623,7 +620,7 @@ int percpu_drain_all(void)
  *
  * Then tells the layers below what they need from it, through their
  * hooks: the topology where the rseq area is and when to recompute
- * free_mode, the SuperSlab pools whom to tell of a decay tick.
+ * free_direct, the SuperSlab pools whom to tell of a decay tick.
  */
 void percpu_init(void)
 {
