@@ -29,11 +29,24 @@ run() {
 # starved vCPUs are no hung tasks (kernel messages only, but slow to print)
 [ -w /proc/sys/kernel/hung_task_timeout_secs ] &&
 	echo 0 >/proc/sys/kernel/hung_task_timeout_secs
+# no automatic NUMA balancing (run-scale.sh asks on the command line too)
+[ -w /proc/sys/kernel/numa_balancing ] &&
+	echo 0 >/proc/sys/kernel/numa_balancing
 nodes=${HAKMEM_VM_NODES:-2}
 cpus=$((nodes * ${HAKMEM_VM_CPUS_PER_NODE:-1}))
+# Threads of param_test, xthread and cpuset: one per CPU up to 16. More
+# busy vCPUs than that on two host cores only add time: each thread
+# start, mapping and TLB shootdown waits for descheduled vCPUs (64
+# threads in a 32-vCPU VM: a tenth of param_test's allocator test took
+# 4 minutes). param_test's bouncing and cpuset's CPU-set changes still
+# move threads over all CPUs; numa_test placement keeps one thread per
+# CPU.
 threads=$cpus
-[ "$threads" -gt 64 ] && threads=64
+[ "$threads" -gt "${HAKMEM_SCALE_THREADS:-16}" ] &&
+	threads=${HAKMEM_SCALE_THREADS:-16}
 last=$((nodes - 1))
+echo "# $nodes nodes, $cpus CPUs, $threads threads;" \
+	"numa_balancing $(cat /proc/sys/kernel/numa_balancing 2>/dev/null)"
 
 case ${HAKMEM_SCALE_SET:-scale} in
 fullnode)

@@ -17,8 +17,11 @@
  * bouncing, signalled threads, no address handed out twice.
  *
  * Usage: param_test [-t threads] [-r repetitions] [-1 loops] [-2 loops]
- *                   [-3 loops]
+ *                   [-3 loops] [-A] [-S] [-B]
  * The -1/-2/-3 loop counts replace those of the "custom delays" test.
+ * -A runs the allocator test alone (the token tests are skipped), -S
+ * without its signal storm, -B without its CPU bouncing: to tell which
+ * makes a slow run slow.
  * Exit: 0 pass, 1 fail, 4 skip (no per-CPU mode in this process).
  */
 #include <pthread.h>
@@ -82,6 +85,7 @@ static int nthreads = 16;
 static long reps = 100000;
 static int ncpus;
 static int bounce, storm, batch, owned;
+static int alloc_only, alloc_storm = 1, alloc_bounce = 1;
 static uint16_t tok_owner[NTOK];	/* owned tests: the token's CPU */
 
 #define FOREIGN_ID	(TEST_ID + HAK_FOREIGN_BIN)
@@ -365,6 +369,26 @@ static void run_token_test(const char *name, int l1, int l2, int l3,
 		   atomic_load(&errors));
 }
 
+/*
+ * Progress of the allocator test, counted in operations (never in time):
+ * a TAP comment each time the threads together pass another tenth of
+ * their work, so that a slow run can be told from a stuck one.
+ */
+static _Atomic long alloc_ops, alloc_sig_ops0;
+
+static void alloc_progress(long n)
+{
+	long total = (long)nthreads * reps, step = total / 10;
+	long before = atomic_fetch_add(&alloc_ops, n);
+
+	if (step <= 0 || (before + n) / step == before / step)
+		return;
+	printf("# allocator: %ld of %ld malloc/free done, %d of %d threads finished, %ld signal handlers\n",
+	       before + n, total, atomic_load(&finished), nthreads,
+	       atomic_load(&sig_ops) - atomic_load(&alloc_sig_ops0));
+	fflush(stdout);
+}
+
 static void *alloc_worker(void *arg)
 {
 	unsigned int seed = (unsigned int)(intptr_t)arg;
@@ -381,9 +405,12 @@ static void *alloc_worker(void *arg)
 		held[k] = hak_malloc((size_t)(rand_r(&seed) % 512) + 1);
 		if (!held[k] || liveset_add(held[k]))
 			atomic_fetch_add(&errors, 1);
-		if ((i & 127) == 0)
+		if (alloc_bounce && (i & 127) == 0)
 			move_to_random_cpu(&seed);
+		if ((i & 63) == 63)
+			alloc_progress(64);
 	}
+	alloc_progress(reps & 63);
 	for (int k = 0; k < 64; k++) {
 		if (held[k] && liveset_del(held[k]))
 			atomic_fetch_add(&errors, 1);
@@ -400,13 +427,17 @@ static void run_alloc_test(void)
 	atomic_store(&errors, 0);
 	atomic_store(&stop, 0);
 	atomic_store(&finished, 0);
+	atomic_store(&alloc_sig_ops0, atomic_load(&sig_ops));
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&t[i], NULL, alloc_worker, (void *)(intptr_t)(i + 1));
-	pthread_create(&st, NULL, storm_thread, t);
-	join_all(t, &st, 1);
+	if (alloc_storm)
+		pthread_create(&st, NULL, storm_thread, t);
+	join_all(t, &st, alloc_storm);
 	tap_result(!atomic_load(&errors),
-		   "allocator: %d bouncing, signalled threads x %ld malloc/free: %ld errors",
-		   nthreads, reps, atomic_load(&errors));
+		   "allocator: %d%s%s threads x %ld malloc/free: %ld errors",
+		   nthreads, alloc_bounce ? " bouncing" : "",
+		   alloc_storm ? " signalled" : "", reps,
+		   atomic_load(&errors));
 }
 
 int main(int argc, char **argv)
@@ -415,8 +446,14 @@ int main(int argc, char **argv)
 	int custom[4] = { 0, 200, 100, 300 };
 	int opt;
 
-	while ((opt = getopt(argc, argv, "t:r:1:2:3:")) != -1) {
-		if (opt == 't')
+	while ((opt = getopt(argc, argv, "t:r:1:2:3:ASB")) != -1) {
+		if (opt == 'A')
+			alloc_only = 1;
+		else if (opt == 'S')
+			alloc_storm = 0;
+		else if (opt == 'B')
+			alloc_bounce = 0;
+		else if (opt == 't')
 			nthreads = atoi(optarg);
 		else if (opt == 'r')
 			reps = atol(optarg);
@@ -440,6 +477,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGUSR1, on_signal);
+	if (alloc_only) {
+		for (int i = 0; i < 12; i++)
+			tap_skip_test("tokens", "-A: the allocator test alone");
+		owned = 1;	/* the handlers do what they do after the tokens */
+		run_alloc_test();
+		return tap_exit();
+	}
 	run_token_test("tokens", 0, 0, 0, 0, 0, 0);
 	run_token_test("tokens, delays injected", 20, 50, 100, 0, 0, 0);
 	run_token_test("tokens, CPU bouncing", 5, 10, 20, 1, 0, 0);

@@ -186,11 +186,13 @@ static void test_handoff(void)
 		   atomic_load(&handed), nthreads);
 }
 
+/* @arg: 0, or 1 + the CPU to run on (the warm-up) */
 static void *churn_thread(void *arg)
 {
 	void *v[100];
 
-	(void)arg;
+	if (arg)
+		pin_to_cpu((int)(intptr_t)arg - 1);
 	for (int i = 0; i < 100; i++)
 		v[i] = hak_malloc((size_t)(i * 37 % 900) + 1);
 	for (int i = 0; i < 100; i++)
@@ -198,21 +200,39 @@ static void *churn_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Flat: the first short thread on a CPU the earlier tests did not use
+ * takes spans for that CPU's caches (and maybe its node pool's first
+ * SuperSlab): in VMs of 64 CPUs mapped grew by 8.25 MiB (8 x 8) and 15.4
+ * MiB (4 x 16) that way. So one short thread first runs on every CPU,
+ * then the 5000 are measured, with 8 MiB of slack and a SuperSlab more
+ * per node pool past the first. A leak of 4 KiB per thread still shows.
+ */
 static void test_thread_churn(void)
 {
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct hak_global_stats a, b;
+	uint64_t slack;
 	pthread_t t;
+	int nodes;
 
+	for (long c = 0; c < ncpus && c < CPU_SETSIZE; c++) {
+		pthread_create(&t, NULL, churn_thread, (void *)(intptr_t)(c + 1));
+		pthread_join(t, NULL);
+	}
 	hak_global_stats(&a);
+	nodes = a.numa_nodes > 1 ? a.numa_nodes : 1;
+	slack = (8ULL << 20) + (uint64_t)(nodes - 1) * (2ULL << 20);
 	for (int i = 0; i < 5000; i++) {
 		pthread_create(&t, NULL, churn_thread, NULL);
 		pthread_join(t, NULL);
 	}
 	hak_global_stats(&b);
-	tap_result(b.mapped_bytes <= a.mapped_bytes + (8 << 20),
-		   "5000 short threads: mapped %llu -> %llu bytes (flat)",
+	tap_result(b.mapped_bytes <= a.mapped_bytes + slack,
+		   "5000 short threads: mapped %llu -> %llu bytes (flat: at most %llu more)",
 		   (unsigned long long)a.mapped_bytes,
-		   (unsigned long long)b.mapped_bytes);
+		   (unsigned long long)b.mapped_bytes,
+		   (unsigned long long)slack);
 }
 
 static struct hak_cache *shared_cache;

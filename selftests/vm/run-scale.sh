@@ -23,7 +23,11 @@
 #
 # 64 vCPUs on two host cores starve the guest's own watchdogs: the soft
 # lockup detector and the RCU stall warnings are switched off (they only
-# print; the tests' results do not depend on time).
+# print; the tests' results do not depend on time). Automatic NUMA
+# balancing is switched off too: its scanner unmaps the test programs'
+# pages every second and its hinting faults and TLB shootdowns, at 32 or
+# more starved vCPUs, kept threads waiting on mmap_lock for minutes (and
+# it would move pages behind the placement test's back).
 #
 # Exit status: 0 all passed (skips allowed), 1 one failed, 4 all skipped.
 
@@ -151,7 +155,7 @@ for r in "${runs[@]}"; do
 	args=(--arch "$arch" --nodes "$nodes" --cpus-per-node "$cpn"
 	      --mem-per-node "$mem" --cache "$cache" --timeout "$timeout"
 	      --boot-timeout 120
-	      --append 'nowatchdog rcupdate.rcu_cpu_stall_suppress=1')
+	      --append 'nowatchdog rcupdate.rcu_cpu_stall_suppress=1 numa_balancing=disable')
 	[ "$nmem" = - ] || args+=(--node-mem "$nmem")
 	log=$builddir/$name.log
 	"$HERE/run-vm.sh" "${args[@]}" \
