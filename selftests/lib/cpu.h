@@ -23,6 +23,23 @@ static inline int pin_to_cpu(int cpu)
 }
 
 /*
+ * Fills @cpus with the first @n CPUs this process may run on, and -1
+ * where it has fewer.
+ */
+static inline void allowed_cpus(int *cpus, int n)
+{
+	cpu_set_t set;
+	int k = 0;
+
+	sched_getaffinity(0, sizeof(set), &set);
+	for (int c = 0; c < CPU_SETSIZE && k < n; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[k++] = c;
+	while (k < n)
+		cpus[k++] = -1;
+}
+
+/*
  * Why a test of two CPUs' caches cannot run here: one CPU online, or not
  * the per-CPU mode; NULL when it can.
  */

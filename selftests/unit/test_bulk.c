@@ -37,17 +37,6 @@ static void obj_ctor(void *p)
 /* The first two CPUs this process may run on (-1 when there is one). */
 static int cpus[2] = { -1, -1 };
 
-static void find_cpus(void)
-{
-	cpu_set_t set;
-	int k = 0;
-
-	sched_getaffinity(0, sizeof(set), &set);
-	for (int c = 0; c < CPU_SETSIZE && k < 2; c++)
-		if (CPU_ISSET(c, &set))
-			cpus[k++] = c;
-}
-
 static int cmp_ptr(const void *a, const void *b)
 {
 	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
@@ -241,31 +230,44 @@ static void do_free_bulk(void *arg)
 	hak_cache_free_bulk(b->c, b->n, b->v);
 }
 
+/*
+ * Frees @v[0..@n) in one hak_cache_free_bulk() with invalid frees
+ * reported and skipped (HAKMEM_ON_ERROR=warn), and checks that stderr
+ * names the call, @what and, unless NULL, @also.
+ */
+static void expect_bulk_report(struct hak_cache *c, void **v, size_t n,
+			       const char *what, const char *also)
+{
+	struct bad_free arg = { c, v, n };
+	char buf[1024];
+
+	option_values[OPT_ON_ERROR] = 1;
+	capture_stderr(do_free_bulk, &arg, buf, sizeof(buf));
+	option_values[OPT_ON_ERROR] = 0;
+	ck_assert_ptr_nonnull(strstr(buf, "hak_cache_free_bulk"));
+	ck_assert_ptr_nonnull(strstr(buf, what));
+	if (also)
+		ck_assert_ptr_nonnull(strstr(buf, also));
+}
+
 /* An object of another cache is named on stderr; the rest are freed. */
 START_TEST(free_bulk_reports_object_of_another_cache)
 {
 	struct hak_cache *c = hak_cache_create("bulkmine", 48, 0, 0, NULL);
 	struct hak_cache *o = hak_cache_create("bulkother", 48, 0, 0, NULL);
 	void *v[10], *stranger;
-	struct bad_free arg = { c, v, 10 };
-	char buf[1024];
 
 	ck_assert_ptr_nonnull(c);
 	ck_assert_ptr_nonnull(o);
-	option_values[OPT_ON_ERROR] = 1;	/* warn: report and go on */
 	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 9, v), 9);
 	stranger = hak_cache_alloc(o);
 	v[9] = v[4];
 	v[4] = stranger;
-	capture_stderr(do_free_bulk, &arg, buf, sizeof(buf));
-	ck_assert_ptr_nonnull(strstr(buf, "hak_cache_free_bulk"));
-	ck_assert_ptr_nonnull(strstr(buf, "another cache"));
-	ck_assert_ptr_nonnull(strstr(buf, "bulkother"));
+	expect_bulk_report(c, v, 10, "another cache", "bulkother");
 	/* the stranger is still allocated in its own cache: free it there */
 	hak_cache_free(o, stranger);
 	destroy_clean(c);
 	destroy_clean(o);
-	option_values[OPT_ON_ERROR] = 0;
 }
 END_TEST
 
@@ -278,19 +280,13 @@ START_TEST(free_bulk_reports_interior_pointer_in_a_run)
 {
 	struct hak_cache *c = hak_cache_create("bulkrun", 64, 0, 0, NULL);
 	void *v[9];
-	struct bad_free arg = { c, v, 9 };
-	char buf[1024];
 
 	ck_assert_ptr_nonnull(c);
-	option_values[OPT_ON_ERROR] = 1;
 	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 8, v), 8);
 	v[8] = v[4];
 	v[4] = (char *)v[3] + 8;
-	capture_stderr(do_free_bulk, &arg, buf, sizeof(buf));
-	ck_assert_ptr_nonnull(strstr(buf, "hak_cache_free_bulk"));
-	ck_assert_ptr_nonnull(strstr(buf, "interior pointer"));
+	expect_bulk_report(c, v, 9, "interior pointer", NULL);
 	destroy_clean(c);
-	option_values[OPT_ON_ERROR] = 0;
 }
 END_TEST
 
@@ -303,17 +299,12 @@ START_TEST(free_bulk_reports_double_free)
 {
 	struct hak_cache *c = hak_cache_create("bulkdouble", 32, 0, 0, NULL);
 	void *v[5];
-	struct bad_free arg = { c, v, 5 };
-	char buf[1024];
 
 	ck_assert_ptr_nonnull(c);
-	option_values[OPT_ON_ERROR] = 1;
 	ck_assert_uint_eq(hak_cache_alloc_bulk(c, 4, v), 4);
 	v[4] = v[1];
-	capture_stderr(do_free_bulk, &arg, buf, sizeof(buf));
-	ck_assert_ptr_nonnull(strstr(buf, "double free"));
+	expect_bulk_report(c, v, 5, "double free", NULL);
 	destroy_clean(c);
-	option_values[OPT_ON_ERROR] = 0;
 }
 END_TEST
 #endif
@@ -412,7 +403,7 @@ int main(int argc, char **argv)
 
 	(void)argc;
 
-	find_cpus();
+	allowed_cpus(cpus, 2);
 	rc = check_run(suite());
 	if (rc == EXIT_SUCCESS && !getenv("HAKMEM_RSEQ")) {
 		printf("test_bulk: again in the per-thread mode\n");

@@ -140,17 +140,6 @@ END_TEST
 /* The first two CPUs this process may run on (-1 when there is one). */
 static int cpus[2] = { -1, -1 };
 
-static void find_cpus(void)
-{
-	cpu_set_t set;
-	int k = 0;
-
-	sched_getaffinity(0, sizeof(set), &set);
-	for (int c = 0; c < CPU_SETSIZE && k < 2; c++)
-		if (CPU_ISSET(c, &set))
-			cpus[k++] = c;
-}
-
 /* One call_rcu() per full batch, none per object (one CPU's batch). */
 START_TEST(one_call_rcu_per_batch)
 {
@@ -486,7 +475,7 @@ static Suite *suite(void)
 int main(void)
 {
 #ifdef CONFIG_RCU
-	find_cpus();
+	allowed_cpus(cpus, 2);
 #endif
 	return check_run(suite());
 }
