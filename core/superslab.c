@@ -37,6 +37,15 @@
 #define SS_AGED_EMPTY	1U
 
 struct ss_pool ss_pools[HAK_NODE_SLOTS];
+
+/*
+ * One more span taken or released in @pool (under its lock); read
+ * without the lock by superslab_traffic(), hence the atomic store.
+ */
+static inline void traffic_inc(struct ss_pool *pool)
+{
+	__atomic_store_n(&pool->traffic, pool->traffic + 1, __ATOMIC_RELAXED);
+}
 /* called on each decay tick, under a pool lock: must not take locks */
 static void (*tick_hook)(void);
 /* SuperSlabs ever mapped, all pools: the first keeps small pages */
@@ -239,7 +248,7 @@ struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node)
 		idx = span_find(ss->free_bitmap, c->span_slabs);
 	}
 	span_take(pool, ss, (unsigned int)idx, c->span_slabs);
-	pool->traffic++;
+	traffic_inc(pool);
 	decay_locked(pool);
 	mutex_unlock(&pool->lock);
 	span_init(c, ss, (unsigned int)idx);
@@ -414,7 +423,7 @@ void superslab_release_span(struct superslab *ss, unsigned int head)
 	ss->free_bitmap |= mask;
 	ss->dirty_bitmap |= mask;
 	pool->dirty_bytes += (uint64_t)n * HAK_SLAB_SIZE;
-	pool->traffic++;
+	traffic_inc(pool);
 	if (ss->free_bitmap == SS_ALL_FREE) {
 		pool->nr_empty++;
 		unmap_empty_locked(pool, (uint32_t)option_get(OPT_SPARE_SS));
