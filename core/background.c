@@ -28,11 +28,9 @@
 #include <time.h>
 
 #include "background.h"
-#include "cache.h"
 #include "central.h"
 #include "compiler.h"
 #include "huge.h"
-#include "init.h"
 #include "percpu.h"
 #include "options.h"
 #include "os.h"
@@ -53,11 +51,7 @@ static int released;		/* this quiet spell's release is done */
 /* Everything free goes back: a quiet program's release (as hak_trim()). */
 static void quiet_release(void)
 {
-	cache_list_lock();
-	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
-		if (cache_by_id[id])
-			central_shrink(cache_by_id[id]);
-	cache_list_unlock();
+	central_shrink_all();
 	superslab_purge(1);
 	huge_trim();
 }

@@ -591,6 +591,25 @@ unsigned int central_shrink(struct hak_cache *c)
 }
 
 /**
+ * central_shrink_all() - central_shrink() for every cache
+ *
+ * Context: no central lock held; takes cache_list_mutex, so that a
+ * destroyed cache's id is not recycled under the loop.
+ * Return: the number of spans released.
+ */
+unsigned int central_shrink_all(void)
+{
+	unsigned int released = 0;
+
+	cache_list_lock();
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
+		if (cache_by_id[id])
+			released += central_shrink(cache_by_id[id]);
+	cache_list_unlock();
+	return released;
+}
+
+/**
  * centrals_lock_all() - take every central lock (before fork)
  *
  * Context: cache_list_mutex held (fork_prepare()).

@@ -87,6 +87,7 @@ unsigned int central_refill_node(struct hak_cache *c, unsigned int node,
 void central_drain(struct hak_cache *c, void **objs, unsigned int n,
 		   unsigned int owner);
 unsigned int central_shrink(struct hak_cache *c);
+unsigned int central_shrink_all(void);
 uint64_t central_parked(const struct central *ct);
 void centrals_lock_all(void);
 void centrals_unlock_all(void);

@@ -293,16 +293,11 @@ HAK_EXPORT size_t hak_malloc_usable_size(const void *ptr)
 
 HAK_EXPORT int hak_trim(void)
 {
-	int did = 0;
+	int did;
 
 	alloc_init();
 	fc_flush_reachable();
-	/* the list lock: a destroyed id is not recycled under our feet */
-	cache_list_lock();
-	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
-		if (cache_by_id[id] && central_shrink(cache_by_id[id]))
-			did = 1;
-	cache_list_unlock();
+	did = central_shrink_all() != 0;
 	did |= huge_trim();
 	return superslab_purge(1) || did;
 }
