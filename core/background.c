@@ -48,6 +48,15 @@ static pthread_mutex_t work_mutex = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t last_traffic;
 static int released;		/* this quiet spell's release is done */
 
+/* The decay steps of a pass other than the drain of idle CPUs' caches. */
+static void decay_work(void)
+{
+	/* pools: purge dirty free slabs, unmap idle huge-page SuperSlabs */
+	superslab_decay();
+	/* freed huge mappings: MADV_FREE, then unmapped (core/huge.c) */
+	huge_decay(os_now_ms());
+}
+
 /* Everything free goes back: a quiet program's release (as hak_trim()). */
 static void quiet_release(void)
 {
@@ -62,16 +71,19 @@ static uint64_t traffic_now(void)
 }
 
 /*
- * One pass of the thread: the drain of idle CPUs' caches, the decay work,
- * and the release when the program was quiet since the previous pass
- * (once per quiet spell).
+ * One pass of the thread: the decay work, one scan for idle CPUs' caches
+ * (which is also the scan a decay tick asks for: two scans moments apart
+ * would take every CPU for idle), and the release when the program was
+ * quiet since the previous pass (once per quiet spell).
  */
 static void background_pass(void)
 {
 	uint64_t traffic = traffic_now();
-	int active = percpu_scan_idle();
+	int active;
 
-	background_work();
+	decay_work();
+	/* every pass scans: also the scan a decay tick just asked for */
+	active = percpu_scan_idle();
 	pthread_mutex_lock(&work_mutex);
 	if (active || traffic != last_traffic) {
 		released = 0;
@@ -94,12 +106,9 @@ static void background_pass(void)
  */
 void background_work(void)
 {
-	/* pools: purge dirty free slabs, unmap idle huge-page SuperSlabs */
-	superslab_decay();
+	decay_work();
 	/* per-CPU caches that took no slow path for a whole tick */
 	percpu_drain_idle();
-	/* freed huge mappings: MADV_FREE, then unmapped (core/huge.c) */
-	huge_decay(os_now_ms());
 }
 
 /* Half a decay period, at least BG_MIN_SLEEP_MS, from now. */
