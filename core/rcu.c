@@ -267,8 +267,8 @@ static void sweep_old(uint64_t now)
 }
 
 /*
- * No batch could be had (no memory, or a thread past its exit): wait for
- * the grace period here, as kvfree_rcu() does when it cannot allocate.
+ * No batch could be had (no memory): wait for the grace period here, as
+ * kvfree_rcu() does when it cannot allocate.
  */
 static void defer_sync(void *p)
 {
