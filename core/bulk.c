@@ -266,7 +266,7 @@ static int run_open(struct bulk_run *run, const struct hak_cache *c,
 	run->ro = ro;
 	run->base = ro->base;
 	run->inv = ro->inv;
-	run->shift = ctz32_any(&ro->stride) & 63;
+	run->shift = slab_stride_shift(ro);
 	run->free_off = ro->free_off;
 	/* Only grows while the span lives: a stale copy errs to the slow path. */
 	run->carved = __atomic_load_n(&ro->carved, __ATOMIC_RELAXED);
@@ -301,12 +301,10 @@ static size_t run_scan(const struct bulk_run *run, void *const *objs, size_t i,
 
 	for (; i < n; i++) {
 		uintptr_t a = (uintptr_t)objs[i];
-		uint64_t x = (a - base) * inv;
 
 		if (unlikely(a >> HAK_SLAB_SHIFT != key))
 			break;
-		if (unlikely(((x >> shift) | (x << ((64 - shift) & 63))) >=
-			     carved))
+		if (unlikely(obj_div(a - base, inv, shift) >= carved))
 			break;
 #ifdef CONFIG_HARDENED
 		uintptr_t *tag = (uintptr_t *)(a + free_off);

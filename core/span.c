@@ -175,7 +175,7 @@ unsigned int span_free_run(const struct hak_cache *c, void *const *objs,
 	const uintptr_t base = ro->base;
 	const uint32_t cap = c->objs_per_span;
 	const uint64_t bytes = (uint64_t)cap * c->stride, inv = ro->inv;
-	const unsigned int sh = ctz32_any(&ro->stride) & 63;
+	const unsigned int sh = slab_stride_shift(ro);
 	_Atomic uint64_t *map = ss->free_map[ro->head];
 	struct slab_rw *rw = &ss->rw[ro->head];
 	uint64_t word = UINT64_MAX, w = 0, acc = 0;
@@ -188,12 +188,11 @@ unsigned int span_free_run(const struct hak_cache *c, void *const *objs,
 	}
 	/* the bits of one map word are gathered in acc, then stored once */
 	for (k = 0; k < n; k++) {
-		uint64_t off = (uintptr_t)objs[k] - base, x, i, bit;
+		uint64_t off = (uintptr_t)objs[k] - base, i, bit;
 
 		if (off >= bytes)	/* another span (or below this one) */
 			break;
-		x = off * inv;		/* slab_obj_div() */
-		i = (x >> sh) | (x << ((64 - sh) & 63));
+		i = obj_div(off, inv, sh);
 		if (unlikely(i >= cap))
 			break;
 		if (i >> 6 != word) {

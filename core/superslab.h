@@ -135,6 +135,23 @@ static inline unsigned int obj_owner(const void *p)
 	return __atomic_load_n(obj_owner_slot(p), __ATOMIC_RELAXED);
 }
 
+/* k of slab_obj_div(): the trailing zero bits of the slab's stride. */
+static inline unsigned int slab_stride_shift(const struct slab_ro *ro)
+{
+	return ctz32_any(&ro->stride) & 63;
+}
+
+/*
+ * slab_obj_div() with the slab's inverse and shift at hand: for loops
+ * over the objects of one slab that keep them in registers.
+ */
+static inline uint64_t obj_div(uint64_t off, uint64_t inv, unsigned int k)
+{
+	uint64_t x = off * inv;
+
+	return (x >> k) | (x << ((64 - k) & 63));
+}
+
 /**
  * slab_obj_div() - @off / stride if the stride divides @off, else huge
  * @ro: the read-only metadata of a slab (a free slab's is all zero: the
@@ -153,10 +170,7 @@ static inline unsigned int obj_owner(const void *p)
  */
 static inline uint64_t slab_obj_div(const struct slab_ro *ro, uint64_t off)
 {
-	uint64_t x = off * ro->inv;
-	unsigned int k = ctz32_any(&ro->stride) & 63;
-
-	return (x >> k) | (x << ((64 - k) & 63));
+	return obj_div(off, ro->inv, slab_stride_shift(ro));
 }
 
 /**
