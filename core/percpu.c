@@ -465,18 +465,6 @@ static unsigned int batch_size(const struct hak_cache *c, unsigned int owner,
 	return bin_batch(c, r, bin, dir, 1);
 }
 
-/* One object straight from the central pools (no region yet). */
-static void *direct_alloc(struct hak_cache *c)
-{
-	void *p;
-
-	if (!central_refill(c, &p, 1, HAK_OWNER_NONE)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return fc_claim(c, p);
-}
-
 /**
  * percpu_alloc_slow() - per-CPU mode: the bin was empty (or no region)
  * @c: the cache
@@ -496,7 +484,7 @@ void *percpu_alloc_slow(struct hak_cache *c)
 		case PREP_FALLBACK:
 			return tcache_alloc_slow(c);
 		case PREP_DIRECT:
-			return direct_alloc(c);
+			return tcache_alloc_direct(c);
 		case PREP_RETRY:
 			continue;
 		}

@@ -78,6 +78,26 @@ static void bin_drain(struct fc_region *r, struct fc_bin *b,
 }
 
 /**
+ * tcache_alloc_direct() - one object from the central pool, past any bin
+ * @c: the cache
+ *
+ * For a thread with no region (start-up, thread exit) or a bin with no
+ * room, and for the per-CPU mode's lazy start (core/percpu.c).
+ *
+ * Return: the object (claimed), or NULL with errno ENOMEM.
+ */
+void *tcache_alloc_direct(struct hak_cache *c)
+{
+	void *p;
+
+	if (!central_refill(c, &p, 1, HAK_OWNER_NONE)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return fc_claim(c, p);
+}
+
+/**
  * tcache_alloc_slow() - per-thread mode: the bin was empty
  * @c: the cache
  *
@@ -91,28 +111,23 @@ void *tcache_alloc_slow(struct hak_cache *c)
 {
 	struct fc_region *r = tcache_get();
 	struct fc_bin *b;
-	void *p;
 
 	if (!r)
-		goto direct;
+		return tcache_alloc_direct(c);
 	b = &r->bin[c->id];
 	if (b->current == b->begin) {
 		unsigned int n = bin_batch(c, r, c->id, FC_LAST_REFILL, 0);
 
 		if (!n)		/* a bin with no room */
-			goto direct;
+			return tcache_alloc_direct(c);
 		n = central_refill(c, &r->slots[b->begin], n, HAK_OWNER_NONE);
-		if (!n)
-			goto nomem;
+		if (!n) {
+			errno = ENOMEM;
+			return NULL;
+		}
 		b->current = (uint16_t)(b->begin + n);
 	}
 	return fc_claim(c, r->slots[--b->current]);
-direct:			/* one object, past the bin */
-	if (central_refill(c, &p, 1, HAK_OWNER_NONE))
-		return fc_claim(c, p);
-nomem:
-	errno = ENOMEM;
-	return NULL;
 }
 
 /**

@@ -8,6 +8,7 @@
 struct hak_cache;
 
 void tcache_init(void);
+void *tcache_alloc_direct(struct hak_cache *c);
 void *tcache_alloc_slow(struct hak_cache *c);
 void tcache_free_slow(struct hak_cache *c, void *p);
 void tcache_flush_current(void);
