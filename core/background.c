@@ -34,6 +34,7 @@
 #include "percpu.h"
 #include "options.h"
 #include "os.h"
+#include "rcu.h"
 #include "superslab.h"
 
 #define BG_MIN_SLEEP_MS	10
@@ -51,10 +52,15 @@ static int released;		/* this quiet spell's release is done */
 /* The decay steps of a pass other than the drain of idle CPUs' caches. */
 static void decay_work(void)
 {
+	uint64_t now;
+
 	/* pools: purge dirty free slabs, unmap idle huge-page SuperSlabs */
 	superslab_decay();
+	now = os_now_ms();
 	/* freed huge mappings: MADV_FREE, then unmapped (core/huge.c) */
-	huge_decay(os_now_ms());
+	huge_decay(now);
+	/* deferred frees: partial batches of CPUs that stopped deferring */
+	rcu_decay(now);
 }
 
 /* Everything free goes back: a quiet program's release (as hak_trim()). */

@@ -13,7 +13,9 @@
  * CPU finds it older than rcu_age_ms, when a deferred free on any CPU
  * finds that rcu_age_ms passed since the last sweep and it is older
  * (so an idle CPU's batch does not hold its objects for long while the
- * program defers frees elsewhere), and at hak_rcu_barrier(), which
+ * program defers frees elsewhere), by the same sweep from the background
+ * thread's passes (rcu_decay(): so also when the program stopped
+ * deferring), and at hak_rcu_barrier(), which
  * flushes every CPU's batch. Against per-thread batches: at most one
  * partial batch per CPU instead of one per thread that ever deferred a
  * free, and the threads of one CPU fill one batch (fewer, fuller
@@ -264,6 +266,23 @@ static void sweep_old(uint64_t now)
 	h = atomic_load_explicit(&holders, memory_order_acquire);
 	for (; h; h = h->next)
 		holder_flush_before(h, now - rcu_age_ms + 1);
+}
+
+/**
+ * rcu_decay() - the decay step of the deferred frees
+ * @now: os_now_ms()
+ *
+ * Sends every CPU's partial batch older than rcu_age_ms (at most once per
+ * rcu_age_ms, as a deferred free's sweep): a program that stopped
+ * deferring frees does not keep its last objects until the next barrier.
+ * Nothing when no free was ever deferred.
+ *
+ * Context: the background thread or a selftest; no allocator lock held.
+ */
+void rcu_decay(uint64_t now)
+{
+	if (atomic_load_explicit(&rcu_used, memory_order_relaxed))
+		sweep_old(now);
 }
 
 /*

@@ -23,6 +23,7 @@ extern __hidden _Atomic uint64_t rcu_batches_sent;
 int rcu_span_defer(struct slab_rw *rw);
 int rcu_cache_prepare(void);
 void rcu_cache_barrier(struct hak_cache *c);
+void rcu_decay(uint64_t now);
 #else
 static inline int rcu_span_defer(struct slab_rw *rw)
 {
@@ -38,6 +39,11 @@ static inline int rcu_cache_prepare(void)
 static inline void rcu_cache_barrier(struct hak_cache *c)
 {
 	(void)c;
+}
+
+static inline void rcu_decay(uint64_t now)
+{
+	(void)now;
 }
 #endif
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hakmem/hakmem.h"
+#include "../../core/background.h"
 #include "../../core/options.h"
 #include "../../core/report.h"
 #include "../lib/capture.h"
@@ -270,6 +271,33 @@ START_TEST(an_idle_cpus_batch_goes_with_a_later_free)
 }
 END_TEST
 
+/*
+ * A program that stops deferring frees: its partial batch goes with the
+ * next decay pass (the background thread's), not only at a barrier.
+ */
+START_TEST(a_decay_pass_sends_a_partial_batch)
+{
+	struct hak_cache *c = hak_cache_create("rcu-test", 64, 0, 0, NULL);
+	void *objs[3];
+	uint64_t before;
+
+	for (int i = 0; i < 3; i++)
+		objs[i] = hak_cache_alloc(c);
+	rcu_age_ms = 1UL << 40;
+	before = rcu_batches_sent;
+	for (int i = 0; i < 3; i++)
+		hak_cache_free_rcu(c, objs[i]);
+	background_work();		/* too young: it stays */
+	ck_assert_uint_eq(rcu_batches_sent - before, 0);
+	rcu_age_ms = 0;
+	background_work();
+	ck_assert_uint_eq(rcu_batches_sent - before, 1);
+	rcu_barrier();
+	ck_assert_uint_eq(active(c), 0);
+	hak_cache_destroy(c);
+}
+END_TEST
+
 /* hak_cache_destroy() right after deferred frees: nothing is reported. */
 START_TEST(destroy_waits_for_deferred_frees)
 {
@@ -442,6 +470,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, an_old_batch_goes_on_the_next_call);
 	tcase_add_test(tc, threads_of_one_cpu_share_a_batch);
 	tcase_add_test(tc, an_idle_cpus_batch_goes_with_a_later_free);
+	tcase_add_test(tc, a_decay_pass_sends_a_partial_batch);
 	tcase_add_test(tc, destroy_waits_for_deferred_frees);
 	tcase_add_test(tc, bad_pointers_are_reported_at_once);
 	tcase_add_test(tc, malloc_memory_small_and_huge);
