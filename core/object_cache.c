@@ -154,7 +154,16 @@ HAK_EXPORT void *hak_cache_alloc_node(struct hak_cache *cache, int node)
 
 HAK_EXPORT void hak_cache_free(struct hak_cache *cache, void *obj)
 {
-	free_fast(obj, cache->id);
+	unsigned int id = cache->id;
+
+	/*
+	 * Every cache hak_cache_create() hands out has an id above the size
+	 * classes, never 0: free_fast() then needs no version for "any
+	 * cache" (expect 0), which GCC would otherwise branch to.
+	 */
+	if (id < USER_FIRST)
+		__builtin_unreachable();
+	free_fast(obj, id);
 }
 
 HAK_EXPORT int hak_cache_shrink(struct hak_cache *cache)
