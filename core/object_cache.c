@@ -35,9 +35,16 @@ static struct hak_cache *descriptor_get(unsigned int id, uint32_t xfer_cap)
 	return c;
 }
 
+/*
+ * The transfer arrays of a new cache (its descriptor's, and each node's
+ * central) have room for as many objects as cache_setup() lets them
+ * hold (xfer_limit: at most 1024 objects and 512 KiB, as a size
+ * class's), so that a burst drained from bins grown to their room
+ * (bin_size.c) can wait there rather than in the spans.
+ */
 static int cache_install(struct hak_cache *tmp)
 {
-	uint32_t xfer_cap = 4U * FC_USER_CAP;
+	uint32_t xfer_cap = tmp->xfer_limit;
 	struct central *keep[HAK_NODE_SLOTS];
 	struct hak_cache *c;
 	unsigned int id;
