@@ -14,6 +14,8 @@
 
 struct fc_region fc_empty;
 
+_Static_assert(FC_GROW_BINS <= HAK_FOREIGN_BIN, "only own bins grow");
+
 /* taken around fork() by core/init.c */
 struct mutex_lock region_lock = HAK_LOCK_INIT;
 static struct fc_region *region_free;
@@ -89,8 +91,6 @@ void regions_layout(void)
 					   grow_room(cap) : cap);
 		used += bin_room[bin];
 	}
-	_Static_assert(FC_GROW_BINS <= HAK_FOREIGN_BIN,
-		       "only own bins grow");
 	HAK_BUG_ON(used > UINT16_MAX);	/* the bins' indices are 16 bits */
 	region_slots = used;
 }
@@ -224,11 +224,10 @@ void region_flush(struct fc_region *r)
 		struct fc_bin *b = &r->bin[bin];
 		struct hak_cache *c = bin_cache(bin);
 		unsigned int n = (unsigned int)(b->current - b->begin);
+		uint16_t base_end = (uint16_t)(b->begin + bin_base_cap(bin));
 
-		if (bin < FC_GROW_BINS &&
-		    (unsigned int)(b->end - b->begin) > bin_base_cap(bin))
-			__atomic_store_n(&b->end, (uint16_t)(b->begin +
-					 bin_base_cap(bin)), __ATOMIC_RELAXED);
+		if (bin < FC_GROW_BINS && b->end > base_end)	/* it grew */
+			__atomic_store_n(&b->end, base_end, __ATOMIC_RELAXED);
 		if (!n)		/* untouched: regions_set_cap() may read it */
 			continue;
 		if (c)
