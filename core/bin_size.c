@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * Adaptive bins. A kmalloc bin starts at its cache's fc_cap (two batches)
- * (object caches' bins and the foreign bins keep the capacity they were
- * laid out with)
  * and has room reserved to grow to FC_GROW_FACTOR times that, at most
- * FC_MAX_CAP objects (region.c).
+ * FC_MAX_CAP objects (region.c). So has the bin of each of the first
+ * FC_USER_GROW_IDS object caches (at most FC_USER_CAP objects to start
+ * with); the other object caches' bins and the foreign bins keep the
+ * capacity they were laid out with (the bins below FC_GROW_BINS grow).
  * A slow path (the bin ran empty, or full) grows the bin by one batch, as
  * long as the region's growth stays within HAKMEM_CACHE_GROW_KB; when it would
  * not, the region first gives back what cold bins (no slow path since the
@@ -103,7 +104,7 @@ static void shrink_cold(struct fc_region *r, unsigned int keep,
 	if (need != UINT32_MAX &&
 	    __atomic_load_n(&r->no_cold, __ATOMIC_RELAXED))
 		return;		/* scanned in vain this tick already */
-	for (unsigned int bin = 0; bin < HAK_NR_CLASSES; bin++) {
+	for (unsigned int bin = 0; bin < FC_GROW_BINS; bin++) {
 		const struct fc_bin *b = &r->bin[bin];
 
 		if ((uint64_t)__atomic_load_n(&r->grown, __ATOMIC_RELAXED) +
@@ -134,7 +135,7 @@ static void bins_rebalance(struct fc_region *r, int percpu)
 	__atomic_store_n(&r->epoch, epoch, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->no_cold, 0, __ATOMIC_RELAXED);
 	shrink_cold(r, FC_NR_BINS, UINT32_MAX, percpu);
-	for (unsigned int bin = 0; bin < HAK_NR_CLASSES; bin++) {
+	for (unsigned int bin = 0; bin < FC_GROW_BINS; bin++) {
 		struct fc_bin *b = &r->bin[bin];
 		uint16_t last = __atomic_load_n(&b->last_slow, __ATOMIC_RELAXED);
 
@@ -154,7 +155,7 @@ static int bin_grow(const struct hak_cache *c, struct fc_region *r,
 	unsigned int max = bin_max_cap(bin), want;
 	uint32_t bytes;
 
-	if (bin >= HAK_NR_CLASSES || cap >= max)	/* kmalloc bins only */
+	if (bin >= FC_GROW_BINS || cap >= max)	/* growable bins only */
 		return 0;
 	want = cap + c->batch < max ? cap + c->batch : max;
 	bytes = (want - cap) * c->stride;

@@ -35,9 +35,16 @@ static struct hak_cache *descriptor_get(unsigned int id, uint32_t xfer_cap)
 	return c;
 }
 
+/*
+ * The transfer arrays of a new cache (its descriptor's, and each node's
+ * central) have room for as many objects as cache_setup() lets them
+ * hold (xfer_limit: at most 1024 objects and 512 KiB, as a size
+ * class's), so that a burst drained from bins grown to their room
+ * (bin_size.c) can wait there rather than in the spans.
+ */
 static int cache_install(struct hak_cache *tmp)
 {
-	uint32_t xfer_cap = 4U * FC_USER_CAP;
+	uint32_t xfer_cap = tmp->xfer_limit;
 	struct central *keep[HAK_NODE_SLOTS];
 	struct hak_cache *c;
 	unsigned int id;
@@ -154,7 +161,16 @@ HAK_EXPORT void *hak_cache_alloc_node(struct hak_cache *cache, int node)
 
 HAK_EXPORT void hak_cache_free(struct hak_cache *cache, void *obj)
 {
-	free_fast(obj, cache->id);
+	unsigned int id = cache->id;
+
+	/*
+	 * Every cache hak_cache_create() hands out has an id above the size
+	 * classes, never 0: free_fast() then needs no version for "any
+	 * cache" (expect 0), which GCC would otherwise branch to.
+	 */
+	if (id < USER_FIRST)
+		__builtin_unreachable();
+	free_fast(obj, id);
 }
 
 HAK_EXPORT int hak_cache_shrink(struct hak_cache *cache)

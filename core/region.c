@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Fast-path cache regions: their layout (one bin per cache id, sized by
- * the cache's fc_cap, with room reserved for a kmalloc bin to grow: see
+ * the cache's fc_cap, with room reserved for a kmalloc bin, and the bin
+ * of one of the first FC_USER_GROW_IDS object caches, to grow: see
  * bin_size.c), allocation, recycling and flushing.
  */
 #include <string.h>
@@ -13,6 +14,8 @@
 
 struct fc_region fc_empty;
 
+_Static_assert(FC_GROW_BINS <= HAK_FOREIGN_BIN, "only own bins grow");
+
 /* taken around fork() by core/init.c */
 struct mutex_lock region_lock = HAK_LOCK_INIT;
 static struct fc_region *region_free;
@@ -21,7 +24,7 @@ static struct fc_bin bin_layout[FC_NR_BINS];	/* end: the base capacity */
 static uint16_t bin_room[FC_NR_BINS];		/* slots reserved per bin */
 static uint32_t region_slots;
 
-/* How far a kmalloc bin of base capacity @cap may grow (bin_size.c). */
+/* How far a growable bin of base capacity @cap may grow (bin_size.c). */
 static uint32_t grow_room(uint32_t cap)
 {
 	uint32_t max = cap * FC_GROW_FACTOR;
@@ -61,9 +64,10 @@ static uint32_t foreign_cap(unsigned int id, uint32_t cap)
  * set up on its first use): kmalloc bins get their class's fc_cap
  * (kmalloc_fc_cap()), their foreign bins as much within FC_FOREIGN_BYTES
  * (foreign_cap(): none from 6144 bytes up), every id above them
- * FC_USER_CAP and FC_USER_FOREIGN. A kmalloc cache's own bin has room
- * reserved to grow to FC_GROW_FACTOR times its base (at most
- * FC_MAX_CAP): untouched slots cost address space only.
+ * FC_USER_CAP and FC_USER_FOREIGN. A kmalloc cache's own bin, and that of
+ * the first FC_USER_GROW_IDS ids above them, has room reserved to grow to
+ * FC_GROW_FACTOR times its base (at most FC_MAX_CAP): untouched slots
+ * cost address space only.
  */
 void regions_layout(void)
 {
@@ -83,10 +87,11 @@ void regions_layout(void)
 		bin_layout[bin].begin = (uint16_t)used;
 		bin_layout[bin].current = (uint16_t)used;
 		bin_layout[bin].end = (uint16_t)(used + cap);
-		bin_room[bin] = (uint16_t)(bin < HAK_NR_CLASSES ?
+		bin_room[bin] = (uint16_t)(bin < FC_GROW_BINS ?
 					   grow_room(cap) : cap);
 		used += bin_room[bin];
 	}
+	HAK_BUG_ON(used > UINT16_MAX);	/* the bins' indices are 16 bits */
 	region_slots = used;
 }
 
@@ -102,14 +107,22 @@ unsigned int bin_base_cap(unsigned int bin)
 }
 
 /**
- * bin_max_cap() - the capacity a bin may grow to (its reserved slots)
+ * bin_max_cap() - the capacity a bin may grow to
  * @bin: bin index
  *
- * Return: the slots reserved for it.
+ * The slots reserved for it, or fewer where its base capacity is smaller
+ * than the one it was laid out with (an object cache of large objects,
+ * regions_set_cap()): FC_GROW_FACTOR times that base, as a kmalloc bin.
+ *
+ * Return: the capacity.
  */
 unsigned int bin_max_cap(unsigned int bin)
 {
-	return bin_room[bin];
+	uint32_t room = grow_room(bin_base_cap(bin));
+
+	if (bin >= FC_GROW_BINS || room > bin_room[bin])
+		return bin_room[bin];
+	return room;
 }
 
 /* Sets bin @bin's end to begin + @cap where the bin is empty (lock held). */
@@ -211,10 +224,10 @@ void region_flush(struct fc_region *r)
 		struct fc_bin *b = &r->bin[bin];
 		struct hak_cache *c = bin_cache(bin);
 		unsigned int n = (unsigned int)(b->current - b->begin);
+		uint16_t base_end = (uint16_t)(b->begin + bin_base_cap(bin));
 
-		if (bin < HAK_NR_CLASSES && b->end != bin_layout[bin].end)
-			__atomic_store_n(&b->end, bin_layout[bin].end,
-					 __ATOMIC_RELAXED);
+		if (bin < FC_GROW_BINS && b->end > base_end)	/* it grew */
+			__atomic_store_n(&b->end, base_end, __ATOMIC_RELAXED);
 		if (!n)		/* untouched: regions_set_cap() may read it */
 			continue;
 		if (c)

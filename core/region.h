@@ -18,6 +18,15 @@ extern __hidden struct mutex_lock region_lock;
 #define FC_GROW_FACTOR	16
 /* ... and to at most this many objects (a slow path moves HAK_MAX_BATCH). */
 #define FC_MAX_CAP	1024
+/*
+ * The first object caches' bins grow the same way: the ids of the first
+ * FC_USER_GROW_IDS caches made (hak_cache_create() takes the lowest free
+ * id) have room reserved for FC_GROW_FACTOR times FC_USER_CAP objects.
+ * Not every id: a region's slot indices are 16 bits wide. Bins below
+ * FC_GROW_BINS may grow, every other keeps its capacity.
+ */
+#define FC_USER_GROW_IDS	16
+#define FC_GROW_BINS	(HAK_KMALLOC_FIRST + HAK_NR_CLASSES + FC_USER_GROW_IDS)
 
 /*
  * The most bytes of objects one foreign bin holds (foreign_cap() in

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,7 +19,10 @@
 #include "../lib/check_main.h"
 #include "../lib/capture.h"
 #include "../lib/cpu.h"
+#include "../../core/bin_size.h"
+#include "../../core/central.h"
 #include "../../core/options.h"
+#include "../../core/region.h"
 
 struct obj {
 	uint64_t magic;
@@ -163,7 +167,8 @@ END_TEST
 
 /*
  * Active objects count the ones waiting in fast-path bins too: the last
- * refill's leftovers, up to a bin (64) on each CPU the thread ran on.
+ * refill's leftovers, up to a grown bin (FC_MAX_CAP) on each CPU the
+ * thread ran on.
  */
 START_TEST(shrink_releases_empty_slabs)
 {
@@ -177,7 +182,8 @@ START_TEST(shrink_releases_empty_slabs)
 		v[i] = hak_cache_alloc(c);
 	ck_assert(find_row("shrinkme", &row));
 	ck_assert_uint_ge(row.active_objs, N);
-	ck_assert_uint_le(row.active_objs, N + 64 * (ncpu > 0 ? ncpu : 1));
+	ck_assert_uint_le(row.active_objs,
+			  N + FC_MAX_CAP * (ncpu > 0 ? ncpu : 1));
 	ck_assert_uint_ge(row.slabs, N / row.objs_per_slab);
 	for (int i = 0; i < N; i++)
 		hak_cache_free(c, v[i]);
@@ -193,12 +199,15 @@ END_TEST
 
 /*
  * An allocation burst refills the whole bin after its first batch, and a
- * free burst drains the whole bin (bin_batch()): about half the trips to
- * the central pool that one batch at a time would take (6400 objects of
- * 64 bytes: 200 trips each way with the default batch of 32). The thread
- * stays on one CPU, so one bin sees the whole burst. The bounds assume
- * the default HAKMEM_REFILL of 32; HAKMEM_POISON=1 gives every bin room
- * for nothing (each operation is a trip): both skip the test.
+ * free burst drains the whole bin (bin_batch()), and the bin grows by a
+ * batch on each trip (one of the first object caches: bin_size.c): fewer
+ * than half the trips to the central pool that whole bins of the base 64
+ * would take (6400 objects of 64 bytes: 100 trips each way), and no
+ * fewer than trips of HAK_MAX_BATCH (256) each would take, past what a
+ * bin grown to its room (1024) holds. The thread stays on one CPU, so one
+ * bin sees the whole burst. The bounds assume the default HAKMEM_REFILL
+ * of 32; HAKMEM_POISON=1 gives every bin room for nothing (each operation
+ * is a trip): both skip the test.
  */
 START_TEST(bursts_move_whole_bins)
 {
@@ -218,13 +227,14 @@ START_TEST(bursts_move_whole_bins)
 	for (int i = 0; i < N; i++)
 		ck_assert_ptr_nonnull(v[i] = hak_cache_alloc(c));
 	ck_assert(find_row("burst", &row));
-	ck_assert_uint_ge(row.refills, N / (2 * BATCH));
-	ck_assert_uint_le(row.refills, N / BATCH * 6 / 10);
+	ck_assert_uint_lt(c->id, FC_GROW_BINS);
+	ck_assert_uint_ge(row.refills, N / HAK_MAX_BATCH);
+	ck_assert_uint_le(row.refills, N / (4 * BATCH));
 	for (int i = 0; i < N; i++)
 		hak_cache_free(c, v[i]);
 	ck_assert(find_row("burst", &row));
-	ck_assert_uint_ge(row.drains, N / (2 * BATCH) - 2);
-	ck_assert_uint_le(row.drains, N / BATCH * 6 / 10);
+	ck_assert_uint_ge(row.drains, (N - FC_MAX_CAP) / HAK_MAX_BATCH);
+	ck_assert_uint_le(row.drains, N / (4 * BATCH));
 	free(v);
 	hak_cache_destroy(c);
 	sched_setaffinity(0, sizeof(all), &all);
@@ -268,6 +278,106 @@ START_TEST(long_bursts_grow_the_bin)
 	ck_assert_uint_le(after.drains - before.drains, 4 * BURSTS);
 	ck_assert_uint_eq(after.active_objs, before.active_objs);
 	free(v);
+	sched_setaffinity(0, sizeof(all), &all);
+}
+END_TEST
+
+/* The region the calling (pinned) thread's fast paths use. */
+static struct fc_region *my_region(void)
+{
+	if (fast_rseq.on)
+		return cpu_regions[sched_getcpu()];
+	return tc_region;
+}
+
+static unsigned int bin_cap(const struct fc_bin *b)
+{
+	return (unsigned int)(b->end - b->begin);
+}
+
+/*
+ * An object cache's bin grows under bursts like a size class's (one of
+ * the first FC_USER_GROW_IDS caches): once warm, a burst of 1600 objects
+ * of 240 bytes takes at most four refills and four drains (a bin of the
+ * base 64 would take 25 of each), and the bin is past its base. Idle for
+ * a whole decay tick (bins_tick(), while other bins of the region take
+ * slow paths), it shrinks back to what it holds, and to its base when it
+ * holds less. Every object comes back: the active count is the same
+ * before and after the bursts, and the live count (active, less what the
+ * bins hold) before and after the shrink. Run in the per-CPU mode where rseq works (pinned, so one bin
+ * sees every burst), and again in the per-thread mode (main()); skipped
+ * with a non-default batch, budget or poisoning, and with the per-CPU
+ * mode indexed by mm_cid (the test finds its region by CPU number).
+ */
+START_TEST(object_cache_bins_grow_and_shrink)
+{
+	enum { N = 1600, WARM = 20, BURSTS = 10, HOLD = 100 };
+	struct hak_slabinfo before, after, row;
+	struct hak_cache *c;
+	struct fc_region *r;
+	struct fc_bin *b;
+	unsigned int base, grown, held, taken;
+	uint64_t live;
+	void *other[HOLD];
+	cpu_set_t all;
+	void **v;
+
+	if (option_values[OPT_POISON] || option_values[OPT_REFILL] != 32 ||
+	    option_values[OPT_CACHE_GROW_KB] < 512 ||
+	    (fast_rseq.on && option_values[OPT_CPU_ID]))
+		return;
+	c = hak_cache_create("grow-shrink", 240, 0, 0, NULL);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_lt(c->id, FC_GROW_BINS);
+	v = malloc(N * sizeof(*v));
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(all), &all), 0);
+	ck_assert_int_eq(pin_to_cpu(sched_getcpu()), 0);
+	for (int k = 0; k < WARM + BURSTS; k++) {
+		if (k == WARM)
+			ck_assert(find_row("grow-shrink", &before));
+		for (int i = 0; i < N; i++)
+			ck_assert_ptr_nonnull(v[i] = hak_cache_alloc(c));
+		for (int i = 0; i < N; i++)
+			hak_cache_free(c, v[i]);
+	}
+	ck_assert(find_row("grow-shrink", &after));
+	ck_assert_uint_le(after.refills - before.refills, 4 * BURSTS);
+	ck_assert_uint_le(after.drains - before.drains, 4 * BURSTS);
+	ck_assert_uint_eq(after.active_objs, before.active_objs);
+	live = after.active_objs - regions_count_cached(c->id);
+	ck_assert_uint_eq(live, 0);
+	r = my_region();
+	b = &r->bin[c->id];
+	base = bin_base_cap(c->id);
+	grown = bin_cap(b);
+	ck_assert_uint_gt(grown, base > HOLD ? base : HOLD);
+	ck_assert_uint_le(grown, bin_max_cap(c->id));
+	/* all but HOLD leave the bin, with no slow path from here on */
+	held = (unsigned int)(b->current - b->begin);
+	taken = held > HOLD ? held - HOLD : 0;
+	for (unsigned int i = 0; i < taken; i++)
+		ck_assert_ptr_nonnull(v[i] = hak_cache_alloc(c));
+	held -= taken;
+	ck_assert_uint_eq(b->current - b->begin, held);
+	for (int tick = 0; tick < 2; tick++) {
+		bins_tick();
+		/* another bin's slow paths: the region's rebalance */
+		for (int i = 0; i < HOLD; i++)
+			ck_assert_ptr_nonnull(other[i] = hak_malloc(5000));
+		for (int i = 0; i < HOLD; i++)
+			hak_free(other[i]);
+	}
+	ck_assert_uint_eq(b->current - b->begin, held);
+	ck_assert_uint_eq(bin_cap(b), (held > base ? held : base));
+	for (unsigned int i = 0; i < taken; i++)
+		hak_cache_free(c, v[i]);
+	/* what the bins hold is no longer the same: what is live is */
+	ck_assert(find_row("grow-shrink", &row));
+	ck_assert_uint_eq(row.active_objs - regions_count_cached(c->id),
+			  live);
+	free(v);
+	hak_cache_destroy(c);
 	sched_setaffinity(0, sizeof(all), &all);
 }
 END_TEST
@@ -395,11 +505,22 @@ static Suite *suite(void)
 	tcase_add_test(tc, hak_free_of_cache_object);
 	tcase_add_test(tc, stats_print_shows_the_table);
 	tcase_add_test(tc, long_bursts_grow_the_bin);
+	tcase_add_test(tc, object_cache_bins_grow_and_shrink);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	return check_run(suite());
+	static const char *const per_thread[] = { "HAKMEM_RSEQ=0", NULL };
+	int rc;
+
+	(void)argc;
+	rc = check_run(suite());
+	if (rc == EXIT_SUCCESS && !getenv("HAKMEM_RSEQ")) {
+		printf("test_cache: again in the per-thread mode\n");
+		fflush(stdout);
+		check_reexec_with(argv, per_thread);
+	}
+	return rc;
 }
