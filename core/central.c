@@ -21,6 +21,10 @@
  *                                  array, the stashes, cur[], the partial
  *                                  list and every span's slab_rw and free
  *                                  map, and the central's counters
+ *   ss_pool->grow_lock  superslab.c  one per node: one SuperSlab
+ *                                  mapped at a time by superslab_grow(),
+ *                                  which holds no central lock; not
+ *                                  taken by fork() (the child resets it)
  *   ss_pool->lock       superslab.c  one per node: the SuperSlabs' free,
  *                                  dirty and aged bitmaps, the avail list,
  *                                  the pool's counters; pool locks are
@@ -188,6 +192,36 @@ static void span_adopt(struct central *ct, struct slab_rw *rw,
 		cs->cur = rw;
 }
 
+/* A refill's use of superslab_grow() (refill_node()). */
+enum { GROW_MAY, GROW_NEEDED, GROW_DONE, GROW_FAILED };
+
+/*
+ * A new span from the pool, under the central lock. A refill that finds
+ * the pool without room the first time asks for a SuperSlab to be mapped
+ * with the lock dropped (*@grow = GROW_NEEDED, NULL): the mapping and its
+ * first touch (with huge pages: 2 MiB faulted in, perhaps compacted for)
+ * take long, and every other refill and drain of this cache on this node
+ * would wait for them. After that, as before: mapped under the lock if
+ * the room went to another cache meanwhile; none if the mapping failed.
+ */
+static struct slab_rw *span_new(struct hak_cache *c, struct central *ct,
+				int *grow)
+{
+	struct slab_rw *rw;
+
+	switch (*grow) {
+	case GROW_MAY:
+		rw = superslab_take(c, ct->node);
+		if (!rw)
+			*grow = GROW_NEEDED;
+		return rw;
+	case GROW_DONE:
+		return superslab_refill(c, ct->node);
+	default:
+		return NULL;	/* ENOMEM: errno set by superslab_grow() */
+	}
+}
+
 /*
  * The span to refill from, under the central lock. Each CPU (owner) has
  * its spans, as SLUB has per-CPU slabs: a CPU's objects come from its own
@@ -199,7 +233,7 @@ static void span_adopt(struct central *ct, struct slab_rw *rw,
  * Per-thread mode (HAK_OWNER_NONE): the head of the partial list.
  */
 static struct slab_rw *span_for(struct hak_cache *c, struct central *ct,
-				unsigned int owner)
+				unsigned int owner, int *grow)
 {
 	struct slab_rw *rw;
 
@@ -214,11 +248,13 @@ static struct slab_rw *span_for(struct hak_cache *c, struct central *ct,
 		rw = partial_pick(c, ct, owner);
 	}
 	if (!rw) {
-		rw = superslab_refill(c, ct->node);
+		rw = span_new(c, ct, grow);
 		if (rw) {
 			ct->nr_spans++;
 			ct->ss_refills++;
 			partial_add(ct, rw);
+		} else if (*grow == GROW_NEEDED) {
+			return NULL;
 		} else {
 			rw = ct->partial;
 		}
@@ -235,18 +271,19 @@ static void run_ctor(struct hak_cache *c, void **objs, unsigned int n)
 }
 
 /*
- * Takes objects from the partial spans (taking new spans as needed).
- * Objects carved fresh are moved to the front of @out and counted in
- * *@fresh, so their constructor can run after the lock is dropped.
+ * Takes objects from the partial spans (taking new spans as needed) into
+ * @out[@n..@want); returns the new count, short when *@grow asks for a
+ * SuperSlab (span_new()). Objects carved fresh are moved to the front of
+ * @out and counted in *@fresh, so their constructor can run after the
+ * lock is dropped.
  */
 static unsigned int refill_from_spans(struct hak_cache *c, struct central *ct,
-				      void **out, unsigned int want,
-				      unsigned int owner, unsigned int *fresh)
+				      void **out, unsigned int n,
+				      unsigned int want, unsigned int owner,
+				      unsigned int *fresh, int *grow)
 {
-	unsigned int n = 0;
-
 	while (n < want) {
-		struct slab_rw *rw = span_for(c, ct, owner);
+		struct slab_rw *rw = span_for(c, ct, owner, grow);
 		unsigned int got, carved;
 
 		if (!rw)
@@ -284,12 +321,43 @@ static unsigned int refill_from_spans(struct hak_cache *c, struct central *ct,
 	return n;
 }
 
+/*
+ * Takes up to @want objects from the top of @ct's transfer array for
+ * @owner: in the per-CPU mode only while none of them waits for another
+ * CPU (central_cpu_waits()), so that a CPU is never handed the objects
+ * another CPU's drain left there: it would free them back through its
+ * foreign bin, one by one, and two CPUs that take turns to allocate and
+ * free would pass most of their objects round that loop.
+ */
+static unsigned int xfer_take(struct central *ct, void **out,
+			      unsigned int want, unsigned int owner)
+{
+	unsigned int x = want < ct->xfer_count ? want : ct->xfer_count;
+
+	if (owner != HAK_OWNER_NONE) {
+		void *const *top = ct->xfer + ct->xfer_count;
+		unsigned int k;
+
+		for (k = 0; k < x; k++) {
+			unsigned int o = obj_owner(*(top - 1 - k));
+
+			if (o != owner && central_cpu_waits(ct, o))
+				break;
+		}
+		x = k;
+	}
+	ct->xfer_count -= x;
+	memcpy(out, ct->xfer + ct->xfer_count, x * sizeof(void *));
+	return x;
+}
+
 static unsigned int refill_node(struct hak_cache *c, unsigned int node,
 				void **out, unsigned int want,
 				unsigned int owner, int cross)
 {
 	struct central *ct = central_get(c, node);
 	unsigned int n, take, fresh = 0;
+	int grow = GROW_MAY;
 
 	if (!ct)
 		return 0;
@@ -297,19 +365,18 @@ static unsigned int refill_node(struct hak_cache *c, unsigned int node,
 	ct->refills++;
 	ct->cross_refills += (uint64_t)cross;
 	take = stash_take(ct, owner, out, want);
-	if (take < want) {
-		unsigned int x = want - take < ct->xfer_count ?
-				 want - take : ct->xfer_count;
-
-		ct->xfer_count -= x;
-		memcpy(out + take, ct->xfer + ct->xfer_count,
-		       x * sizeof(void *));
-		take += x;
+	if (take < want)
+		take += xfer_take(ct, out + take, want - take, owner);
+	n = take + refill_from_spans(c, ct, out + take, 0, want - take,
+				     owner, &fresh, &grow);
+	if (unlikely(grow == GROW_NEEDED)) {
+		mutex_unlock(&ct->lock);
+		grow = superslab_grow(c, node) ? GROW_FAILED : GROW_DONE;
+		mutex_lock(&ct->lock);
+		n = take + refill_from_spans(c, ct, out + take, n - take,
+					     want - take, owner, &fresh,
+					     &grow);
 	}
-	n = take;
-	if (n < want)
-		n += refill_from_spans(c, ct, out + n, want - n, owner,
-				       &fresh);
 	HAK_BUG_ON(n > want || take + fresh > n);
 	mutex_unlock(&ct->lock);
 
@@ -337,7 +404,8 @@ static unsigned int refill_node(struct hak_cache *c, unsigned int node,
  *
  * From the central of the caller's node; only when that node cannot map
  * memory, from the nearest nodes by distance. The stash of @owner first,
- * then the transfer array, then a span @owner holds already, then any
+ * then the top of the transfer array (for a CPU, while no object there
+ * waits for another CPU), then a span @owner holds already, then any
  * span (which becomes its). Objects come back in their cached state:
  * tagged free, constructed.
  *

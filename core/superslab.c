@@ -106,7 +106,12 @@ static void avail_del(struct ss_pool *pool, struct superslab *ss)
 	ss->next = ss->prev = NULL;
 }
 
-static struct superslab *superslab_new(struct ss_pool *pool, unsigned int node)
+/*
+ * Maps a SuperSlab for @node and writes its header (the first touch: with
+ * huge pages the fault of the whole 2 MiB, compaction included). Needs no
+ * lock; superslab_add() publishes it.
+ */
+static struct superslab *superslab_map(unsigned int node)
 {
 	struct superslab *ss = os_map_aligned(HAK_SS_SIZE, HAK_SS_SIZE);
 
@@ -120,12 +125,26 @@ static struct superslab *superslab_new(struct ss_pool *pool, unsigned int node)
 	ss->kind = SS_KIND_SLABS;
 	ss->node = node;
 	ss->free_bitmap = SS_ALL_FREE;
-	topology_placed(ss, node);	/* the header page is present now */
+	return ss;
+}
+
+/* Adds a SuperSlab from superslab_map() to @pool, under its lock. */
+static void superslab_add(struct ss_pool *pool, struct superslab *ss)
+{
+	topology_placed(ss, ss->node);	/* the header page is present now */
 	registry_add(ss);
 	pool->nr_superslabs++;
 	pool->mapped_total++;
 	pool->nr_empty++;
 	avail_add(pool, ss);
+}
+
+static struct superslab *superslab_new(struct ss_pool *pool, unsigned int node)
+{
+	struct superslab *ss = superslab_map(node);
+
+	if (ss)
+		superslab_add(pool, ss);
 	return ss;
 }
 
@@ -209,6 +228,40 @@ static void span_take(struct ss_pool *pool, struct superslab *ss,
 
 static void decay_locked(struct ss_pool *pool);
 
+/*
+ * A SuperSlab of @pool with a run of @n free slabs, dirty ones first (their
+ * pages need no fault); *@idx: the run's first slab. NULL if none.
+ */
+static struct superslab *pool_find(const struct ss_pool *pool, unsigned int n,
+				   int *idx)
+{
+	struct superslab *ss;
+
+	for (ss = pool->avail; ss; ss = ss->next) {
+		*idx = span_find(ss->free_bitmap & ss->dirty_bitmap, n);
+		if (*idx >= 0)
+			return ss;
+	}
+	for (ss = pool->avail; ss; ss = ss->next) {
+		*idx = span_find(ss->free_bitmap, n);
+		if (*idx >= 0)
+			return ss;
+	}
+	return NULL;
+}
+
+/* Takes the span at @idx of @ss for @c; drops @pool's lock. */
+static struct slab_rw *span_hand_out(struct hak_cache *c, struct ss_pool *pool,
+				     struct superslab *ss, unsigned int idx)
+{
+	span_take(pool, ss, idx, c->span_slabs);
+	traffic_inc(pool);
+	decay_locked(pool);
+	mutex_unlock(&pool->lock);
+	span_init(c, ss, idx);
+	return &ss->rw[idx];
+}
+
 /**
  * superslab_refill() - take a free span for a cache
  * @c: the cache; its span_slabs says how many slabs
@@ -228,17 +281,7 @@ struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node)
 	int idx = -1;
 
 	mutex_lock(&pool->lock);
-	/* a run of dirty free slabs first: their pages need no fault */
-	for (ss = pool->avail; ss; ss = ss->next) {
-		idx = span_find(ss->free_bitmap & ss->dirty_bitmap, c->span_slabs);
-		if (idx >= 0)
-			break;
-	}
-	for (ss = ss ? ss : pool->avail; ss && idx < 0; ss = ss->next) {
-		idx = span_find(ss->free_bitmap, c->span_slabs);
-		if (idx >= 0)
-			break;
-	}
+	ss = pool_find(pool, c->span_slabs, &idx);
 	if (!ss) {
 		ss = superslab_new(pool, node);
 		if (!ss) {
@@ -247,12 +290,70 @@ struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node)
 		}
 		idx = span_find(ss->free_bitmap, c->span_slabs);
 	}
-	span_take(pool, ss, (unsigned int)idx, c->span_slabs);
-	traffic_inc(pool);
-	decay_locked(pool);
+	return span_hand_out(c, pool, ss, (unsigned int)idx);
+}
+
+/**
+ * superslab_take() - superslab_refill() without mapping
+ * @c: the cache
+ * @node: the pool
+ *
+ * Context: as superslab_refill().
+ * Return: the span's head metadata, or NULL when no SuperSlab of the pool
+ * has a free run for @c (superslab_grow() maps one).
+ */
+struct slab_rw *superslab_take(struct hak_cache *c, unsigned int node)
+{
+	struct ss_pool *pool = &ss_pools[node];
+	struct superslab *ss;
+	int idx;
+
+	mutex_lock(&pool->lock);
+	ss = pool_find(pool, c->span_slabs, &idx);
+	if (!ss) {
+		mutex_unlock(&pool->lock);
+		return NULL;
+	}
+	return span_hand_out(c, pool, ss, (unsigned int)idx);
+}
+
+/**
+ * superslab_grow() - map a SuperSlab into a pool that has no room for a
+ * span of a cache
+ * @c: the cache
+ * @node: the pool
+ *
+ * The mapping and its first touch (with huge pages: the fault of 2 MiB,
+ * and perhaps compaction to find them) run under no lock, so that the
+ * other threads' refills and releases do not wait for them. One thread
+ * of a pool grows it at a time (grow_lock); one that waited finds the
+ * room the other made and maps nothing.
+ *
+ * Context: no central or pool lock held.
+ * Return: 0 when the pool has room for a span of @c, -1 with errno ENOMEM.
+ */
+int superslab_grow(struct hak_cache *c, unsigned int node)
+{
+	struct ss_pool *pool = &ss_pools[node];
+	struct superslab *ss;
+	int idx, ret = 0;
+
+	mutex_lock(&pool->grow_lock);
+	mutex_lock(&pool->lock);
+	ss = pool_find(pool, c->span_slabs, &idx);
 	mutex_unlock(&pool->lock);
-	span_init(c, ss, (unsigned int)idx);
-	return &ss->rw[idx];
+	if (!ss) {
+		ss = superslab_map(node);
+		if (ss) {
+			mutex_lock(&pool->lock);
+			superslab_add(pool, ss);
+			mutex_unlock(&pool->lock);
+		} else {
+			ret = -1;
+		}
+	}
+	mutex_unlock(&pool->grow_lock);
+	return ret;
 }
 
 /* Purges the slabs of @ss in @mask (dirty free slabs). */
@@ -553,6 +654,9 @@ void superslab_pool_unlock_all(void)
  */
 void superslab_pool_reinit(void)
 {
-	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++)
+	for (unsigned int n = 0; n < HAK_NODE_SLOTS; n++) {
 		mutex_init(&ss_pools[n].lock);
+		/* a grower of the parent: its SuperSlab is lost, not its pool */
+		mutex_init(&ss_pools[n].grow_lock);
+	}
 }

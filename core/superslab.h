@@ -206,6 +206,7 @@ struct hak_cache;
 
 struct ss_pool {
 	struct mutex_lock lock;
+	struct mutex_lock grow_lock;	/* one superslab_grow() at a time */
 	struct superslab *avail;	/* SuperSlabs with a free slab */
 	uint32_t nr_empty;		/* SuperSlabs with every slab free */
 	uint64_t nr_superslabs;
@@ -221,6 +222,8 @@ extern __hidden struct ss_pool ss_pools[];
 
 void superslab_set_tick_hook(void (*fn)(void));
 struct slab_rw *superslab_refill(struct hak_cache *c, unsigned int node);
+struct slab_rw *superslab_take(struct hak_cache *c, unsigned int node);
+int superslab_grow(struct hak_cache *c, unsigned int node);
 void superslab_release_span(struct superslab *ss, unsigned int head);
 int superslab_purge(int unmap_empty);
 int superslab_decay(void);

@@ -166,7 +166,7 @@ static int same_span(const void *p, const void *q)
 START_TEST(cpus_refill_from_own_spans)
 {
 	struct hak_cache *c = hak_cache_create("owners", 48, 0, 0, NULL);
-	void *a[16], *b[16], *x[16];
+	void *a[16], *b[16], *x[16], *y[16];
 	unsigned int i, n;
 
 	ck_assert_uint_eq(central_refill(c, a, 16, 0), 16);
@@ -191,13 +191,23 @@ START_TEST(cpus_refill_from_own_spans)
 	for (i = 0; i < n; i++)
 		ck_assert(in_set(x[i], a, 16));
 
-	/* objects handed over (drained on CPU 1) are for any CPU */
+	/*
+	 * CPU 0's objects handed over (drained on CPU 1, into the transfer
+	 * array) still wait for CPU 0: CPU 7 takes a span of its own
+	 */
 	central_drain(c, x, n, 1);
-	n = central_refill(c, x, 16, 7);
+	n = central_refill(c, y, 16, 7);
+	ck_assert_uint_eq(n, 16);
+	for (i = 0; i < n; i++) {
+		ck_assert(!in_set(y[i], a, 16));
+		ck_assert(!in_set(y[i], b, 16));
+	}
+	n = central_refill(c, x, 16, 0);
 	ck_assert_uint_eq(n, 16);
 	for (i = 0; i < n; i++)
 		ck_assert(in_set(x[i], a, 16));
 
+	central_drain(c, y, n, HAK_OWNER_NONE);
 	central_drain(c, x, n, HAK_OWNER_NONE);
 	central_drain(c, b, 16, HAK_OWNER_NONE);
 	ck_assert_uint_eq(hak_cache_shrink(c) >= 0, 1);
@@ -256,6 +266,60 @@ static uint64_t num_objs(const char *name)
 			return rows[i].num_objs;
 	return UINT64_MAX;
 }
+
+/* SuperSlabs mapped since start. */
+static uint64_t mapped_ever(void)
+{
+	struct hak_global_stats st;
+
+	hak_global_stats(&st);
+	return st.superslabs_mapped;
+}
+
+/*
+ * superslab_take() never maps: it takes free runs until the pool has none.
+ * superslab_grow() then maps one SuperSlab, and nothing while the pool has
+ * room; a refill that finds the pool full grows it by itself (with its
+ * central's lock dropped) and gets its object.
+ */
+START_TEST(take_never_maps_and_grow_maps_once)
+{
+	static struct slab_rw *rw[64 * HAK_SLABS_PER_SS];
+	struct hak_cache *c = hak_cache_create("grow", 4000, 0, 0, NULL);
+	struct hak_cache *d = hak_cache_create("grow-refill", 4000, 0, 0,
+					       NULL);
+	unsigned int node, n = 0;
+	uint64_t mapped;
+	void *a, *b;
+
+	ck_assert_uint_eq(c->span_slabs, d->span_slabs);
+	ck_assert_uint_eq(central_refill(c, &a, 1, HAK_OWNER_NONE), 1);
+	node = ss_of(a)->node;
+	mapped = mapped_ever();
+	while ((rw[n] = superslab_take(c, node)) != NULL)
+		ck_assert_uint_lt(++n, ARRAY_SIZE(rw) - HAK_SLABS_PER_SS);
+	ck_assert_uint_eq(mapped_ever(), mapped);
+
+	ck_assert_int_eq(superslab_grow(c, node), 0);
+	ck_assert_uint_eq(mapped_ever(), mapped + 1);
+	ck_assert_int_eq(superslab_grow(c, node), 0);	/* room: no map */
+	ck_assert_uint_eq(mapped_ever(), mapped + 1);
+	while ((rw[n] = superslab_take(c, node)) != NULL)
+		ck_assert_uint_lt(++n, ARRAY_SIZE(rw));
+	ck_assert_uint_eq(mapped_ever(), mapped + 1);
+
+	ck_assert_uint_eq(central_refill(d, &b, 1, 3), 1);
+	ck_assert_uint_eq(mapped_ever(), mapped + 2);
+	ck_assert_uint_eq(ss_of(b)->node, node);
+
+	for (unsigned int i = 0; i < n; i++)
+		superslab_release_span(ss_of_rw(rw[i]), rw_idx(rw[i]));
+	central_drain(d, &b, 1, HAK_OWNER_NONE);
+	central_drain(c, &a, 1, HAK_OWNER_NONE);
+	hak_cache_destroy(d);
+	hak_cache_destroy(c);
+}
+END_TEST
 
 /*
  * The biggest sizes hold one object per span: a freed one's span goes
@@ -326,6 +390,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, object_division_is_exact);
 	tcase_add_test(tc, cpus_refill_from_own_spans);
 	tcase_add_test(tc, cpus_do_not_share_a_span);
+	tcase_add_test(tc, take_never_maps_and_grow_maps_once);
 	tcase_add_test(tc, single_object_spans_go_back);
 	tcase_add_test(tc, release_to_bitmap_and_system);
 	suite_add_tcase(s, tc);
