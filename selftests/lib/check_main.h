@@ -8,6 +8,7 @@
 #define HAK_SELFTEST_CHECK_MAIN_H
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -67,6 +68,30 @@ static inline void check_reexec_with(char **argv, const char *const *env)
 	for (int i = 0; env[i]; i++)
 		putenv((char *)env[i]);
 	execv("/proc/self/exe", argv);
+}
+
+/**
+ * check_run_both_modes() - run a suite in the mode the environment gives,
+ * then, when it passed and HAKMEM_RSEQ is not set, again in the
+ * per-thread mode (the program runs itself again with HAKMEM_RSEQ=0)
+ * @s: the suite
+ * @argv: the program's arguments
+ *
+ * Return: as check_run(), for the last run made.
+ */
+static inline int check_run_both_modes(Suite *s, char **argv)
+{
+	static const char *const per_thread[] = { "HAKMEM_RSEQ=0", NULL };
+	const char *name = strrchr(argv[0], '/');
+	int rc = check_run(s);
+
+	if (rc == EXIT_SUCCESS && !getenv("HAKMEM_RSEQ")) {
+		printf("%s: again in the per-thread mode\n",
+		       name ? name + 1 : argv[0]);
+		fflush(stdout);
+		check_reexec_with(argv, per_thread);
+	}
+	return rc;
 }
 
 #endif /* HAK_SELFTEST_CHECK_MAIN_H */

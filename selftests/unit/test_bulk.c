@@ -398,17 +398,7 @@ static Suite *suite(void)
 
 int main(int argc, char **argv)
 {
-	static const char *const per_thread[] = { "HAKMEM_RSEQ=0", NULL };
-	int rc;
-
 	(void)argc;
-
 	allowed_cpus(cpus, 2);
-	rc = check_run(suite());
-	if (rc == EXIT_SUCCESS && !getenv("HAKMEM_RSEQ")) {
-		printf("test_bulk: again in the per-thread mode\n");
-		fflush(stdout);
-		check_reexec_with(argv, per_thread);
-	}
-	return rc;
+	return check_run_both_modes(suite(), argv);
 }

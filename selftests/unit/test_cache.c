@@ -241,6 +241,13 @@ START_TEST(bursts_move_whole_bins)
 }
 END_TEST
 
+/* The bins' sizing options at their defaults (the bounds below assume them). */
+static int default_sizing(void)
+{
+	return !option_values[OPT_POISON] && option_values[OPT_REFILL] == 32 &&
+	       option_values[OPT_CACHE_GROW_KB] >= 512;
+}
+
 /*
  * A size class's bin grows past one trip's worth (HAK_MAX_BATCH) under
  * bursts longer than that: once warm, a burst of 1600 objects of 240
@@ -258,8 +265,7 @@ START_TEST(long_bursts_grow_the_bin)
 	cpu_set_t all;
 	void **v;
 
-	if (option_values[OPT_POISON] || option_values[OPT_REFILL] != 32 ||
-	    option_values[OPT_CACHE_GROW_KB] < 512)
+	if (!default_sizing())
 		return;
 	v = malloc(N * sizeof(*v));
 	ck_assert_ptr_nonnull(v);
@@ -322,9 +328,7 @@ START_TEST(object_cache_bins_grow_and_shrink)
 	cpu_set_t all;
 	void **v;
 
-	if (option_values[OPT_POISON] || option_values[OPT_REFILL] != 32 ||
-	    option_values[OPT_CACHE_GROW_KB] < 512 ||
-	    (fast_rseq.on && option_values[OPT_CPU_ID]))
+	if (!default_sizing() || (fast_rseq.on && option_values[OPT_CPU_ID]))
 		return;
 	c = hak_cache_create("grow-shrink", 240, 0, 0, NULL);
 	ck_assert_ptr_nonnull(c);
@@ -512,15 +516,6 @@ static Suite *suite(void)
 
 int main(int argc, char **argv)
 {
-	static const char *const per_thread[] = { "HAKMEM_RSEQ=0", NULL };
-	int rc;
-
 	(void)argc;
-	rc = check_run(suite());
-	if (rc == EXIT_SUCCESS && !getenv("HAKMEM_RSEQ")) {
-		printf("test_cache: again in the per-thread mode\n");
-		fflush(stdout);
-		check_reexec_with(argv, per_thread);
-	}
-	return rc;
+	return check_run_both_modes(suite(), argv);
 }

@@ -52,6 +52,20 @@ static uint64_t active(struct hak_cache *c)
 	return listed();
 }
 
+/* @n objects of @c into @objs. */
+static void alloc_n(struct hak_cache *c, void **objs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		objs[i] = hak_cache_alloc(c);
+}
+
+/* Defers the frees of @n objects of @c. */
+static void free_rcu_n(struct hak_cache *c, void *const *objs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		hak_cache_free_rcu(c, objs[i]);
+}
+
 /* A reader that stays in one read-side critical section until told. */
 struct reader {
 	pthread_t tid;
@@ -150,11 +164,9 @@ START_TEST(one_call_rcu_per_batch)
 
 	ck_assert_int_eq(pin_to_cpu(cpus[0]), 0);
 	rcu_age_ms = 1UL << 40;	/* only full batches go */
-	for (size_t i = 0; i < 3 * RCU_BATCH_OBJS + 5; i++)
-		objs[i] = hak_cache_alloc(c);
+	alloc_n(c, objs, 3 * RCU_BATCH_OBJS + 5);
 	before = rcu_batches_sent;
-	for (size_t i = 0; i < 3 * RCU_BATCH_OBJS + 5; i++)
-		hak_cache_free_rcu(c, objs[i]);
+	free_rcu_n(c, objs, 3 * RCU_BATCH_OBJS + 5);
 	ck_assert_uint_eq(rcu_batches_sent - before, 3);
 	rcu_barrier();			/* liburcu's: the 3 batches sent */
 	ck_assert_uint_eq(active(c), 5);	/* the partial batch */
@@ -172,12 +184,10 @@ START_TEST(an_old_batch_goes_on_the_next_call)
 	void *objs[8];
 	uint64_t before;
 
-	for (int i = 0; i < 8; i++)
-		objs[i] = hak_cache_alloc(c);
+	alloc_n(c, objs, 8);
 	rcu_age_ms = 0;
 	before = rcu_batches_sent;
-	for (int i = 0; i < 8; i++)
-		hak_cache_free_rcu(c, objs[i]);
+	free_rcu_n(c, objs, 8);
 	ck_assert_uint_eq(rcu_batches_sent - before, 8);
 	rcu_barrier();
 	ck_assert_uint_eq(active(c), 0);
@@ -281,12 +291,10 @@ START_TEST(a_decay_pass_sends_a_partial_batch)
 	void *objs[3];
 	uint64_t before;
 
-	for (int i = 0; i < 3; i++)
-		objs[i] = hak_cache_alloc(c);
+	alloc_n(c, objs, 3);
 	rcu_age_ms = 1UL << 40;
 	before = rcu_batches_sent;
-	for (int i = 0; i < 3; i++)
-		hak_cache_free_rcu(c, objs[i]);
+	free_rcu_n(c, objs, 3);
 	background_work();		/* too young: it stays */
 	ck_assert_uint_eq(rcu_batches_sent - before, 0);
 	rcu_age_ms = 0;
@@ -307,10 +315,8 @@ START_TEST(destroy_waits_for_deferred_frees)
 	int n;
 
 	rcu_age_ms = 1UL << 40;
-	for (int i = 0; i < 40; i++)
-		objs[i] = hak_cache_alloc(c);
-	for (int i = 0; i < 40; i++)
-		hak_cache_free_rcu(c, objs[i]);
+	alloc_n(c, objs, 40);
+	free_rcu_n(c, objs, 40);
 	hak_cache_destroy(c);	/* would abort on "still allocated" */
 	n = hak_slabinfo(rows, 256);
 	for (int i = 0; i < n && i < 256; i++)
