@@ -520,8 +520,10 @@ static void xfer_or_spans(struct hak_cache *c, struct central *ct,
 
 	if (x > n)
 		x = n;
-	memcpy(ct->xfer + ct->xfer_count, objs, x * sizeof(void *));
-	ct->xfer_count += x;
+	if (x) {	/* a full array is common: no memcpy() call then */
+		memcpy(ct->xfer + ct->xfer_count, objs, x * sizeof(void *));
+		ct->xfer_count += x;
+	}
 	if (x < n)
 		spans_put(c, ct, objs + x, n - x);
 }
