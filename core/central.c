@@ -12,7 +12,8 @@
  * and fork() takes them all in this order (core/init.c):
  *
  *   drain_lock      percpu.c   one remote drain of the per-CPU regions
- *                                  at a time, and its detached[] table
+ *                                  at a time, its detached[] and going[]
+ *                                  tables, and central_cpus_leave()
  *   cache_list_mutex     init.c     cache_by_id[] slots: creation and
  *                                  destruction of object caches
  *   region_lock     region.c   the region lists and the bin layout
