@@ -12,7 +12,8 @@
  * and fork() takes them all in this order (core/init.c):
  *
  *   drain_lock      percpu.c   one remote drain of the per-CPU regions
- *                                  at a time, and its detached[] table
+ *                                  at a time, its detached[] and going[]
+ *                                  tables, and central_cpus_leave()
  *   cache_list_mutex     init.c     cache_by_id[] slots: creation and
  *                                  destruction of object caches
  *   region_lock     region.c   the region lists and the bin layout
@@ -129,13 +130,16 @@ static void partial_del(struct central *ct, struct slab_rw *rw)
 
 /*
  * Another CPU may adopt a span of @owner's that is not the one @owner is
- * carving from and has at most a quarter of its objects out.
+ * carving from and has at most a quarter of its objects out; any span of
+ * a CPU found idle (central_cpu_gone[]).
  */
 static int span_adoptable(const struct hak_cache *c, const struct central *ct,
 			  const struct slab_rw *rw, unsigned int owner)
 {
 	const struct central_cpu *cs = central_cpu_peek(ct, owner);
 
+	if (central_cpu_is_gone(owner))
+		return 1;
 	return (!cs || cs->cur != rw) && rw->inuse * 4 <= c->objs_per_span;
 }
 
@@ -517,8 +521,10 @@ static void xfer_or_spans(struct hak_cache *c, struct central *ct,
 
 	if (x > n)
 		x = n;
-	memcpy(ct->xfer + ct->xfer_count, objs, x * sizeof(void *));
-	ct->xfer_count += x;
+	if (x) {	/* a full array is common: no memcpy() call then */
+		memcpy(ct->xfer + ct->xfer_count, objs, x * sizeof(void *));
+		ct->xfer_count += x;
+	}
 	if (x < n)
 		spans_put(c, ct, objs + x, n - x);
 }
@@ -600,6 +606,53 @@ void central_drain(struct hak_cache *c, void **objs, unsigned int n,
 			  owner);
 		i = j;
 	}
+}
+
+/*
+ * @cpu's stash in @c's centrals goes to the transfer array (what does
+ * not fit, to the spans), where every CPU finds it now that @cpu is gone.
+ */
+static void cpu_leave_cache(struct hak_cache *c, unsigned int cpu)
+{
+	struct central_cpu *cs;
+	struct central *ct;
+	unsigned int n;
+
+	for_each_central(c, ct, n) {
+		mutex_lock(&ct->lock);
+		cs = central_cpu_peek(ct, cpu);
+		if (cs && cs->stash) {
+			xfer_or_spans(c, ct, cs->stash->objs, cs->stash->n);
+			cs->stash->n = 0;
+		}
+		mutex_unlock(&ct->lock);
+	}
+}
+
+/**
+ * central_cpus_leave() - a CPU was found idle: its objects are anyone's
+ * @cpu: the CPU index
+ *
+ * Marks @cpu gone (central_cpu_gone[]) until its next slow path
+ * (central_cpu_back()): meanwhile the transfer array hands its objects to
+ * any CPU, foreign drains keep none in its stash, and any CPU may adopt
+ * its partial spans. Its stash in every central is emptied into the
+ * transfer array now. A no-op if @cpu is already gone.
+ *
+ * Context: no central lock held; takes cache_list_mutex, then one
+ * central lock at a time (percpu.c calls it under drain_lock).
+ */
+void central_cpus_leave(unsigned int cpu)
+{
+	if (cpu >= HAK_MAX_CPUS || central_cpu_is_gone(cpu))
+		return;
+	/* before the stashes are emptied: no foreign drain refills them */
+	__atomic_store_n(&central_cpu_gone[cpu], 1, __ATOMIC_RELAXED);
+	cache_list_lock();
+	for (unsigned int id = 0; id < HAK_MAX_CACHES; id++)
+		if (cache_by_id[id])
+			cpu_leave_cache(cache_by_id[id], cpu);
+	cache_list_unlock();
 }
 
 /**

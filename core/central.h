@@ -75,8 +75,34 @@ struct central {
 	struct central_cpus *cpus[HAK_CPU_CHUNKS];
 } __aligned(HAK_CACHELINE);
 
+/*
+ * CPUs found idle (percpu.c: no slow path for a whole decay tick), by CPU
+ * index: while set, the objects the centrals keep for that CPU are any
+ * CPU's (central_cpus_leave()). Written only on a change; read racily:
+ * a stale mark costs locality, nothing else.
+ */
+extern uint8_t central_cpu_gone[HAK_MAX_CPUS];
+
+/* @cpu was found idle and has taken no slow path since. */
+static inline int central_cpu_is_gone(unsigned int cpu)
+{
+	return cpu < HAK_MAX_CPUS &&
+	       __atomic_load_n(&central_cpu_gone[cpu], __ATOMIC_RELAXED);
+}
+
+/*
+ * @cpu takes a slow path: the centrals keep its objects for it again.
+ * One load of a line written only when a CPU goes or comes back.
+ */
+static inline void central_cpu_back(unsigned int cpu)
+{
+	if (unlikely(central_cpu_is_gone(cpu)))
+		__atomic_store_n(&central_cpu_gone[cpu], 0, __ATOMIC_RELAXED);
+}
+
 struct hak_cache;
 
+void central_cpus_leave(unsigned int cpu);
 struct central *central_get(struct hak_cache *c, unsigned int node);
 void central_reset(struct central *ct);
 unsigned int central_refill(struct hak_cache *c, void **out,

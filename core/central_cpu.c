@@ -13,6 +13,8 @@
 
 #define STASH_MAX	64U	/* 2 batches of the smallest objects */
 
+uint8_t central_cpu_gone[HAK_MAX_CPUS];
+
 /**
  * central_cpu_get() - a CPU's state in a central, made on first use
  * @ct: the central
@@ -101,13 +103,15 @@ static unsigned int cpu_pool(unsigned int cpu)
  *
  * Only a CPU whose refills use @ct (its node's pool) finds its objects
  * there again: the objects of a span that a CPU of another node took,
- * and of spans nobody owns, are for any CPU.
+ * and of spans nobody owns, are for any CPU; so are those of a CPU found
+ * idle (central_cpu_gone[]) until it takes a slow path again.
  *
- * Return: 1 if @o is a CPU index whose refills use @ct.
+ * Return: 1 if @o is a CPU index whose refills use @ct, not gone.
  */
 int central_cpu_waits(const struct central *ct, unsigned int o)
 {
-	return o < HAK_MAX_CPUS && ct->node == cpu_pool(o);
+	return o < HAK_MAX_CPUS && ct->node == cpu_pool(o) &&
+	       !central_cpu_is_gone(o);
 }
 
 /**
@@ -119,8 +123,8 @@ int central_cpu_waits(const struct central *ct, unsigned int o)
  *
  * Into @owner's stash when the object is of its own spans and there is
  * room (HAK_OWNER_SPAN: into the stash of its span's owner, whoever that
- * is); 0 when it must go elsewhere. Only a CPU whose refills use @ct
- * keeps a stash there: the objects of a span that a CPU of another node
+ * is, unless that CPU is gone: central_cpu_gone[]); 0 when it must go
+ * elsewhere. Only a CPU whose refills use @ct keeps a stash there: the objects of a span that a CPU of another node
  * took (a refill when its node could not map memory) go to @ct's
  * transfer array, where @ct's own CPUs find them.
  *
@@ -142,6 +146,8 @@ int stash_put(struct hak_cache *c, struct central *ct, void *obj,
 	o = obj_owner(obj);
 	if (o == HAK_OWNER_NONE || (owner != HAK_OWNER_SPAN && o != owner))
 		return 0;
+	if (owner == HAK_OWNER_SPAN && central_cpu_is_gone(o))
+		return 0;	/* for any CPU, in the transfer array */
 	/* a CPU's own drain: the pool it refills from is known exactly */
 	if (ct->node != (owner == HAK_OWNER_SPAN ? cpu_pool(o) :
 						   topology_home_node()))

@@ -285,13 +285,18 @@ static void note_cpu(int cpu)
  * Idle CPUs: a region that took no slow path during a whole decay tick
  * (HAKMEM_DECAY_MS) while still holding objects is drained by the next
  * slow path of any thread after the tick, so a CPU whose threads went
- * away (or sleep) does not keep memory cached. Ticks come from the pools
- * (core/superslab.c), under a pool lock: they only raise a flag.
+ * away (or sleep) does not keep memory cached. Such a CPU, holding
+ * objects or not, is also marked gone in the centrals
+ * (central_cpus_leave()): the objects they keep for it become any CPU's
+ * until its next slow path. Ticks come from the pools (core/superslab.c),
+ * under a pool lock: they only raise a flag.
  */
 static _Atomic int idle_scan_due;
 static uint32_t idle_seen_ops[HAK_MAX_CPUS];
 /* the regions a drain detached, by CPU; under drain_lock */
 static struct fc_region *detached[HAK_MAX_CPUS];
+/* the CPUs a scan found idle, to mark gone; under drain_lock */
+static uint8_t going[HAK_MAX_CPUS];
 
 /*
  * A decay tick passed (a hook of superslab.c): cold bins may shrink, and
@@ -329,10 +334,18 @@ static void drain_detached(int n)
 	}
 }
 
+/* Marks gone in the centrals the CPUs a scan found idle (going[]). */
+static void leave_idle(int n)
+{
+	for (int cpu = 0; cpu < n; cpu++)
+		if (going[cpu])
+			central_cpus_leave((unsigned int)cpu);
+}
+
 /* Returns the CPUs with slow-path activity since the last scan, or -1. */
 static int drain_idle(void)
 {
-	int n = atomic_load(&cpus_seen), found = 0, active = 0;
+	int n = atomic_load(&cpus_seen), found = 0, active = 0, idle = 0;
 
 	if (!mutex_trylock(&drain_lock))
 		return -1;	/* another drain is running: it will do */
@@ -344,9 +357,15 @@ static int drain_idle(void)
 		uint32_t ops;
 
 		detached[cpu] = &fc_empty;
+		going[cpu] = 0;
 		if (r == &fc_empty)
 			continue;
 		ops = __atomic_load_n(&r->slow_ops, __ATOMIC_RELAXED);
+		if (ops == idle_seen_ops[cpu] &&
+		    !central_cpu_is_gone((unsigned int)cpu)) {
+			going[cpu] = 1;
+			idle = 1;
+		}
 		if (ops == idle_seen_ops[cpu] && region_holds_objects(r)) {
 			detached[cpu] = atomic_exchange(
 				(void *_Atomic *)&cpu_regions[cpu],
@@ -358,6 +377,8 @@ static int drain_idle(void)
 	}
 	if (found)
 		drain_detached(n);
+	if (idle)	/* after the flush, which fed the transfer arrays */
+		leave_idle(n);
 	mutex_unlock(&drain_lock);
 	return active;
 }
@@ -393,10 +414,12 @@ int percpu_scan_idle(void)
 
 /*
  * A slow path on the region of @owner (this CPU's, as the slow path read
- * it): counts as activity; may scan for idle CPUs.
+ * it): counts as activity, and the centrals keep its objects for it again
+ * if it was gone; may scan for idle CPUs.
  */
 static void slow_path_done(unsigned int owner)
 {
+	central_cpu_back(owner);
 	if (owner != HAK_OWNER_NONE) {
 		struct fc_region *r = atomic_load_explicit(
 			(void *_Atomic *)&cpu_regions[owner],

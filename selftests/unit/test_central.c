@@ -210,6 +210,118 @@ START_TEST(transfer_array_serves_a_cpu_only_its_own_objects)
 }
 END_TEST
 
+/*
+ * A CPU found idle (central_cpus_leave()): its stash and its objects in
+ * the transfer array go to any CPU's refill, instead of fresh memory, and
+ * foreign drains keep none for it; after its next slow path
+ * (central_cpu_back()) its objects wait for it again.
+ */
+START_TEST(a_gone_cpus_objects_serve_any_cpu)
+{
+	struct hak_cache *c = hak_cache_create("central-gone", 32, 0, 0, NULL);
+	unsigned int m = 2U * c->batch + 8, kept, i;
+	void *a[HAK_MAX_BATCH], *y[HAK_MAX_BATCH], *x[N];
+	uint64_t inuse, spans;
+	struct central *ct;
+
+	ck_assert_uint_le(m, HAK_MAX_BATCH);
+	ck_assert_uint_eq(central_refill(c, a, m, 3), m);
+	ct = central_of(c, a[0]);
+	central_drain(c, a, m, 3);		/* CPU 3's own overflow */
+	kept = central_stashed(ct, 3);
+	ck_assert_uint_gt(kept, 0);
+	ck_assert_uint_eq(ct->xfer_count, m - kept);
+	inuse = ct->inuse;
+	spans = ct->nr_spans;
+
+	ck_assert(!central_cpu_is_gone(3));
+	central_cpus_leave(3);
+	ck_assert(central_cpu_is_gone(3));
+	ck_assert_uint_eq(central_stashed(ct, 3), 0);
+	ck_assert_uint_eq(ct->xfer_count, m);
+	/* CPU 5 takes them all: nothing carved, no span taken */
+	ck_assert_uint_eq(central_refill(c, y, m, 5), m);
+	for (i = 0; i < m; i++)
+		ck_assert(in_set(y[i], a, m));
+	ck_assert_uint_eq(ct->xfer_count, 0);
+	ck_assert_uint_eq(ct->inuse, inuse);
+	ck_assert_uint_eq(ct->nr_spans, spans);
+	/* freed by CPU 5's foreign bin: CPU 3's stash keeps none */
+	central_drain(c, y, m, HAK_OWNER_SPAN);
+	ck_assert_uint_eq(central_stashed(ct, 3), 0);
+	ck_assert_uint_eq(ct->xfer_count, m);
+
+	/* CPU 3 is back: CPU 5 carves its own, CPU 3 gets its objects */
+	central_cpu_back(3);
+	ck_assert(!central_cpu_is_gone(3));
+	ck_assert_uint_eq(central_refill(c, x, N, 5), N);
+	for (i = 0; i < N; i++) {
+		ck_assert(!in_set(x[i], a, m));
+		ck_assert_uint_eq(obj_owner(x[i]), 5);
+	}
+	ck_assert_uint_eq(ct->xfer_count, m);
+	ck_assert_uint_eq(central_refill(c, y, m, 3), m);
+	for (i = 0; i < m; i++)
+		ck_assert(in_set(y[i], a, m));
+	ck_assert_uint_eq(ct->inuse, inuse + N);
+
+	central_drain(c, x, N, HAK_OWNER_NONE);
+	central_drain(c, y, m, HAK_OWNER_NONE);
+	central_shrink(c);
+	ck_assert_uint_eq(central_parked(ct), 0);
+	ck_assert_uint_eq(ct->inuse, 0);
+	hak_cache_destroy(c);
+}
+END_TEST
+
+static int same_span(const void *p, const void *q)
+{
+	return ss_of(p) == ss_of(q) &&
+	       ss_of(p)->ro[slab_idx_of(p)].head ==
+	       ss_of(q)->ro[slab_idx_of(q)].head;
+}
+
+/*
+ * A partial span of a CPU found idle goes to another CPU's refill however
+ * many of its objects are out, rather than a fresh span.
+ */
+START_TEST(a_gone_cpus_spans_are_adopted)
+{
+	struct hak_cache *c = hak_cache_create("central-gone-span", 1024, 0, 0,
+					       NULL);
+	unsigned int per = c->objs_per_span, out = per / 2, n = 0;
+	void **a = calloc(per, sizeof(void *)), *x[1], *y[1];
+	struct central *ct;
+	uint64_t spans;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_ge(per, 8);
+	while (n < out)
+		n += central_refill(c, a + n, out - n, 3);
+	ck_assert(same_span(a[0], a[out - 1]));
+	ct = central_of(c, a[0]);
+	/* CPU 3 carves from it and has half out: CPU 5 takes a new span */
+	ck_assert_uint_eq(central_refill(c, x, 1, 5), 1);
+	ck_assert(!same_span(x[0], a[0]));
+	spans = ct->nr_spans;
+
+	central_cpus_leave(3);
+	ck_assert_uint_eq(central_refill(c, y, 1, 6), 1);
+	ck_assert(same_span(y[0], a[0]));
+	ck_assert_uint_eq(obj_owner(a[0]), 6);
+	ck_assert_uint_eq(ct->nr_spans, spans);
+	central_cpu_back(3);
+
+	central_drain(c, a, out, HAK_OWNER_NONE);
+	central_drain(c, x, 1, HAK_OWNER_NONE);
+	central_drain(c, y, 1, HAK_OWNER_NONE);
+	central_shrink(c);
+	ck_assert_uint_eq(ct->inuse, 0);
+	free(a);
+	hak_cache_destroy(c);
+}
+END_TEST
+
 /* Objects freed on another node are counted as remote frees. */
 START_TEST(remote_drains_are_counted)
 {
@@ -476,6 +588,8 @@ static Suite *central_suite(void)
 	tcase_add_test(tc, stashes_keep_objects_for_their_owner);
 	tcase_add_test(tc, cpus_64_apart_do_not_share_a_stash);
 	tcase_add_test(tc, transfer_array_serves_a_cpu_only_its_own_objects);
+	tcase_add_test(tc, a_gone_cpus_objects_serve_any_cpu);
+	tcase_add_test(tc, a_gone_cpus_spans_are_adopted);
 	tcase_add_test(tc, remote_drains_are_counted);
 	tcase_add_test(tc, overflow_goes_back_to_spans);
 	tcase_add_test(tc, double_drain_is_reported);
