@@ -5,6 +5,7 @@
  * the free set is the free map, and a cached object keeps its free tag.
  */
 #include "debug.h"
+#include "os.h"
 #include "report.h"
 #include "span.h"
 
@@ -244,4 +245,43 @@ void span_set_owner(struct slab_rw *rw, unsigned int owner)
 	for (unsigned int i = 0; i < ss->ro[head].nslabs; i++)
 		__atomic_store_n(&ss->ro[head + i].owner, (uint16_t)owner,
 				 __ATOMIC_RELAXED);
+}
+
+/**
+ * span_populate() - fault in ahead the pages a carve has begun to reach
+ * @c: the cache
+ * @objs: fresh objects from span_carve(), in carve order
+ * @n: how many, at least 1
+ *
+ * Fresh objects lie on pages no one touched yet: a growing heap takes a
+ * page fault for each 4 KiB page. When the carve first reaches page j of
+ * a slab, j a power of two from 2, pages j to 2j - 1 are populated in one
+ * os_populate(): three calls per 64 KiB slab, never more pages ahead than
+ * the slab's carved part, so the resident set grows by at most that
+ * window. A SuperSlab advised MADV_HUGEPAGE is left out (its first touch
+ * faulted a huge page), and so is a batch whose ends lie in two slabs:
+ * the next batch does it. The objects are not read or written.
+ *
+ * Context: any; call it after the central lock is dropped.
+ */
+void span_populate(const struct hak_cache *c, void *const *objs,
+		   unsigned int n)
+{
+	uintptr_t lo = (uintptr_t)objs[0];
+	uintptr_t hi = (uintptr_t)objs[n - 1] + c->stride - 1;
+	uintptr_t slab = lo & ~(uintptr_t)(HAK_SLAB_SIZE - 1);
+	uintptr_t first, last, j;
+
+	if (hi < lo || (hi & ~(uintptr_t)(HAK_SLAB_SIZE - 1)) != slab ||
+	    __atomic_load_n(&ss_of(objs[0])->thp, __ATOMIC_RELAXED))
+		return;
+	first = (lo - slab) / HAK_PAGE_SIZE;
+	last = (hi - slab) / HAK_PAGE_SIZE;
+	if (last < 2)
+		return;
+	/* the highest power of two in [first, last]: new if not touched */
+	j = (uintptr_t)1 << (63 - __builtin_clzll(last));
+	if (j < first || (j == first && (lo - slab) % HAK_PAGE_SIZE))
+		return;
+	os_populate((void *)(slab + j * HAK_PAGE_SIZE), j * HAK_PAGE_SIZE);
 }

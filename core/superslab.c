@@ -371,7 +371,8 @@ static void purge_slabs(struct ss_pool *pool, struct superslab *ss,
 		d &= ~slab_mask(i, n);
 	}
 	if (mask)
-		ss->thp = 0;	/* the huge page, if any, is split now */
+		/* split now; span_populate() reads it unlocked */
+		__atomic_store_n(&ss->thp, 0, __ATOMIC_RELAXED);
 	HAK_BUG_ON((ss->dirty_bitmap & mask) != mask);
 	HAK_BUG_ON(pool->dirty_bytes <
 		   (uint64_t)__builtin_popcount(mask) * HAK_SLAB_SIZE);
