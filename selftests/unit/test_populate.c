@@ -3,7 +3,8 @@
  * Unit tests: fresh pages populated ahead of the carve (span_populate(),
  * os_populate()). On a SuperSlab without huge pages, the refill whose
  * carve first reaches page j of a fresh slab (j = 2, 4, 8) leaves pages j
- * to 2j - 1 resident and the pages after them untouched (mincore()); once
+ * to 2j - 1 resident and the pages after them untouched (mincore()), also
+ * when the refill began in another span; once
  * the kernel refused the advice (EINVAL, as from a kernel before 5.14),
  * it is never asked again, and refills work as before.
  *
@@ -129,6 +130,41 @@ START_TEST(carve_populates_doubling_windows)
 END_TEST
 
 /*
+ * One refill that ends one span and carves into page 2 of the next: the
+ * window of the second span's slab is populated all the same, with the
+ * pages of the batch before it (0 and 1).
+ */
+START_TEST(refill_across_two_spans_populates_the_second)
+{
+	struct hak_cache *c = small_cache("populate-two");
+	static void *objs[2 * HAK_SLAB_SIZE / 64];
+	unsigned int per = c->objs_per_span, want = 16 + 160, n;
+	uintptr_t slab;
+
+	if (!kernel_populates()) {
+		give_back(c, objs, 0);
+		return;
+	}
+	for (n = 0; n < per - 16; n += BATCH)
+		ck_assert_uint_eq(central_refill(c, objs + n, BATCH,
+						 HAK_OWNER_NONE), BATCH);
+	ck_assert_uint_eq(n, per - 16);
+	ck_assert_uint_eq(central_refill(c, objs + n, want, HAK_OWNER_NONE),
+			  want);
+	n += want;
+	slab = (uintptr_t)objs[n - 1] & ~(HAK_SLAB_SIZE - 1);
+	ck_assert_uint_ne(slab, (uintptr_t)objs[0] & ~(HAK_SLAB_SIZE - 1));
+	ck_assert_uint_eq((uintptr_t)objs[n - 160] - slab, 0);
+	ck_assert_uint_eq(((uintptr_t)objs[n - 1] - slab) / HAK_PAGE_SIZE, 2);
+	for (unsigned int p = 0; p < 4; p++)
+		ck_assert_msg(resident(slab, p), "page %u", p);
+	for (unsigned int p = 4; p < PAGES; p++)
+		ck_assert_msg(!resident(slab, p), "page %u", p);
+	give_back(c, objs, n);
+}
+END_TEST
+
+/*
  * After an EINVAL (here from an unaligned start, as a kernel before 5.14
  * answers the unknown advice) os_populate() asks no more, keeps errno,
  * and refills carve, tag and fault their pages as without it.
@@ -175,6 +211,7 @@ static Suite *populate_suite(void)
 	TCase *tc = tcase_create("populate");
 
 	tcase_add_test(tc, carve_populates_doubling_windows);
+	tcase_add_test(tc, refill_across_two_spans_populates_the_second);
 	tcase_add_test(tc, refused_advice_is_not_asked_again);
 	suite_add_tcase(s, tc);
 	return s;
