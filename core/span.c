@@ -279,12 +279,13 @@ static void populate_window(uintptr_t slab, uintptr_t lo, uintptr_t hi)
  * Fresh objects lie on pages no one touched yet: a growing heap takes a
  * page fault for each 4 KiB page. When the carve first reaches page j of
  * a slab, j a power of two from 2, pages j to 2j - 1 are populated in one
- * os_populate() (with those of j's batch before j that were untouched):
- * up to three calls per 64 KiB slab, never more pages ahead than the
- * slab's carved part, so the resident set grows by at most that window. Each slab's run of @objs is looked at on its own; a SuperSlab
- * advised MADV_HUGEPAGE is left out (its first touch faulted a huge
- * page), and so is a run whose last object ends in the next slab. The
- * objects are not read or written.
+ * os_populate() (with those of j's batch before j that were untouched;
+ * pages already present cost no fault): up to three calls per 64 KiB
+ * slab, never more pages ahead than the slab's carved part, so the
+ * resident set grows by at most that window. Each slab's run of @objs is
+ * looked at on its own; a SuperSlab advised MADV_HUGEPAGE is left out (its
+ * first touch faulted a huge page), and so is a run whose last object
+ * ends in the next slab. The objects are not read or written.
  *
  * Context: any; call it after the central lock is dropped.
  */
