@@ -384,6 +384,8 @@ static unsigned int refill_node(struct hak_cache *c, unsigned int node,
 	HAK_BUG_ON(n > want || take + fresh > n);
 	mutex_unlock(&ct->lock);
 
+	if (fresh)	/* fault their pages in before the writes below */
+		span_populate(c, out + take, fresh);
 	if (c->ctor)
 		run_ctor(c, out + take, fresh);
 	else if (poison_on())	/* fresh objects start poisoned too */

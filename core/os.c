@@ -168,6 +168,40 @@ void os_purge_lazy(void *p, size_t len)
 	madvise(p, len, MADV_DONTNEED);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23	/* Linux 5.14; older headers lack it */
+#endif
+
+static _Atomic int no_populate;	/* the kernel refused the advice once */
+
+/**
+ * os_populate() - fault pages in for writing before their first touch
+ * @p: page-aligned start
+ * @len: length, a multiple of the page size
+ *
+ * One madvise(MADV_POPULATE_WRITE) maps the whole range, instead of one
+ * page fault per page on the first write. A kernel that does not know the
+ * advice (before 5.14) refuses it with EINVAL, as does one whose page
+ * size is not HAK_PAGE_SIZE; after the first EINVAL or ENOSYS it is never
+ * asked again. Other failures (ENOMEM) leave the pages to fault as usual.
+ * errno is left as it was: the caller's malloc() succeeds all the same.
+ *
+ * Return: 0 when the range is populated, else -1.
+ */
+int os_populate(void *p, size_t len)
+{
+	int saved = errno, ret = -1;
+
+	if (unlikely(atomic_load_explicit(&no_populate, memory_order_relaxed)))
+		return -1;
+	if (likely(!madvise(p, len, MADV_POPULATE_WRITE)))
+		ret = 0;
+	else if (errno == EINVAL || errno == ENOSYS)
+		atomic_store_explicit(&no_populate, 1, memory_order_relaxed);
+	errno = saved;
+	return ret;
+}
+
 /**
  * os_now_ms() - a monotonic clock for decay, in milliseconds
  *

@@ -5,6 +5,7 @@
  * the free set is the free map, and a cached object keeps its free tag.
  */
 #include "debug.h"
+#include "os.h"
 #include "report.h"
 #include "span.h"
 
@@ -244,4 +245,65 @@ void span_set_owner(struct slab_rw *rw, unsigned int owner)
 	for (unsigned int i = 0; i < ss->ro[head].nslabs; i++)
 		__atomic_store_n(&ss->ro[head + i].owner, (uint16_t)owner,
 				 __ATOMIC_RELAXED);
+}
+
+#define SLAB_MASK	(~(uintptr_t)(HAK_SLAB_SIZE - 1))
+
+/*
+ * The window of one slab's run of fresh objects, from @lo (the first
+ * one's start) to @hi (the last one's last byte), both in @slab: if the
+ * run reaches page j, the highest power of two from 2 it touches, and no
+ * earlier carve did, its pages from the first untouched one to 2j - 1.
+ */
+static void populate_window(uintptr_t slab, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t first = (lo - slab + HAK_PAGE_SIZE - 1) / HAK_PAGE_SIZE;
+	uintptr_t last = (hi - slab) / HAK_PAGE_SIZE, j;
+
+	if (last < 2)
+		return;
+	j = (uintptr_t)1 << (63 - __builtin_clzll(last));
+	if (j < first)
+		return;
+	os_populate((void *)(slab + first * HAK_PAGE_SIZE),
+		    (2 * j - first) * HAK_PAGE_SIZE);
+}
+
+/**
+ * span_populate() - fault in ahead the pages a carve has begun to reach
+ * @c: the cache
+ * @objs: fresh objects from span_carve(), in carve order (of one or more
+ *	spans, one after another)
+ * @n: how many
+ *
+ * Fresh objects lie on pages no one touched yet: a growing heap takes a
+ * page fault for each 4 KiB page. When the carve first reaches page j of
+ * a slab, j a power of two from 2, pages j to 2j - 1 are populated in one
+ * os_populate() (with those of j's batch before j that were untouched;
+ * pages already present cost no fault): up to three calls per 64 KiB
+ * slab, never more pages ahead than the slab's carved part, so the
+ * resident set grows by at most that window. Each slab's run of @objs is
+ * looked at on its own; a SuperSlab advised MADV_HUGEPAGE is left out (its
+ * first touch faulted a huge page), and so is a run whose last object
+ * ends in the next slab. The objects are not read or written.
+ *
+ * Context: any; call it after the central lock is dropped.
+ */
+void span_populate(const struct hak_cache *c, void *const *objs,
+		   unsigned int n)
+{
+	unsigned int i = 0, k;
+
+	while (i < n) {
+		uintptr_t lo = (uintptr_t)objs[i], slab = lo & SLAB_MASK, hi;
+
+		for (k = i + 1; k < n && ((uintptr_t)objs[k] & SLAB_MASK) ==
+					 slab; k++)
+			;
+		hi = (uintptr_t)objs[k - 1] + c->stride - 1;
+		if ((hi & SLAB_MASK) == slab && hi > lo &&
+		    !__atomic_load_n(&ss_of(objs[i])->thp, __ATOMIC_RELAXED))
+			populate_window(slab, lo, hi);
+		i = k;
+	}
 }

@@ -7,8 +7,8 @@
  * work on one span; which span a CPU uses, and the partial list that
  * holds them, belong to the central pool (central.c).
  *
- * Context: every function here runs under the central lock of the span's
- * node (central.c states the lock order).
+ * Context: every function here but span_populate() runs under the central
+ * lock of the span's node (central.c states the lock order).
  */
 #ifndef HAK_SPAN_H
 #define HAK_SPAN_H
@@ -26,6 +26,8 @@ struct slab_rw *span_free_obj(const struct hak_cache *c, void *obj);
 unsigned int span_free_run(const struct hak_cache *c, void *const *objs,
 			   unsigned int n, struct slab_rw **rwp);
 void span_set_owner(struct slab_rw *rw, unsigned int owner);
+void span_populate(const struct hak_cache *c, void *const *objs,
+		   unsigned int n);
 
 /*
  * Most classes from 57344 bytes up hold one object per span. Such

@@ -370,8 +370,9 @@ static void purge_slabs(struct ss_pool *pool, struct superslab *ss,
 			 (size_t)n << HAK_SLAB_SHIFT);
 		d &= ~slab_mask(i, n);
 	}
+	/* the huge page, if any, is split now (span_populate() reads it) */
 	if (mask)
-		ss->thp = 0;	/* the huge page, if any, is split now */
+		__atomic_store_n(&ss->thp, 0, __ATOMIC_RELAXED);
 	HAK_BUG_ON((ss->dirty_bitmap & mask) != mask);
 	HAK_BUG_ON(pool->dirty_bytes <
 		   (uint64_t)__builtin_popcount(mask) * HAK_SLAB_SIZE);
