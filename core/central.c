@@ -325,31 +325,12 @@ static unsigned int refill_from_spans(struct hak_cache *c, struct central *ct,
 	return n;
 }
 
-/*
- * Takes up to @want objects from the top of @ct's transfer array for
- * @owner: in the per-CPU mode only while none of them waits for another
- * CPU (central_cpu_waits()), so that a CPU is never handed the objects
- * another CPU's drain left there: it would free them back through its
- * foreign bin, one by one, and two CPUs that take turns to allocate and
- * free would pass most of their objects round that loop.
- */
+/* Takes up to @want objects from the top of @ct's transfer array. */
 static unsigned int xfer_take(struct central *ct, void **out,
-			      unsigned int want, unsigned int owner)
+			      unsigned int want)
 {
 	unsigned int x = want < ct->xfer_count ? want : ct->xfer_count;
 
-	if (owner != HAK_OWNER_NONE) {
-		void *const *top = ct->xfer + ct->xfer_count;
-		unsigned int k;
-
-		for (k = 0; k < x; k++) {
-			unsigned int o = obj_owner(*(top - 1 - k));
-
-			if (o != owner && central_cpu_waits(ct, o))
-				break;
-		}
-		x = k;
-	}
 	ct->xfer_count -= x;
 	memcpy(out, ct->xfer + ct->xfer_count, x * sizeof(void *));
 	return x;
@@ -370,7 +351,7 @@ static unsigned int refill_node(struct hak_cache *c, unsigned int node,
 	ct->cross_refills += (uint64_t)cross;
 	take = stash_take(ct, owner, out, want);
 	if (take < want)
-		take += xfer_take(ct, out + take, want - take, owner);
+		take += xfer_take(ct, out + take, want - take);
 	n = take + refill_from_spans(c, ct, out + take, 0, want - take,
 				     owner, &fresh, &grow);
 	if (unlikely(grow == GROW_NEEDED)) {
@@ -410,8 +391,7 @@ static unsigned int refill_node(struct hak_cache *c, unsigned int node,
  *
  * From the central of the caller's node; only when that node cannot map
  * memory, from the nearest nodes by distance. The stash of @owner first,
- * then the top of the transfer array (for a CPU, while no object there
- * waits for another CPU), then a span @owner holds already, then any
+ * then the top of the transfer array, then a span @owner holds already, then any
  * span (which becomes its). Objects come back in their cached state:
  * tagged free, constructed.
  *

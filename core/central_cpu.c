@@ -97,24 +97,6 @@ static unsigned int cpu_pool(unsigned int cpu)
 }
 
 /**
- * central_cpu_waits() - whether @ct keeps CPU @o's objects for it alone
- * @ct: the central
- * @o: a span owner (slab_ro.owner)
- *
- * Only a CPU whose refills use @ct (its node's pool) finds its objects
- * there again: the objects of a span that a CPU of another node took,
- * and of spans nobody owns, are for any CPU; so are those of a CPU found
- * idle (central_cpu_gone[]) until it takes a slow path again.
- *
- * Return: 1 if @o is a CPU index whose refills use @ct, not gone.
- */
-int central_cpu_waits(const struct central *ct, unsigned int o)
-{
-	return o < HAK_MAX_CPUS && ct->node == cpu_pool(o) &&
-	       !central_cpu_is_gone(o);
-}
-
-/**
  * stash_put() - keep a drained object for its CPU's next refill
  * @c: its cache
  * @ct: the central it is drained into

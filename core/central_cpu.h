@@ -48,7 +48,6 @@ unsigned int stash_take(struct central *ct, unsigned int owner, void **out,
 			unsigned int want);
 int stash_put(struct hak_cache *c, struct central *ct, void *obj,
 	      unsigned int owner);
-int central_cpu_waits(const struct central *ct, unsigned int o);
 unsigned int central_stashed(const struct central *ct, unsigned int cpu);
 
 #endif /* HAK_CENTRAL_CPU_H */

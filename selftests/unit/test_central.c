@@ -150,71 +150,10 @@ START_TEST(cpus_64_apart_do_not_share_a_stash)
 END_TEST
 
 /*
- * The objects a CPU's drain leaves in the transfer array (what its full
- * stash does not take, and its objects freed on another CPU once that
- * stash is full) are handed out to that CPU alone, and to the per-thread
- * mode: another CPU's refill leaves them there and takes a span of its
- * own, so it never frees them back through its foreign bin.
- */
-START_TEST(transfer_array_serves_a_cpu_only_its_own_objects)
-{
-	struct hak_cache *c = hak_cache_create("central-xfer-own", 32, 0, 0,
-					       NULL);
-	unsigned int m = 2U * c->batch + 8, kept, inx;
-	void *a[HAK_MAX_BATCH], *b[HAK_MAX_BATCH], *x[N], *y[HAK_MAX_BATCH];
-	struct central *ct;
-
-	ck_assert_uint_le(m, HAK_MAX_BATCH);
-	ck_assert_uint_eq(central_refill(c, b, m, 4), m);
-	ck_assert_uint_eq(central_refill(c, a, m, 3), m);
-	ct = central_of(c, a[0]);
-	ck_assert_uint_eq(obj_owner(a[0]), 3);
-	ck_assert_uint_eq(obj_owner(b[0]), 4);
-
-	central_drain(c, a, m, 3);		/* CPU 3's own overflow */
-	kept = central_stashed(ct, 3);
-	ck_assert_uint_gt(kept, 0);
-	ck_assert_uint_lt(kept, m);
-	ck_assert_uint_eq(ct->xfer_count, m - kept);
-	central_drain(c, b, m, HAK_OWNER_SPAN);	/* CPU 4's, freed on CPU 9 */
-	ck_assert_uint_eq(central_stashed(ct, 4), kept);
-	inx = ct->xfer_count;
-	ck_assert_uint_eq(inx, 2 * (m - kept));
-
-	/* CPU 5 finds none of them: a span of its own */
-	ck_assert_uint_eq(central_refill(c, x, N, 5), N);
-	ck_assert_uint_eq(ct->xfer_count, inx);
-	for (unsigned int i = 0; i < N; i++) {
-		ck_assert(!in_set(x[i], a, m));
-		ck_assert(!in_set(x[i], b, m));
-		ck_assert_uint_eq(obj_owner(x[i]), 5);
-	}
-	/* CPU 4 takes its own from the top, then its stash had them first */
-	ck_assert_uint_eq(central_refill(c, y, m, 4), m);
-	for (unsigned int i = 0; i < m; i++)
-		ck_assert(in_set(y[i], b, m));
-	ck_assert_uint_eq(ct->xfer_count, inx - (m - kept));
-	central_drain(c, y, m, HAK_OWNER_NONE);	/* back on top, unowned drain */
-	/* the per-thread mode takes whatever is on top */
-	ck_assert_uint_eq(central_refill(c, y, m, HAK_OWNER_NONE), m);
-	for (unsigned int i = 0; i < m; i++)
-		ck_assert(in_set(y[i], a, m) || in_set(y[i], b, m));
-
-	central_drain(c, x, N, HAK_OWNER_NONE);
-	central_drain(c, y, m, HAK_OWNER_NONE);
-	central_shrink(c);
-	ck_assert_uint_eq(central_parked(ct), 0);
-	ck_assert_uint_eq(ct->inuse, 0);
-	ck_assert_uint_eq(ct->nr_spans, 0);
-	hak_cache_destroy(c);
-}
-END_TEST
-
-/*
- * A CPU found idle (central_cpus_leave()): its stash and its objects in
- * the transfer array go to any CPU's refill, instead of fresh memory, and
+ * A CPU found idle (central_cpus_leave()): its stash goes to the transfer
+ * array, where any CPU's refill takes it instead of fresh memory, and
  * foreign drains keep none for it; after its next slow path
- * (central_cpu_back()) its objects wait for it again.
+ * (central_cpu_back()) its stash keeps its objects again.
  */
 START_TEST(a_gone_cpus_objects_serve_any_cpu)
 {
@@ -251,22 +190,18 @@ START_TEST(a_gone_cpus_objects_serve_any_cpu)
 	ck_assert_uint_eq(central_stashed(ct, 3), 0);
 	ck_assert_uint_eq(ct->xfer_count, m);
 
-	/* CPU 3 is back: CPU 5 carves its own, CPU 3 gets its objects */
+	/* CPU 3 is back: its objects freed elsewhere wait in its stash */
 	central_cpu_back(3);
 	ck_assert(!central_cpu_is_gone(3));
-	ck_assert_uint_eq(central_refill(c, x, N, 5), N);
-	for (i = 0; i < N; i++) {
-		ck_assert(!in_set(x[i], a, m));
-		ck_assert_uint_eq(obj_owner(x[i]), 5);
-	}
-	ck_assert_uint_eq(ct->xfer_count, m);
-	ck_assert_uint_eq(central_refill(c, y, m, 3), m);
-	for (i = 0; i < m; i++)
-		ck_assert(in_set(y[i], a, m));
-	ck_assert_uint_eq(ct->inuse, inuse + N);
+	ck_assert_uint_eq(central_refill(c, y, m, 5), m);
+	central_drain(c, y, m, HAK_OWNER_SPAN);
+	ck_assert_uint_gt(central_stashed(ct, 3), 0);
+	ck_assert_uint_eq(central_refill(c, x, N, 3), N);
+	for (i = 0; i < N; i++)
+		ck_assert(in_set(x[i], a, m));
+	ck_assert_uint_eq(ct->inuse, inuse);
 
 	central_drain(c, x, N, HAK_OWNER_NONE);
-	central_drain(c, y, m, HAK_OWNER_NONE);
 	central_shrink(c);
 	ck_assert_uint_eq(central_parked(ct), 0);
 	ck_assert_uint_eq(ct->inuse, 0);
@@ -587,7 +522,6 @@ static Suite *central_suite(void)
 	tcase_add_test(tc, unowned_drain_feeds_transfer_array);
 	tcase_add_test(tc, stashes_keep_objects_for_their_owner);
 	tcase_add_test(tc, cpus_64_apart_do_not_share_a_stash);
-	tcase_add_test(tc, transfer_array_serves_a_cpu_only_its_own_objects);
 	tcase_add_test(tc, a_gone_cpus_objects_serve_any_cpu);
 	tcase_add_test(tc, a_gone_cpus_spans_are_adopted);
 	tcase_add_test(tc, remote_drains_are_counted);
