@@ -24,10 +24,15 @@ static struct fc_bin bin_layout[FC_NR_BINS];	/* end: the base capacity */
 static uint16_t bin_room[FC_NR_BINS];		/* slots reserved per bin */
 static uint32_t region_slots;
 
-/* How far a growable bin of base capacity @cap may grow (bin_size.c). */
-static uint32_t grow_room(uint32_t cap)
+/*
+ * How far growable bin @bin of base capacity @cap may grow (bin_size.c):
+ * FC_GROW_FACTOR times for a kmalloc cache's, FC_USER_GROW_FACTOR for an
+ * object cache's.
+ */
+static uint32_t grow_room(unsigned int bin, uint32_t cap)
 {
-	uint32_t max = cap * FC_GROW_FACTOR;
+	uint32_t max = cap * (bin < HAK_KMALLOC_FIRST + HAK_NR_CLASSES ?
+			      FC_GROW_FACTOR : FC_USER_GROW_FACTOR);
 
 	if (cap <= 2)		/* the biggest objects: never more */
 		return cap;
@@ -88,7 +93,7 @@ void regions_layout(void)
 		bin_layout[bin].current = (uint16_t)used;
 		bin_layout[bin].end = (uint16_t)(used + cap);
 		bin_room[bin] = (uint16_t)(bin < FC_GROW_BINS ?
-					   grow_room(cap) : cap);
+					   grow_room(bin, cap) : cap);
 		used += bin_room[bin];
 	}
 	HAK_BUG_ON(used > UINT16_MAX);	/* the bins' indices are 16 bits */
@@ -112,13 +117,20 @@ unsigned int bin_base_cap(unsigned int bin)
  *
  * The slots reserved for it, or fewer where its base capacity is smaller
  * than the one it was laid out with (an object cache of large objects,
- * regions_set_cap()): FC_GROW_FACTOR times that base, as a kmalloc bin.
+ * regions_set_cap()): the growth factor times that base (grow_room()),
+ * and for an object cache's bin FC_USER_GROW_BYTES of objects more at most.
  *
  * Return: the capacity.
  */
 unsigned int bin_max_cap(unsigned int bin)
 {
-	uint32_t room = grow_room(bin_base_cap(bin));
+	uint32_t base = bin_base_cap(bin), room = grow_room(bin, base);
+	const struct hak_cache *c = bin_cache(bin);
+
+	/* an object cache's bin: FC_USER_GROW_BYTES more at most */
+	if (bin >= HAK_KMALLOC_FIRST + HAK_NR_CLASSES && c && c->stride &&
+	    room > base + FC_USER_GROW_BYTES / c->stride)
+		room = base + FC_USER_GROW_BYTES / c->stride;
 
 	if (bin >= FC_GROW_BINS || room > bin_room[bin])
 		return bin_room[bin];

@@ -19,12 +19,17 @@ extern __hidden struct mutex_lock region_lock;
 /* ... and to at most this many objects (a slow path moves HAK_MAX_BATCH). */
 #define FC_MAX_CAP	1024
 /*
- * The first object caches' bins grow the same way: the ids of the first
- * FC_USER_GROW_IDS caches made (hak_cache_create() takes the lowest free
- * id) have room reserved for FC_GROW_FACTOR times FC_USER_CAP objects.
- * Not every id: a region's slot indices are 16 bits wide. Bins below
- * FC_GROW_BINS may grow, every other keeps its capacity.
+ * The first object caches' bins grow the same way, to FC_USER_GROW_FACTOR
+ * times their base and by at most FC_USER_GROW_BYTES of objects: the ids
+ * of the first FC_USER_GROW_IDS caches made (hak_cache_create() takes the
+ * lowest free id) have room reserved for FC_USER_GROW_FACTOR times
+ * FC_USER_CAP objects. Not every id: a region's slot indices are 16 bits
+ * wide. Bins below FC_GROW_BINS may grow, every other keeps its capacity.
+ * Less than a kmalloc bin: grown like one (16 times, within the region's
+ * budget alone), cache_churn's peak RSS grew by a third (6.0 -> 8.2 MB).
  */
+#define FC_USER_GROW_FACTOR	4
+#define FC_USER_GROW_BYTES	(32U << 10)
 #define FC_USER_GROW_IDS	16
 #define FC_GROW_BINS	(HAK_KMALLOC_FIRST + HAK_NR_CLASSES + FC_USER_GROW_IDS)
 
