@@ -315,7 +315,8 @@ vg_run() {
 		test_central_numa) envs=(HAKMEM_NUMA_FAKE=2
 					 HAKMEM_ON_ERROR=warn) ;;
 		test_reserve) envs=(HAKMEM_FAIL_MMAP=3) ;;
-		test_bulk) envs=(HAKMEM_RSEQ=0) ;;	# valgrind: no rseq
+		test_bulk | test_cache) envs=(HAKMEM_RSEQ=0) ;;	# no rseq
+		test_populate) envs=(HAKMEM_NUMA=0) ;;
 		test_hardening) envs=(HAKMEM_POISON=1 HAKMEM_ON_ERROR=warn
 				      HAKMEM_TEST_NO_SIGNALS=1) ;;
 		*) envs=() ;;
