@@ -136,10 +136,11 @@ static void partial_del(struct central *ct, struct slab_rw *rw)
 static int span_adoptable(const struct hak_cache *c, const struct central *ct,
 			  const struct slab_rw *rw, unsigned int owner)
 {
-	const struct central_cpu *cs = central_cpu_peek(ct, owner);
+	const struct central_cpu *cs;
 
 	if (central_cpu_is_gone(owner))
 		return 1;
+	cs = central_cpu_peek(ct, owner);
 	return (!cs || cs->cur != rw) && rw->inuse * 4 <= c->objs_per_span;
 }
 
@@ -391,9 +392,9 @@ static unsigned int refill_node(struct hak_cache *c, unsigned int node,
  *
  * From the central of the caller's node; only when that node cannot map
  * memory, from the nearest nodes by distance. The stash of @owner first,
- * then the top of the transfer array, then a span @owner holds already, then any
- * span (which becomes its). Objects come back in their cached state:
- * tagged free, constructed.
+ * then the top of the transfer array, then a span @owner holds already,
+ * then any span (which becomes its). Objects come back in their cached
+ * state: tagged free, constructed.
  *
  * Context: no allocator lock held; takes one central lock at a time (and
  * a pool lock inside it when a span must be taken).
@@ -616,10 +617,10 @@ static void cpu_leave_cache(struct hak_cache *c, unsigned int cpu)
  * @cpu: the CPU index
  *
  * Marks @cpu gone (central_cpu_gone[]) until its next slow path
- * (central_cpu_back()): meanwhile the transfer array hands its objects to
- * any CPU, foreign drains keep none in its stash, and any CPU may adopt
- * its partial spans. Its stash in every central is emptied into the
- * transfer array now. A no-op if @cpu is already gone.
+ * (central_cpu_back()): meanwhile foreign drains keep none of its objects
+ * in its stash, and any CPU may adopt its partial spans. Its stash in
+ * every central is emptied into the transfer array now, where any CPU's
+ * refill takes it. A no-op if @cpu is already gone.
  *
  * Context: no central lock held; takes cache_list_mutex, then one
  * central lock at a time (percpu.c calls it under drain_lock).

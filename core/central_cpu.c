@@ -106,9 +106,10 @@ static unsigned int cpu_pool(unsigned int cpu)
  * Into @owner's stash when the object is of its own spans and there is
  * room (HAK_OWNER_SPAN: into the stash of its span's owner, whoever that
  * is, unless that CPU is gone: central_cpu_gone[]); 0 when it must go
- * elsewhere. Only a CPU whose refills use @ct keeps a stash there: the objects of a span that a CPU of another node
- * took (a refill when its node could not map memory) go to @ct's
- * transfer array, where @ct's own CPUs find them.
+ * elsewhere. Only a CPU whose refills use @ct keeps a stash there: the
+ * objects of a span that a CPU of another node took (a refill when its
+ * node could not map memory) go to @ct's transfer array, where @ct's own
+ * CPUs find them.
  *
  * Context: @ct's lock.
  * Return: 1 when kept, 0 when it must go elsewhere, -1 when no object

@@ -361,19 +361,21 @@ static int drain_idle(void)
 		if (r == &fc_empty)
 			continue;
 		ops = __atomic_load_n(&r->slow_ops, __ATOMIC_RELAXED);
-		if (ops == idle_seen_ops[cpu] &&
-		    !central_cpu_is_gone((unsigned int)cpu)) {
+		if (ops != idle_seen_ops[cpu]) {	/* a slow path since */
+			idle_seen_ops[cpu] = ops;
+			active++;
+			continue;
+		}
+		if (!central_cpu_is_gone((unsigned int)cpu)) {
 			going[cpu] = 1;
 			idle = 1;
 		}
-		if (ops == idle_seen_ops[cpu] && region_holds_objects(r)) {
+		if (region_holds_objects(r)) {
 			detached[cpu] = atomic_exchange(
 				(void *_Atomic *)&cpu_regions[cpu],
 				&fc_empty);
 			found = 1;
 		}
-		active += ops != idle_seen_ops[cpu];
-		idle_seen_ops[cpu] = ops;
 	}
 	if (found)
 		drain_detached(n);

@@ -69,10 +69,10 @@ static uint32_t foreign_cap(unsigned int id, uint32_t cap)
  * set up on its first use): kmalloc bins get their class's fc_cap
  * (kmalloc_fc_cap()), their foreign bins as much within FC_FOREIGN_BYTES
  * (foreign_cap(): none from 6144 bytes up), every id above them
- * FC_USER_CAP and FC_USER_FOREIGN. A kmalloc cache's own bin, and that of
- * the first FC_USER_GROW_IDS ids above them, has room reserved to grow to
- * FC_GROW_FACTOR times its base (at most FC_MAX_CAP): untouched slots
- * cost address space only.
+ * FC_USER_CAP and FC_USER_FOREIGN. A kmalloc cache's own bin has room
+ * reserved to grow to FC_GROW_FACTOR times its base, that of the first
+ * FC_USER_GROW_IDS ids above them FC_USER_GROW_FACTOR times (at most
+ * FC_MAX_CAP, grow_room()): untouched slots cost address space only.
  */
 void regions_layout(void)
 {
@@ -124,17 +124,17 @@ unsigned int bin_base_cap(unsigned int bin)
  */
 unsigned int bin_max_cap(unsigned int bin)
 {
-	uint32_t base = bin_base_cap(bin), room = grow_room(bin, base);
+	uint32_t base = bin_base_cap(bin), room;
 	const struct hak_cache *c = bin_cache(bin);
 
+	if (bin >= FC_GROW_BINS)
+		return bin_room[bin];
+	room = grow_room(bin, base);
 	/* an object cache's bin: FC_USER_GROW_BYTES more at most */
 	if (bin >= HAK_KMALLOC_FIRST + HAK_NR_CLASSES && c && c->stride &&
 	    room > base + FC_USER_GROW_BYTES / c->stride)
 		room = base + FC_USER_GROW_BYTES / c->stride;
-
-	if (bin >= FC_GROW_BINS || room > bin_room[bin])
-		return bin_room[bin];
-	return room;
+	return room < bin_room[bin] ? room : bin_room[bin];
 }
 
 /* Sets bin @bin's end to begin + @cap where the bin is empty (lock held). */
