@@ -53,10 +53,16 @@ _Static_assert(sizeof(struct fc_bin) == 8, "rseq asm: bins are 8 bytes apart");
 #define FC_LAST_MASK	3
 #define FC_HOT		4	/* a slow path since the last decay tick */
 
-/* The cache of bin @bin, own or foreign (NULL: no cache has that id). */
+/*
+ * The cache of bin @bin, own or foreign (NULL: no cache has that id). An
+ * acquire load: another thread may be publishing the slot (a kmalloc
+ * cache's first use, kmalloc_cache_setup()) while this one flushes or
+ * sizes a region's bins.
+ */
 static inline struct hak_cache *bin_cache(unsigned int bin)
 {
-	return cache_by_id[bin % HAK_MAX_CACHES];
+	return __atomic_load_n(&cache_by_id[bin % HAK_MAX_CACHES],
+			       __ATOMIC_ACQUIRE);
 }
 
 struct fc_region {
