@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "background.h"
@@ -48,6 +49,7 @@ static int bg_stop;		/* under bg_mutex */
 static pthread_mutex_t work_mutex = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t last_traffic;
 static int released;		/* this quiet spell's release is done */
+static _Atomic unsigned long bg_passes;	/* passes the thread finished */
 
 /* The decay steps of a pass other than the drain of idle CPUs' caches. */
 static void decay_work(void)
@@ -100,6 +102,7 @@ static void background_pass(void)
 	/* after the drain and the release: their own span traffic is not news */
 	last_traffic = traffic_now();
 	pthread_mutex_unlock(&work_mutex);
+	atomic_fetch_add_explicit(&bg_passes, 1, memory_order_release);
 }
 
 /**
@@ -229,6 +232,7 @@ void background_fork_child(void)
 	pthread_mutex_init(&bg_mutex, NULL);
 	pthread_mutex_init(&work_mutex, NULL);
 	bg_running = 0;
+	atomic_store_explicit(&bg_passes, 0, memory_order_relaxed);
 	pthread_mutex_lock(&bg_mutex);
 	start_locked();
 	pthread_mutex_unlock(&bg_mutex);
@@ -247,4 +251,18 @@ int background_running(void)
 	running = bg_running;
 	pthread_mutex_unlock(&bg_mutex);
 	return running;
+}
+
+/**
+ * background_passes() - passes the background thread finished
+ *
+ * Counted from the thread's start (from 0 again in a forked child's new
+ * thread). A count above 0 says the thread is past its start-up and in its
+ * loop: the selftests wait for it before they fork.
+ *
+ * Return: the number of passes.
+ */
+unsigned long background_passes(void)
+{
+	return atomic_load_explicit(&bg_passes, memory_order_acquire);
 }

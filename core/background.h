@@ -11,5 +11,6 @@ void background_start(void);
 void background_stop(void);
 void background_fork_child(void);
 int background_running(void);
+unsigned long background_passes(void);
 
 #endif /* HAK_BACKGROUND_H */
