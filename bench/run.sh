@@ -290,6 +290,22 @@ START=$(date +%s)
 RAW="$TMP/raw.csv"
 echo "workload,allocator,run,status,ops_per_sec,peak_rss_kb,result" >"$RAW"
 
+# The columns $3... in the order of run $2 of workload $1: a shuffle seeded
+# by the two, so a report can be run again in the same order, and no
+# column always runs right after the same one. On a VM with free page
+# reporting (virtio-balloon) the order matters: memory a process freed
+# in the last two seconds is still backed by the host, and the next
+# process that takes it faults it in far faster. A fixed order handed
+# hakmem-nohard hakmem's huge pages in every run and gave hakmem
+# tcmalloc's cold ones (Documentation/benchmarks.rst, "Column order").
+run_order() {
+	local label=$1 run=$2
+
+	shift 2
+	printf '%s\n' "$@" |
+		shuf --random-source=<(yes "$(md5sum <<<"$label/$run")")
+}
+
 run_cell() {
 	local label=$1 bin=$2 kind=$3 args=$4 alloc=$5 run=$6 wo=$7
 	local out="$TMP/$label.$alloc.$run" rc line
@@ -338,7 +354,7 @@ for w in "${SEL[@]}"; do
 	mapfile -t cols < <(wcols "$wo")
 	runs=$(wruns "$wo")
 	for ((run = 1; run <= runs; run++)); do
-		for alloc in "${cols[@]}"; do
+		for alloc in $(run_order "$label" "$run" "${cols[@]}"); do
 			STEP=$((STEP + 1))
 			echo "[$STEP/$TOTAL] $label $alloc run $run/$runs" >&2
 			run_cell "$label" "$bin" "$kind" "$args" "$alloc" "$run" "$wo"
@@ -489,7 +505,7 @@ overview() {
 {
 	echo "# hakmem benchmark report, $DATE"
 	echo
-	echo "- mode: $([ "$QUICK" = 1 ] && echo quick || echo normal), $RUNS runs per cell$(capped_runs), interleaved across allocators"
+	echo "- mode: $([ "$QUICK" = 1 ] && echo quick || echo normal), $RUNS runs per cell$(capped_runs), interleaved across allocators, the column order shuffled per run"
 	echo "- host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r)"
 	echo "- compiler: $(gcc --version | head -1)"
 	echo "- load average at start: $LOAD_START (other jobs on the machine widen the spreads)"
