@@ -173,6 +173,7 @@ void os_purge_lazy(void *p, size_t len)
 #endif
 
 static _Atomic int no_populate;	/* the kernel refused the advice once */
+static _Atomic uint64_t populate_calls;	/* madvise() calls made */
 
 /**
  * os_populate() - fault pages in for writing before their first touch
@@ -194,6 +195,7 @@ int os_populate(void *p, size_t len)
 
 	if (unlikely(atomic_load_explicit(&no_populate, memory_order_relaxed)))
 		return -1;
+	atomic_fetch_add_explicit(&populate_calls, 1, memory_order_relaxed);
 	if (likely(!madvise(p, len, MADV_POPULATE_WRITE)))
 		ret = 0;
 	else if (errno == EINVAL || errno == ENOSYS)
@@ -215,6 +217,17 @@ uint64_t os_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/**
+ * os_populate_calls() - madvise(MADV_POPULATE_WRITE) calls made so far
+ *
+ * Return: the count (the selftests check that a slab taken again makes
+ * none).
+ */
+uint64_t os_populate_calls(void)
+{
+	return atomic_load_explicit(&populate_calls, memory_order_relaxed);
 }
 
 /**

@@ -20,6 +20,7 @@ int os_move(void *src, size_t len, void *dst);
 void os_purge(void *p, size_t len);
 void os_purge_lazy(void *p, size_t len);
 int os_populate(void *p, size_t len);
+uint64_t os_populate_calls(void);
 uint64_t os_now_ms(void);
 void os_protect(void *p, size_t len, int none);
 void os_hugepage(void *p, size_t len, int on);

@@ -255,18 +255,28 @@ void span_set_owner(struct slab_rw *rw, unsigned int owner)
  * run reaches page j, the highest power of two from 2 it touches, and no
  * earlier carve did, its pages from the first untouched one to 2j - 1.
  */
-static void populate_window(uintptr_t slab, uintptr_t lo, uintptr_t hi)
+static void populate_window(struct superslab *ss, uintptr_t slab,
+			    uintptr_t lo, uintptr_t hi)
 {
 	uintptr_t first = (lo - slab + HAK_PAGE_SIZE - 1) / HAK_PAGE_SIZE;
 	uintptr_t last = (hi - slab) / HAK_PAGE_SIZE, j;
+	unsigned int w, bit = (unsigned int)((slab - (uintptr_t)ss) >>
+					     HAK_SLAB_SHIFT);
 
 	if (last < 2)
 		return;
-	j = (uintptr_t)1 << (63 - __builtin_clzll(last));
-	if (j < first)
+	w = 62u - (unsigned int)__builtin_clzll(last);	/* j = 2 << w */
+	j = (uintptr_t)2 << w;
+	if (j < first || w >= ARRAY_SIZE(ss->populated))
 		return;
-	os_populate((void *)(slab + first * HAK_PAGE_SIZE),
-		    (2 * j - first) * HAK_PAGE_SIZE);
+	/* a dirty slab taken again: its window is there since last time */
+	if (atomic_load_explicit(&ss->populated[w], memory_order_relaxed) &
+	    (1u << bit))
+		return;
+	if (!os_populate((void *)(slab + first * HAK_PAGE_SIZE),
+			 (2 * j - first) * HAK_PAGE_SIZE))
+		atomic_fetch_or_explicit(&ss->populated[w], 1u << bit,
+					 memory_order_relaxed);
 }
 
 /**
@@ -282,7 +292,9 @@ static void populate_window(uintptr_t slab, uintptr_t lo, uintptr_t hi)
  * os_populate() (with those of j's batch before j that were untouched;
  * pages already present cost no fault): up to three calls per 64 KiB
  * slab, never more pages ahead than the slab's carved part, so the
- * resident set grows by at most that window. Each slab's run of @objs is
+ * resident set grows by at most that window. A window populated once is
+ * not asked for again until its slab is purged (superslab.h, populated):
+ * a dirty slab taken again makes no call. Each slab's run of @objs is
  * looked at on its own; a SuperSlab advised MADV_HUGEPAGE is left out (its
  * first touch faulted a huge page), and so is a run whose last object
  * ends in the next slab. The objects are not read or written.
@@ -303,7 +315,7 @@ void span_populate(const struct hak_cache *c, void *const *objs,
 		hi = (uintptr_t)objs[k - 1] + c->stride - 1;
 		if ((hi & SLAB_MASK) == slab && hi > lo &&
 		    !__atomic_load_n(&ss_of(objs[i])->thp, __ATOMIC_RELAXED))
-			populate_window(slab, lo, hi);
+			populate_window(ss_of(objs[i]), slab, lo, hi);
 		i = k;
 	}
 }

@@ -208,7 +208,7 @@ static void span_init(struct hak_cache *c, struct superslab *ss,
 		ss->ro[head + i] = ro;
 }
 
-/* Takes @n slabs at @idx; returns whether their pages were dirty. */
+/* Takes @n free slabs at @idx. */
 static void span_take(struct ss_pool *pool, struct superslab *ss,
 		      unsigned int idx, unsigned int n)
 {
@@ -373,6 +373,10 @@ static void purge_slabs(struct ss_pool *pool, struct superslab *ss,
 	/* the huge page, if any, is split now (span_populate() reads it) */
 	if (mask)
 		__atomic_store_n(&ss->thp, 0, __ATOMIC_RELAXED);
+	/* their pages are gone: the windows must be faulted in again */
+	for (unsigned int w = 0; w < ARRAY_SIZE(ss->populated); w++)
+		atomic_fetch_and_explicit(&ss->populated[w], ~mask,
+					  memory_order_relaxed);
 	HAK_BUG_ON((ss->dirty_bitmap & mask) != mask);
 	HAK_BUG_ON(pool->dirty_bytes <
 		   (uint64_t)__builtin_popcount(mask) * HAK_SLAB_SIZE);

@@ -93,7 +93,15 @@ struct superslab {
 	uint32_t thp;		/* advised MADV_HUGEPAGE, not split since */
 	struct superslab *next;
 	struct superslab *prev;
-	uint8_t pad[16];
+	/*
+	 * Bit s of populated[w]: slab s's population window w (pages 2 << w
+	 * to (4 << w) - 1, span_populate()) was faulted in since the slab was
+	 * mapped or last purged. Set with no lock by span_populate(), cleared
+	 * under the pool lock when the slab is purged (free, so no one
+	 * populates it then).
+	 */
+	_Atomic uint32_t populated[3];
+	uint32_t pad;
 	struct slab_ro ro[HAK_SLABS_PER_SS] __aligned(64);
 	struct slab_rw rw[HAK_SLABS_PER_SS] __aligned(64);
 	/*

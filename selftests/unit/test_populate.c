@@ -4,8 +4,8 @@
  * os_populate()). On a SuperSlab without huge pages, the refill whose
  * carve first reaches page j of a fresh slab (j = 2, 4, 8) leaves pages j
  * to 2j - 1 resident and the pages after them untouched (mincore()), also
- * when the refill began in another span; once
- * the kernel refused the advice (EINVAL, as from a kernel before 5.14),
+ * when the refill began in another span; a dirty slab taken again is
+ * not populated again until it is purged; once the kernel refused the advice (EINVAL, as from a kernel before 5.14),
  * it is never asked again, and refills work as before.
  *
  * When the kernel lacks MADV_POPULATE_WRITE, the residency checks are
@@ -165,6 +165,54 @@ START_TEST(refill_across_two_spans_populates_the_second)
 END_TEST
 
 /*
+ * A span released to its SuperSlab leaves a dirty slab, taken first by
+ * the next refill: its windows are resident since last time, and carving
+ * it again makes no madvise() call. Once purged (hak_trim()), the slab's
+ * windows are populated again. Decay is held off so that no tick purges
+ * the slab in between.
+ */
+START_TEST(a_dirty_slab_taken_again_is_not_populated_again)
+{
+	static void *objs[HAK_SLAB_SIZE / 64];
+	long decay = option_values[OPT_DECAY_MS];
+	struct hak_cache *c;
+	uint64_t calls;
+	uintptr_t slab;
+	unsigned int n;
+
+	if (!kernel_populates())
+		return;
+	option_values[OPT_DECAY_MS] = 1L << 30;
+	hak_trim();	/* no dirty slab left but the ones this test makes */
+	c = small_cache("populate-again");
+	calls = os_populate_calls();
+	n = carve_to(c, objs, 0, 8);
+	slab = (uintptr_t)objs[0] & ~(HAK_SLAB_SIZE - 1);
+	ck_assert_uint_eq((uintptr_t)objs[0] - slab, 0);
+	ck_assert_uint_eq(os_populate_calls() - calls, 3);	/* j = 2, 4, 8 */
+
+	central_drain(c, objs, n, HAK_OWNER_NONE);
+	central_shrink(c);	/* the span goes back: a dirty free slab */
+	calls = os_populate_calls();
+	n = carve_to(c, objs, 0, 8);
+	ck_assert_uint_eq((uintptr_t)objs[0], slab);	/* dirty ones first */
+	ck_assert_uint_eq(os_populate_calls() - calls, 0);
+
+	central_drain(c, objs, n, HAK_OWNER_NONE);
+	central_shrink(c);
+	hak_trim();	/* purged (or its SuperSlab unmapped) */
+	calls = os_populate_calls();
+	n = carve_to(c, objs, 0, 8);
+	slab = (uintptr_t)objs[0] & ~(HAK_SLAB_SIZE - 1);
+	ck_assert_uint_eq(os_populate_calls() - calls, 3);
+	for (unsigned int p = 8; p < PAGES; p++)
+		ck_assert_msg(resident(slab, p), "page %u", p);
+	give_back(c, objs, n);
+	option_values[OPT_DECAY_MS] = decay;
+}
+END_TEST
+
+/*
  * After an EINVAL (here from an unaligned start, as a kernel before 5.14
  * answers the unknown advice) os_populate() asks no more, keeps errno,
  * and refills carve, tag and fault their pages as without it.
@@ -212,6 +260,7 @@ static Suite *populate_suite(void)
 
 	tcase_add_test(tc, carve_populates_doubling_windows);
 	tcase_add_test(tc, refill_across_two_spans_populates_the_second);
+	tcase_add_test(tc, a_dirty_slab_taken_again_is_not_populated_again);
 	tcase_add_test(tc, refused_advice_is_not_asked_again);
 	suite_add_tcase(s, tc);
 	return s;
