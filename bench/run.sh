@@ -93,12 +93,15 @@ esac
 #                   the overview compares times, best peer time / time
 #   peers=LABEL     the overview takes the best peer from workload LABEL
 #                   (for a row that runs only hakmem columns)
+#   settle=S        sleep S seconds before each run, so that the memory
+#                   the run before freed is cold again for every column
+#                   (free page reporting: run_order() below)
 WORKLOADS=(
 	"larson|larson|plain|-d 1|-d 0.25|"
 	"random_free|random_free|plain|-d 1|-d 0.25|"
 	"random_free_powerlaw|random_free|plain|-d 1 -p powerlaw -S 32768||"
-	"storm|storm|plain|-n 10 -w 2000|-n 2 -w 2000|rss_end_kb rss_after_kb"
-	"storm_bg|storm|plain|-n 10 -w 2000|-n 2 -w 2000|rss_end_kb rss_after_kb|env=HAKMEM_BACKGROUND=1 cols=hakmem,hakmem-nohard runs=3 peers=storm"
+	"storm|storm|plain|-n 10 -w 2000|-n 2 -w 2000|rss_end_kb rss_after_kb|settle=3"
+	"storm_bg|storm|plain|-n 10 -w 2000|-n 2 -w 2000|rss_end_kb rss_after_kb|env=HAKMEM_BACKGROUND=1 cols=hakmem,hakmem-nohard runs=3 peers=storm settle=3"
 	"mixed_lifetime|mixed_lifetime|plain|-d 1|-d 0.25|rss_kb"
 	"varsize|varsize|plain|-d 1|-d 0.25|"
 	"prodcons|prodcons|plain|-d 1|-d 0.25|"
@@ -112,9 +115,9 @@ WORKLOADS=(
 	"batch100|batch|plain|-m batch -n 30000000|-m batch -n 10000000|ns_per_pair"
 	"ring|batch|plain|-m ring -n 30000000|-m ring -n 10000000|ns_per_pair"
 	"larson_cxx|larson_cxx|plain|-d 1|-d 0.25|"
-	"bigbuf|bigbuf|plain|-n 100|-n 30|secs fill_secs step_minflt minflt stime_s|runs=2 metric=time"
-	"tlb|tlb|plain|-m 1024 -p 2|-m 256 -p 4|secs alloc_secs anon_huge_kb|env=HAKMEM_THP=never runs=2 metric=time"
-	"tlb_thp|tlb|plain|-m 1024 -p 2|-m 256 -p 4|secs alloc_secs anon_huge_kb|env=HAKMEM_THP=always cols=hakmem,hakmem-nohard runs=2 metric=time peers=tlb"
+	"bigbuf|bigbuf|plain|-n 100|-n 30|secs fill_secs step_minflt minflt stime_s|runs=2 metric=time settle=3"
+	"tlb|tlb|plain|-m 1024 -p 2|-m 256 -p 4|secs alloc_secs anon_huge_kb|env=HAKMEM_THP=never runs=2 metric=time settle=3"
+	"tlb_thp|tlb|plain|-m 1024 -p 2|-m 256 -p 4|secs alloc_secs anon_huge_kb|env=HAKMEM_THP=always cols=hakmem,hakmem-nohard runs=2 metric=time peers=tlb settle=3"
 )
 if [ "$QUICK" = 1 ]; then TIMEOUT=30; else TIMEOUT=120; fi
 
@@ -298,6 +301,8 @@ echo "workload,allocator,run,status,ops_per_sec,peak_rss_kb,result" >"$RAW"
 # process that takes it faults it in far faster. A fixed order handed
 # hakmem-nohard hakmem's huge pages in every run and gave hakmem
 # tcmalloc's cold ones (Documentation/benchmarks.rst, "Column order").
+# The workloads that map tens of MiB or more also wait (settle=3) so that
+# every column starts on cold memory, whoever ran before.
 run_order() {
 	local label=$1 run=$2
 
@@ -308,7 +313,7 @@ run_order() {
 
 run_cell() {
 	local label=$1 bin=$2 kind=$3 args=$4 alloc=$5 run=$6 wo=$7
-	local out="$TMP/$label.$alloc.$run" rc line
+	local out="$TMP/$label.$alloc.$run" rc line settle
 	local -a cmd argv envs
 
 	mapfile -t envs < <(wopt env "$wo")
@@ -322,6 +327,8 @@ run_cell() {
 		return
 	fi
 	read -r -a argv <<<"$args"
+	settle=$(wopt settle "$wo" | tail -n 1)
+	[ -z "$settle" ] || sleep "$settle"
 	timeout "$TIMEOUT" "${cmd[@]}" "${argv[@]}" >"$out.out" 2>"$out.err"
 	rc=$?
 	line=$(grep -m1 '^RESULT ' "$out.out")
