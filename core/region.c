@@ -125,14 +125,14 @@ unsigned int bin_base_cap(unsigned int bin)
 unsigned int bin_max_cap(unsigned int bin)
 {
 	uint32_t base = bin_base_cap(bin), room;
-	const struct hak_cache *c = bin_cache(bin);
+	const struct hak_cache *c;
 
 	if (bin >= FC_GROW_BINS)
 		return bin_room[bin];
 	room = grow_room(bin, base);
 	/* an object cache's bin: FC_USER_GROW_BYTES more at most */
-	if (bin >= HAK_KMALLOC_FIRST + HAK_NR_CLASSES && c && c->stride &&
-	    room > base + FC_USER_GROW_BYTES / c->stride)
+	c = bin >= HAK_KMALLOC_FIRST + HAK_NR_CLASSES ? bin_cache(bin) : NULL;
+	if (c && c->stride && room > base + FC_USER_GROW_BYTES / c->stride)
 		room = base + FC_USER_GROW_BYTES / c->stride;
 	return room < bin_room[bin] ? room : bin_room[bin];
 }

@@ -260,8 +260,7 @@ static void populate_window(struct superslab *ss, uintptr_t slab,
 {
 	uintptr_t first = (lo - slab + HAK_PAGE_SIZE - 1) / HAK_PAGE_SIZE;
 	uintptr_t last = (hi - slab) / HAK_PAGE_SIZE, j;
-	unsigned int w, bit = (unsigned int)((slab - (uintptr_t)ss) >>
-					     HAK_SLAB_SHIFT);
+	unsigned int w, bit = slab_idx_of((const void *)slab);
 
 	if (last < 2)
 		return;
@@ -308,14 +307,15 @@ void span_populate(const struct hak_cache *c, void *const *objs,
 
 	while (i < n) {
 		uintptr_t lo = (uintptr_t)objs[i], slab = lo & SLAB_MASK, hi;
+		struct superslab *ss = ss_of(objs[i]);
 
 		for (k = i + 1; k < n && ((uintptr_t)objs[k] & SLAB_MASK) ==
 					 slab; k++)
 			;
 		hi = (uintptr_t)objs[k - 1] + c->stride - 1;
 		if ((hi & SLAB_MASK) == slab && hi > lo &&
-		    !__atomic_load_n(&ss_of(objs[i])->thp, __ATOMIC_RELAXED))
-			populate_window(ss_of(objs[i]), slab, lo, hi);
+		    !__atomic_load_n(&ss->thp, __ATOMIC_RELAXED))
+			populate_window(ss, slab, lo, hi);
 		i = k;
 	}
 }
