@@ -336,12 +336,26 @@ static void test_fork_with_busy_threads(void)
 		pid_t pid = fork();
 
 		if (pid == 0) {
-			alarm(20);
+			/*
+			 * A hang guard, not a time limit: a lock left held
+			 * across fork() ends as SIGALRM. Generous, for
+			 * emulated CPUs shared by many busy vCPUs.
+			 */
+			alarm(300);
 			_exit(child_work());
 		}
-		if (pid < 0 || waitpid(pid, &status, 0) != pid ||
-		    !WIFEXITED(status) || WEXITSTATUS(status))
+		if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+			tap_diag("fork %d: fork or waitpid failed: %s", i,
+				 strerror(errno));
 			ok = 0;
+		} else if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			tap_diag("fork %d: child %s %d", i,
+				 WIFSIGNALED(status) ? "killed by signal" :
+						       "exited with",
+				 WIFSIGNALED(status) ? WTERMSIG(status) :
+						       WEXITSTATUS(status));
+			ok = 0;
+		}
 	}
 	atomic_store(&busy_stop, 1);
 	for (int i = 0; i < 4; i++)
