@@ -5,8 +5,9 @@
  * carve first reaches page j of a fresh slab (j = 2, 4, 8) leaves pages j
  * to 2j - 1 resident and the pages after them untouched (mincore()), also
  * when the refill began in another span; a dirty slab taken again is
- * not populated again until it is purged; once the kernel refused the advice (EINVAL, as from a kernel before 5.14),
- * it is never asked again, and refills work as before.
+ * not populated again until it is purged; once the kernel refused the
+ * advice (EINVAL, as from a kernel before 5.14), it is never asked
+ * again, and refills work as before.
  *
  * When the kernel lacks MADV_POPULATE_WRITE, the residency checks are
  * left out and the reason printed (Check has no skip).
